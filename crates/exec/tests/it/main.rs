@@ -1,0 +1,140 @@
+//! Behaviour of running real processes: exit codes, stderr in errors, timeouts, dry-run, guards.
+
+use std::time::{Duration, Instant};
+
+use exec::{Cmd, ExecError, Shell};
+
+fn sh_c(script: &str) -> Cmd {
+    Cmd::new("/bin/sh", "run a test script").arg("-c").arg(script)
+}
+
+#[test]
+fn stdout_and_stderr_stay_apart() {
+    let output = Shell::new()
+        .run(&sh_c("echo out; echo warning >&2"))
+        .unwrap();
+    assert_eq!(output.stdout_str(), "out\n");
+    assert_eq!(output.stderr_str(), "warning\n");
+}
+
+#[test]
+fn failure_names_command_status_and_stderr() {
+    let error = Shell::new()
+        .run(&sh_c("echo boom >&2; exit 3"))
+        .unwrap_err();
+    assert_eq!(error.exit_code(), Some(3));
+    let message = error.to_string();
+    assert!(message.contains("/bin/sh -c"), "{message}");
+    assert!(message.contains("run a test script"), "{message}");
+    assert!(message.contains("boom"), "{message}");
+}
+
+#[test]
+fn missing_program_is_a_spawn_error() {
+    let error = Shell::new()
+        .run(&Cmd::new("/nonexistent/kind", "list clusters"))
+        .unwrap_err();
+    assert!(matches!(error, ExecError::Spawn { .. }), "{error}");
+}
+
+#[test]
+fn timeout_kills_the_whole_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("grandchild-survived");
+    // The grandchild would write the marker after 1.5 s if it were not killed with the group.
+    let script = format!("(sleep 1.5; touch '{}') & sleep 30", marker.display());
+    let started = Instant::now();
+    let error = Shell::new()
+        .run(&sh_c(&script).timeout(Duration::from_millis(300)))
+        .unwrap_err();
+    assert!(matches!(error, ExecError::TimedOut { .. }), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!marker.exists(), "a grandchild outlived the timeout");
+}
+
+#[test]
+fn dry_run_records_and_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let shell = Shell::new().with_dry_run(true);
+    let cmd = Cmd::new("touch", "create a marker").arg(&marker);
+    shell.run(&cmd).unwrap();
+    assert!(!marker.exists());
+    assert_eq!(shell.planned(), vec![cmd]);
+}
+
+#[test]
+fn shell_env_reaches_the_child_and_command_env_wins() {
+    let shell = Shell::new().with_env("A", "shell").with_env("B", "shell");
+    let output = shell
+        .run(&sh_c("echo $A $B").env("B", "command"))
+        .unwrap();
+    assert_eq!(output.stdout_str(), "shell command\n");
+}
+
+#[test]
+fn stdin_is_delivered() {
+    let output = Shell::new()
+        .run(&Cmd::new("cat", "echo stdin").stdin_bytes("hello"))
+        .unwrap();
+    assert_eq!(output.stdout_str(), "hello");
+}
+
+#[test]
+fn log_file_gets_each_command_with_its_purpose() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("commands.log");
+    let shell = Shell::new().with_log(&log).unwrap();
+    shell.run(&Cmd::new("true", "do nothing").arg("x y")).unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text, "# do nothing\ntrue 'x y'\n");
+}
+
+#[test]
+fn guard_reports_ready_line_and_kills_on_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("still-running");
+    let script = format!(
+        "echo starting; echo 'Forwarding from 127.0.0.1:4321 -> 80'; sleep 1.5; touch '{}'; sleep 30",
+        marker.display()
+    );
+    let mut guard = Shell::new().spawn(&sh_c(&script)).unwrap();
+    let port: u16 = guard
+        .wait_for_line(Duration::from_secs(10), |line| {
+            line.strip_prefix("Forwarding from 127.0.0.1:")
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|port| port.parse().ok())
+        })
+        .unwrap();
+    assert_eq!(port, 4321);
+    let pid = guard.id().unwrap();
+    drop(guard);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!marker.exists(), "child kept running after its guard dropped");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "child {pid} was not reaped"
+    );
+}
+
+#[test]
+fn guard_ready_line_timeout_kills_child() {
+    let mut guard = Shell::new().spawn(&sh_c("sleep 30")).unwrap();
+    let error = guard
+        .wait_for_line(Duration::from_millis(200), |_| Some(()))
+        .unwrap_err();
+    assert!(matches!(error, ExecError::TimedOut { .. }), "{error}");
+    assert!(guard.try_status().is_none() || guard.id().is_none());
+}
+
+#[test]
+fn child_exiting_before_ready_line_is_a_failure_with_stderr() {
+    let mut guard = Shell::new()
+        .spawn(&sh_c("echo 'error: pod not found' >&2; exit 1"))
+        .unwrap();
+    let error = guard
+        .wait_for_line(Duration::from_secs(10), |_| None::<()>)
+        .unwrap_err();
+    assert!(error.to_string().contains("pod not found"), "{error}");
+}
