@@ -1,2 +1,106 @@
-//! xtask: the workspace's command line. A flat match over subcommands; each lives in its module.
-fn main() {}
+//! xtask: the workspace's command line. A flat match over subcommands; each subcommand lives in
+//! its own module and owns its `run`. Exit codes: 0 success, 1 a check or case failed (or the
+//! run broke), 2 bad input (usage, config, pin file), with nothing half-written.
+
+mod artifacts;
+mod bench;
+mod conformance;
+mod docker_build;
+mod kind;
+mod tools;
+mod ui;
+mod verify_release;
+mod versions;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Release gate for Gateway API implementations",
+    version
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fetch a published release, install it on a throwaway kind cluster and run the suite
+    VerifyRelease(verify_release::Args),
+    /// Create (or reuse) the pinned developer cluster
+    KindUp(kind::UpArgs),
+    /// Delete the developer cluster
+    KindDown(kind::DownArgs),
+    /// Check or install the pinned kind, kubectl and helm
+    #[command(subcommand)]
+    Tools(tools::Command),
+    /// Check every place that states a pinned version against hack/versions.toml
+    #[command(subcommand)]
+    Versions(versions::Command),
+    /// docker build with every pinned ARG passed, then prove the image carries the pins
+    DockerBuild(docker_build::Args),
+    /// Fetch and verify a release's assets and images
+    #[command(subcommand)]
+    Artifacts(artifacts::Command),
+    /// Run the conformance suite against a gateway
+    Conformance(conformance::Args),
+    /// Benchmarks: throughput, latency and statistical error rates
+    #[command(subcommand)]
+    Bench(bench::Command),
+}
+
+/// A mistake in what the user gave us (arguments, config, pin file). Exits with code 2.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Builds an error that exits with code 2.
+pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(BadInput(message.into()))
+}
+
+/// The workspace root: where `hack/versions.toml` and `target/` live.
+pub fn workspace_root() -> PathBuf {
+    // xtask is run by cargo from anywhere inside the workspace; its manifest dir is fixed.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::VerifyRelease(args) => verify_release::run(args),
+        Command::KindUp(args) => kind::up(args),
+        Command::KindDown(args) => kind::down(args),
+        Command::Tools(command) => tools::run(command),
+        Command::Versions(command) => versions::run(command),
+        Command::DockerBuild(args) => docker_build::run(args),
+        Command::Artifacts(command) => artifacts::run(command),
+        Command::Conformance(args) => conformance::run(args),
+        Command::Bench(command) => bench::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            let bad = error
+                .chain()
+                .any(|cause| cause.downcast_ref::<BadInput>().is_some());
+            ui::error(&format!("{error:#}"));
+            ExitCode::from(if bad { 2 } else { 1 })
+        }
+    }
+}

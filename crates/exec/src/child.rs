@@ -134,7 +134,9 @@ impl ChildGuard {
 
     /// Whether the child has exited, without waiting.
     pub fn try_status(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|child| child.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|child| child.try_wait().ok().flatten())
     }
 
     fn wait_briefly(&mut self) -> Option<ExitStatus> {

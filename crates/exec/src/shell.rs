@@ -47,13 +47,31 @@ impl Output {
 #[derive(Debug)]
 pub enum ExecError {
     /// The program could not be started at all (not found, not executable).
-    Spawn { cmd: String, purpose: String, source: io::Error },
+    Spawn {
+        cmd: String,
+        purpose: String,
+        source: io::Error,
+    },
     /// It ran and exited unsuccessfully.
-    Failed { cmd: String, purpose: String, status: ExitStatus, stderr_tail: String },
+    Failed {
+        cmd: String,
+        purpose: String,
+        status: ExitStatus,
+        stderr_tail: String,
+    },
     /// It ran longer than its timeout and was killed with its process group.
-    TimedOut { cmd: String, purpose: String, after: Duration, stderr_tail: String },
+    TimedOut {
+        cmd: String,
+        purpose: String,
+        after: Duration,
+        stderr_tail: String,
+    },
     /// Talking to it failed (writing stdin, reading pipes).
-    Io { cmd: String, purpose: String, source: io::Error },
+    Io {
+        cmd: String,
+        purpose: String,
+        source: io::Error,
+    },
 }
 
 impl ExecError {
@@ -78,24 +96,42 @@ impl ExecError {
 impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ExecError::Spawn { cmd, purpose, source } => {
+            ExecError::Spawn {
+                cmd,
+                purpose,
+                source,
+            } => {
                 write!(f, "could not start `{cmd}` ({purpose}): {source}")
             }
-            ExecError::Failed { cmd, purpose, status, stderr_tail } => {
+            ExecError::Failed {
+                cmd,
+                purpose,
+                status,
+                stderr_tail,
+            } => {
                 write!(f, "`{cmd}` ({purpose}) failed with {status}")?;
                 if !stderr_tail.trim().is_empty() {
                     write!(f, "; stderr ends with:\n{}", stderr_tail.trim_end())?;
                 }
                 Ok(())
             }
-            ExecError::TimedOut { cmd, purpose, after, stderr_tail } => {
+            ExecError::TimedOut {
+                cmd,
+                purpose,
+                after,
+                stderr_tail,
+            } => {
                 write!(f, "`{cmd}` ({purpose}) was killed after {after:?} timeout")?;
                 if !stderr_tail.trim().is_empty() {
                     write!(f, "; stderr ends with:\n{}", stderr_tail.trim_end())?;
                 }
                 Ok(())
             }
-            ExecError::Io { cmd, purpose, source } => {
+            ExecError::Io {
+                cmd,
+                purpose,
+                source,
+            } => {
                 write!(f, "talking to `{cmd}` ({purpose}) failed: {source}")
             }
         }
@@ -235,7 +271,11 @@ impl Shell {
         };
         let mut command = self.build(cmd);
         command
-            .stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if cmd.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().map_err(|source| ExecError::Spawn {
@@ -282,7 +322,11 @@ impl Shell {
             // A child that exits without reading all its stdin is not an error of ours.
             let _ = writer.join();
         }
-        Ok(Output { status, stdout, stderr })
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
     }
 
     /// Starts a long-running child whose stdout the caller reads; stderr is kept (the last

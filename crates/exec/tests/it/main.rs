@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 use exec::{Cmd, ExecError, Shell};
 
 fn sh_c(script: &str) -> Cmd {
-    Cmd::new("/bin/sh", "run a test script").arg("-c").arg(script)
+    Cmd::new("/bin/sh", "run a test script")
+        .arg("-c")
+        .arg(script)
 }
 
 #[test]
@@ -67,9 +69,7 @@ fn dry_run_records_and_runs_nothing() {
 #[test]
 fn shell_env_reaches_the_child_and_command_env_wins() {
     let shell = Shell::new().with_env("A", "shell").with_env("B", "shell");
-    let output = shell
-        .run(&sh_c("echo $A $B").env("B", "command"))
-        .unwrap();
+    let output = shell.run(&sh_c("echo $A $B").env("B", "command")).unwrap();
     assert_eq!(output.stdout_str(), "shell command\n");
 }
 
@@ -86,7 +86,9 @@ fn log_file_gets_each_command_with_its_purpose() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("commands.log");
     let shell = Shell::new().with_log(&log).unwrap();
-    shell.run(&Cmd::new("true", "do nothing").arg("x y")).unwrap();
+    shell
+        .run(&Cmd::new("true", "do nothing").arg("x y"))
+        .unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text, "# do nothing\ntrue 'x y'\n");
 }
@@ -111,7 +113,10 @@ fn guard_reports_ready_line_and_kills_on_drop() {
     let pid = guard.id().unwrap();
     drop(guard);
     std::thread::sleep(Duration::from_secs(2));
-    assert!(!marker.exists(), "child kept running after its guard dropped");
+    assert!(
+        !marker.exists(),
+        "child kept running after its guard dropped"
+    );
     assert!(
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),
         "child {pid} was not reaped"

@@ -1,0 +1,264 @@
+//! docker: the docker CLI's invocations as [`exec::Cmd`] values, and typed parsers for the
+//! JSON it prints (`docker version`, `docker image inspect`).
+//!
+//! Builders here only build: they never run anything. Callers run them through an
+//! [`exec::Shell`]. This crate never pulls, builds or deletes on its own initiative and never
+//! parses stderr as data.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use exec::Cmd;
+use serde::Deserialize;
+
+/// The docker CLI at a resolved path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Docker {
+    program: PathBuf,
+}
+
+impl Docker {
+    pub fn new(program: impl Into<PathBuf>) -> Docker {
+        Docker {
+            program: program.into(),
+        }
+    }
+
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    fn cmd(&self, purpose: impl Into<String>) -> Cmd {
+        Cmd::new(&self.program, purpose)
+    }
+
+    /// `docker version --format '{{json .}}'`: client and server versions as JSON.
+    pub fn version(&self) -> Cmd {
+        self.cmd("read the docker client and engine versions")
+            .args(["version", "--format", "{{json .}}"])
+    }
+
+    /// `docker build` with the given build args (in order), tag and context.
+    pub fn build(
+        &self,
+        dockerfile: &Path,
+        tag: &str,
+        context: &Path,
+        build_args: &[(String, String)],
+    ) -> Cmd {
+        let mut cmd = self
+            .cmd(format!("build image {tag}"))
+            .arg("build")
+            .arg("--file")
+            .arg(dockerfile)
+            .arg("--tag")
+            .arg(tag);
+        for (name, value) in build_args {
+            cmd = cmd.arg("--build-arg").arg(format!("{name}={value}"));
+        }
+        cmd.arg(context)
+    }
+
+    /// `docker image inspect REF`: prints a JSON array with one object.
+    pub fn image_inspect(&self, reference: &str) -> Cmd {
+        self.cmd(format!("inspect image {reference}")).args([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .}}",
+            reference,
+        ])
+    }
+
+    pub fn pull(&self, reference: &str) -> Cmd {
+        self.cmd(format!("pull image {reference}"))
+            .args(["pull", "--quiet", reference])
+    }
+
+    /// `docker save --output FILE REF…`
+    pub fn save(&self, output: &Path, references: &[&str]) -> Cmd {
+        self.cmd(format!(
+            "save {} to {}",
+            references.join(", "),
+            output.display()
+        ))
+        .arg("save")
+        .arg("--output")
+        .arg(output)
+        .args(references)
+    }
+
+    /// `docker load --input FILE`; prints `Loaded image: REF` or `Loaded image ID: sha256:…`.
+    pub fn load(&self, input: &Path) -> Cmd {
+        self.cmd(format!("load images from {}", input.display()))
+            .arg("load")
+            .arg("--input")
+            .arg(input)
+    }
+
+    pub fn tag(&self, source: &str, target: &str) -> Cmd {
+        self.cmd(format!("tag {source} as {target}"))
+            .args(["tag", source, target])
+    }
+
+    /// `docker image rm --force REF`, for cleaning up test images.
+    pub fn image_remove(&self, reference: &str) -> Cmd {
+        self.cmd(format!("remove image {reference}"))
+            .args(["image", "rm", "--force", reference])
+    }
+}
+
+/// The parts of `docker version --format '{{json .}}'` we use.
+#[derive(Debug, Clone, Deserialize)]
+pub struct VersionInfo {
+    #[serde(rename = "Client")]
+    pub client: ComponentVersion,
+    /// Absent (null) when the engine is not reachable.
+    #[serde(rename = "Server")]
+    pub server: Option<ComponentVersion>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ComponentVersion {
+    #[serde(rename = "Version")]
+    pub version: String,
+    #[serde(rename = "ApiVersion", default)]
+    pub api_version: String,
+}
+
+/// Parses `docker version --format '{{json .}}'` output. The CLI prints the JSON even when the
+/// engine is down (with `"Server": null`), and exits non-zero; pass stdout either way.
+pub fn parse_version(stdout: &str) -> Result<VersionInfo, String> {
+    let line = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with('{'))
+        .ok_or_else(|| {
+            format!(
+                "docker version printed no JSON object; it printed: {}",
+                stdout.trim()
+            )
+        })?;
+    serde_json::from_str(line).map_err(|error| format!("cannot parse docker version JSON: {error}"))
+}
+
+/// The parts of `docker image inspect` we use.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ImageInfo {
+    /// The image ID, `sha256:…`.
+    #[serde(rename = "Id")]
+    pub id: String,
+    /// `repo@sha256:…` for images pulled from or pushed to a registry; empty for local builds.
+    #[serde(rename = "RepoDigests", default)]
+    pub repo_digests: Vec<String>,
+    #[serde(rename = "RepoTags", default)]
+    pub repo_tags: Vec<String>,
+    #[serde(rename = "Config", default)]
+    pub config: ImageConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ImageConfig {
+    #[serde(rename = "Labels", default)]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(rename = "Env", default)]
+    pub env: Option<Vec<String>>,
+}
+
+impl ImageInfo {
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.config.labels.as_ref()?.get(name).map(String::as_str)
+    }
+
+    pub fn env_var(&self, name: &str) -> Option<&str> {
+        self.config
+            .env
+            .as_ref()?
+            .iter()
+            .find_map(|entry| entry.strip_prefix(name)?.strip_prefix('='))
+    }
+}
+
+/// Parses `docker image inspect --format '{{json .}}'` (one object) or the default array form.
+pub fn parse_image_inspect(stdout: &str) -> Result<ImageInfo, String> {
+    let text = stdout.trim();
+    let parsed = if text.starts_with('[') {
+        serde_json::from_str::<Vec<ImageInfo>>(text).map(|mut images| images.drain(..).next())
+    } else {
+        serde_json::from_str::<ImageInfo>(text).map(Some)
+    };
+    match parsed {
+        Ok(Some(image)) => Ok(image),
+        Ok(None) => Err("docker image inspect printed an empty list".to_owned()),
+        Err(error) => Err(format!("cannot parse docker image inspect JSON: {error}")),
+    }
+}
+
+/// What `docker load` reported: image references (`Loaded image: REF`) and bare IDs
+/// (`Loaded image ID: sha256:…`).
+pub fn parse_load(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            line.strip_prefix("Loaded image: ")
+                .or_else(|| line.strip_prefix("Loaded image ID: "))
+                .map(|reference| reference.trim().to_owned())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_passes_each_arg_as_one_argv_element() {
+        let docker = Docker::new("docker");
+        let cmd = docker.build(
+            Path::new("hack/echo/Dockerfile"),
+            "release-gate/echo:v0.1.0",
+            Path::new("."),
+            &[
+                ("GO_VERSION".into(), "1.25.1".into()),
+                ("RUST_VERSION".into(), "1.90.0".into()),
+            ],
+        );
+        assert_eq!(
+            cmd.arg_strings(),
+            [
+                "build",
+                "--file",
+                "hack/echo/Dockerfile",
+                "--tag",
+                "release-gate/echo:v0.1.0",
+                "--build-arg",
+                "GO_VERSION=1.25.1",
+                "--build-arg",
+                "RUST_VERSION=1.90.0",
+                "."
+            ]
+        );
+    }
+
+    #[test]
+    fn parses_version_with_and_without_engine() {
+        let with = r#"{"Client":{"Version":"28.2.2","ApiVersion":"1.41"},"Server":{"Version":"20.10.24+dfsg1","ApiVersion":"1.41"}}"#;
+        let info = parse_version(with).unwrap();
+        assert_eq!(info.server.unwrap().version, "20.10.24+dfsg1");
+        let without =
+            "{\"Client\":{\"Version\":\"28.2.2\",\"ApiVersion\":\"1.50\"},\"Server\":null}\n";
+        assert!(parse_version(without).unwrap().server.is_none());
+        assert!(parse_version("Cannot connect").is_err());
+    }
+
+    #[test]
+    fn parses_inspect_and_load() {
+        let json = r#"[{"Id":"sha256:abc","RepoTags":["x:1"],"RepoDigests":[],"Config":{"Labels":{"go.version":"1.25.1"},"Env":["PATH=/bin","GO_VERSION=1.25.1"]}}]"#;
+        let image = parse_image_inspect(json).unwrap();
+        assert_eq!(image.id, "sha256:abc");
+        assert_eq!(image.label("go.version"), Some("1.25.1"));
+        assert_eq!(image.env_var("GO_VERSION"), Some("1.25.1"));
+        assert_eq!(image.env_var("GO"), None);
+        let loaded = parse_load("Loaded image: x:1\nLoaded image ID: sha256:def\n");
+        assert_eq!(loaded, ["x:1", "sha256:def"]);
+    }
+}

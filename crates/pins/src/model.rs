@@ -1,0 +1,441 @@
+//! The shape of `hack/versions.toml` and the checks that run while it is read.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use crate::{PinError, Version, line_col};
+
+/// Where the pin file lives, relative to the workspace root.
+pub const PIN_FILE: &str = "hack/versions.toml";
+
+/// Everything the pin file states.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pins {
+    pub kind: ToolPin,
+    pub kubectl: ToolPin,
+    pub helm: ToolPin,
+    pub node_image: NodeImage,
+    pub gateway_api: GatewayApi,
+    pub images: Images,
+    pub build: Build,
+    pub docker: Docker,
+}
+
+/// The tools this workspace downloads and runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ToolName {
+    Kind,
+    Kubectl,
+    Helm,
+    Docker,
+}
+
+impl ToolName {
+    pub const ALL: [ToolName; 4] = [
+        ToolName::Kind,
+        ToolName::Kubectl,
+        ToolName::Helm,
+        ToolName::Docker,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolName::Kind => "kind",
+            ToolName::Kubectl => "kubectl",
+            ToolName::Helm => "helm",
+            ToolName::Docker => "docker",
+        }
+    }
+
+    /// The variable naming a binary to use instead (`$KIND`).
+    pub fn binary_env(self) -> &'static str {
+        match self {
+            ToolName::Kind => "KIND",
+            ToolName::Kubectl => "KUBECTL",
+            ToolName::Helm => "HELM",
+            ToolName::Docker => "DOCKER",
+        }
+    }
+
+    /// The variable overriding the pinned version (`KIND_VERSION`).
+    pub fn version_env(self) -> &'static str {
+        match self {
+            ToolName::Kind => "KIND_VERSION",
+            ToolName::Kubectl => "KUBECTL_VERSION",
+            ToolName::Helm => "HELM_VERSION",
+            ToolName::Docker => "DOCKER_VERSION",
+        }
+    }
+}
+
+impl fmt::Display for ToolName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ToolName {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ToolName, String> {
+        ToolName::ALL
+            .into_iter()
+            .find(|tool| tool.as_str() == text)
+            .ok_or_else(|| {
+                format!("unknown tool `{text}`: expected one of kind, kubectl, helm, docker")
+            })
+    }
+}
+
+/// An operating system and CPU pair as release URLs spell them (`linux-amd64`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Platform {
+    pub os: String,
+    pub arch: String,
+}
+
+impl Platform {
+    /// The platform this binary was built for.
+    pub fn current() -> Platform {
+        let os = match std::env::consts::OS {
+            "macos" => "darwin",
+            other => other,
+        };
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        Platform {
+            os: os.to_owned(),
+            arch: arch.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.os, self.arch)
+    }
+}
+
+impl FromStr for Platform {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Platform, String> {
+        let valid = |part: &str| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        };
+        match text.split_once('-') {
+            Some((os, arch)) if valid(os) && valid(arch) => Ok(Platform {
+                os: os.to_owned(),
+                arch: arch.to_owned(),
+            }),
+            _ => Err(format!("`{text}` is not a platform like linux-amd64")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Platform {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Platform, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A sha256 digest: 64 lowercase hex characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Sha256(String);
+
+impl Sha256 {
+    pub fn as_hex(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for Sha256 {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Sha256, String> {
+        let hex = text.strip_prefix("sha256:").unwrap_or(text);
+        if hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Sha256(hex.to_owned()))
+        } else {
+            Err(format!(
+                "`{text}` is not a sha256: expected 64 lowercase hex characters"
+            ))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256 {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Sha256, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A downloadable tool: its version, where to get it for each platform, and the checksum of
+/// what that URL serves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolPin {
+    pub version: Version,
+    /// URL template with `{version}`, `{os}` and `{arch}` placeholders.
+    #[serde(deserialize_with = "url_template")]
+    pub url: String,
+    /// For archives (helm's tar.gz): the binary's path inside, same placeholders.
+    #[serde(default)]
+    pub archive_member: Option<String>,
+    /// sha256 of what `url` serves, per platform (`linux-amd64 = "…"`).
+    pub sha256: BTreeMap<Platform, Sha256>,
+}
+
+impl ToolPin {
+    /// The download URL for `platform` at `version` (normally the pinned one).
+    pub fn url_for(&self, version: &Version, platform: &Platform) -> String {
+        fill(&self.url, version, platform)
+    }
+
+    /// The path of the binary inside the archive, for archive downloads.
+    pub fn archive_member_for(&self, version: &Version, platform: &Platform) -> Option<String> {
+        self.archive_member
+            .as_ref()
+            .map(|member| fill(member, version, platform))
+    }
+
+    pub fn sha256_for(&self, platform: &Platform) -> Option<&Sha256> {
+        self.sha256.get(platform)
+    }
+}
+
+fn fill(template: &str, version: &Version, platform: &Platform) -> String {
+    template
+        .replace("{version}", &version.to_string())
+        .replace("{version_no_v}", &version.without_v())
+        .replace("{os}", &platform.os)
+        .replace("{arch}", &platform.arch)
+}
+
+fn url_template<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let url = String::deserialize(deserializer)?;
+    if !url.starts_with("https://") {
+        return Err(serde::de::Error::custom(format!(
+            "`{url}` must be an https:// URL"
+        )));
+    }
+    Ok(url)
+}
+
+/// The kind node image, pinned by tag and digest: `kindest/node:v1.34.0@sha256:…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeImage {
+    /// The whole reference as written.
+    pub reference: String,
+    pub repository: String,
+    /// The tag, which for kind node images is the Kubernetes version.
+    pub kubernetes: Version,
+    pub digest: Sha256,
+}
+
+impl FromStr for NodeImage {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<NodeImage, String> {
+        let fix =
+            "write it as kindest/node:vX.Y.Z@sha256:<64 hex>, copied from the kind release notes";
+        let (name, digest) = text
+            .split_once('@')
+            .ok_or_else(|| format!("node image `{text}` has no @sha256 digest; {fix}"))?;
+        let (repository, tag) = name
+            .rsplit_once(':')
+            .ok_or_else(|| format!("node image `{text}` has no tag; {fix}"))?;
+        let kubernetes = tag
+            .parse()
+            .map_err(|e| format!("node image tag: {e}; {fix}"))?;
+        let digest = digest
+            .strip_prefix("sha256:")
+            .ok_or_else(|| format!("node image digest must start with sha256:; {fix}"))?
+            .parse()?;
+        Ok(NodeImage {
+            reference: text.to_owned(),
+            repository: repository.to_owned(),
+            kubernetes,
+            digest,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeImage {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<NodeImage, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            image: String,
+        }
+        let raw = Raw::deserialize(deserializer)?;
+        raw.image.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The Gateway API CRDs installed into every cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayApi {
+    pub version: Version,
+    pub channel: Channel,
+    /// URL template with `{version}` and `{channel}`.
+    #[serde(deserialize_with = "url_template")]
+    pub crds_url: String,
+    /// sha256 of the CRD bundle the URL serves.
+    pub sha256: Sha256,
+}
+
+impl GatewayApi {
+    pub fn crds_url(&self) -> String {
+        self.crds_url
+            .replace("{version}", &self.version.to_string())
+            .replace("{channel}", self.channel.as_str())
+    }
+}
+
+/// Gateway API release channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Standard,
+    Experimental,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Standard => "standard",
+            Channel::Experimental => "experimental",
+        }
+    }
+}
+
+/// Container images the test fixture uses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Images {
+    /// Our echo backend image, built from `hack/echo/Dockerfile` and loaded into kind.
+    pub echo: String,
+    /// The upstream echo-basic image whose contract ours follows, by tag and digest.
+    pub echo_basic_upstream: String,
+}
+
+/// Toolchain versions used inside container builds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Build {
+    pub go: Version,
+    pub rust: Version,
+}
+
+/// The Docker engine floor, enforced even with host tools forced.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Docker {
+    pub minimum: Version,
+}
+
+/// A pin as a Dockerfile `ARG` or environment variable sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildArg {
+    pub name: &'static str,
+    pub value: String,
+}
+
+impl Pins {
+    /// Every pin exposed as a build argument, by its conventional `NAME_VERSION` name. This is
+    /// the only list of names `docker-build` passes and `versions check` looks for.
+    pub fn build_args(&self) -> Vec<BuildArg> {
+        let arg = |name, value: String| BuildArg { name, value };
+        vec![
+            arg("GO_VERSION", self.build.go.without_v()),
+            arg("RUST_VERSION", self.build.rust.without_v()),
+            arg("KIND_VERSION", self.kind.version.with_v()),
+            arg("KUBECTL_VERSION", self.kubectl.version.with_v()),
+            arg("HELM_VERSION", self.helm.version.with_v()),
+            arg("GATEWAY_API_VERSION", self.gateway_api.version.with_v()),
+            arg("KIND_NODE_IMAGE", self.node_image.reference.clone()),
+            arg("ECHO_IMAGE", self.images.echo.clone()),
+        ]
+    }
+
+    pub fn build_arg(&self, name: &str) -> Option<String> {
+        self.build_args()
+            .into_iter()
+            .find(|arg| arg.name == name)
+            .map(|arg| arg.value)
+    }
+
+    /// The pin of a downloadable tool (docker is not downloaded: it has only a floor).
+    pub fn tool(&self, tool: ToolName) -> Option<&ToolPin> {
+        match tool {
+            ToolName::Kind => Some(&self.kind),
+            ToolName::Kubectl => Some(&self.kubectl),
+            ToolName::Helm => Some(&self.helm),
+            ToolName::Docker => None,
+        }
+    }
+}
+
+pub(crate) fn parse(path: &Path, text: &str) -> Result<Pins, PinError> {
+    let pins: Pins = toml::from_str(text).map_err(|error| PinError {
+        path: path.to_owned(),
+        line_col: error.span().map(|span| line_col(text, span.start)),
+        message: format!(
+            "{}; fix this entry (the comments at the top of {PIN_FILE} show every key and its format)",
+            error.message().trim_end_matches('.')
+        ),
+    })?;
+    for tool in [ToolName::Kind, ToolName::Kubectl, ToolName::Helm] {
+        let pin = pins.tool(tool).expect("downloadable tool");
+        if !pin.url.contains("{version}") {
+            return Err(PinError {
+                path: path.to_owned(),
+                line_col: find_line(text, &format!("[{tool}]")),
+                message: format!(
+                    "[{tool}] url has no {{version}} placeholder, so a version override could not change it; write the release URL with {{version}}, {{os}} and {{arch}}"
+                ),
+            });
+        }
+        if pin.sha256.is_empty() {
+            return Err(PinError {
+                path: path.to_owned(),
+                line_col: find_line(text, &format!("[{tool}")),
+                message: format!(
+                    "[{tool}] has no sha256 entries; add `[{tool}.sha256]` with one `os-arch = \"<hex>\"` line per platform from the release's checksum files"
+                ),
+            });
+        }
+    }
+    Ok(pins)
+}
+
+fn find_line(text: &str, needle: &str) -> Option<(usize, usize)> {
+    text.find(needle).map(|offset| line_col(text, offset))
+}
