@@ -1,0 +1,54 @@
+//! testkit: support code for the workspace's tests only (never a dependency of a shipped crate).
+//!
+//! [`require`] is the one rule for tests that need a real component (dockerd, haproxy, nginx,
+//! envoy): under `CI=true` a missing component fails the test loudly; elsewhere the test says
+//! why it is skipped and returns, so plain `cargo test` stays hermetic and green.
+#![allow(clippy::print_stderr)] // a skipped test says so on stderr
+
+use std::path::{Path, PathBuf};
+
+/// Whether we run in CI, where every component must be present.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
+}
+
+/// Decides whether a test that needs `component` runs. `probe` returns Ok when the component
+/// works, or Err with why not. Under CI a failed probe panics; otherwise the test is skipped.
+pub fn require(component: &str, probe: impl FnOnce() -> Result<(), String>) -> bool {
+    match probe() {
+        Ok(()) => true,
+        Err(why) if in_ci() => {
+            panic!("CI=true but {component} is not usable: {why}; .ci/run must install and start it")
+        }
+        Err(why) => {
+            eprintln!("skipping: {component} is not usable here ({why}); CI runs this test");
+            false
+        }
+    }
+}
+
+/// The workspace root (tests run with their crate's directory as cwd).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("testkit lives in crates/testkit")
+        .to_path_buf()
+}
+
+/// Finds a program: `$VAR` if set, then `target/venv/bin/NAME` (where .ci/run installs wheels),
+/// then each PATH entry. Returns None when it is nowhere.
+pub fn find_program(name: &str, env_var: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env_var) {
+        return Some(PathBuf::from(path));
+    }
+    let venv = workspace_root().join("target/venv/bin").join(name);
+    if venv.is_file() {
+        return Some(venv);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    })
+}
