@@ -1,0 +1,26 @@
+//! bench: measured targets (download throughput, request engine, statistics error rates).
+//! Goals are reported as figures here, never asserted by timed tests.
+
+mod artifacts;
+mod conformance;
+mod stats;
+
+use std::process::ExitCode;
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Download throughput against curl on a local server
+    Artifacts(artifacts::Args),
+    /// Request engine throughput against wrk, and time to pass after consistency
+    Conformance(conformance::Args),
+    /// Monte Carlo error rates of the load-balancing and weight decisions
+    Stats(stats::Args),
+}
+
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Artifacts(args) => artifacts::run(args),
+        Command::Conformance(args) => conformance::run(args),
+        Command::Stats(args) => stats::run(args),
+    }
+}

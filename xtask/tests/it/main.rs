@@ -1,0 +1,1 @@
+//! xtask's integration tests: one binary, one module per subcommand area.
