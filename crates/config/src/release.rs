@@ -1,0 +1,52 @@
+//! [release]: which repository's release is verified.
+
+use serde::Deserialize;
+
+use crate::Problem;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    /// GitHub repository, OWNER/NAME.
+    pub repo: String,
+    /// A tag, or `latest`.
+    #[serde(default = "latest")]
+    pub tag: String,
+    /// Name of the implementation in reports (defaults to the repository name).
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Contact for reports (maintainers' handles or a URL).
+    #[serde(default)]
+    pub contact: Vec<String>,
+}
+
+fn latest() -> String {
+    "latest".to_owned()
+}
+
+/// Checks OWNER/NAME the way GitHub allows them: letters, digits, `-`, `_`, `.`.
+pub fn validate_repo(repo: &str) -> Result<(), String> {
+    let valid_part = |part: &str| {
+        !part.is_empty()
+            && part != "."
+            && part != ".."
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    match repo.split_once('/') {
+        Some((owner, name)) if valid_part(owner) && valid_part(name) => Ok(()),
+        _ => Err(format!(
+            "`{repo}` is not a GitHub repository: write it as OWNER/NAME, e.g. kgateway-dev/kgateway"
+        )),
+    }
+}
+
+impl Release {
+    pub(crate) fn validate(&self) -> Option<Problem> {
+        validate_repo(&self.repo).err().map(|message| Problem {
+            near: self.repo.clone(),
+            message,
+        })
+    }
+}
