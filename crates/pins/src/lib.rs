@@ -7,12 +7,14 @@
 //! never prints and never touches the network.
 
 mod model;
+mod overrides;
 mod version;
 
 pub use model::{
-    Build, BuildArg, Docker, GatewayApi, Images, NodeImage, PIN_FILE, Pins, Platform, Sha256,
+    Build, BuildArg, Channel, Docker, GatewayApi, Images, NodeImage, PIN_FILE, Pins, Platform, Sha256,
     ToolName, ToolPin,
 };
+pub use overrides::{OVERRIDE_VARIABLES, Override, OverrideError};
 pub use version::Version;
 
 use std::fmt;

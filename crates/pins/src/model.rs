@@ -433,9 +433,38 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Pins, PinError> {
             });
         }
     }
+    // kubectl supports one minor version of skew with the API server; a pin file that breaks
+    // that would fail every cluster run, so it is refused here.
+    if pins
+        .kubectl
+        .version
+        .minor_distance(&pins.node_image.kubernetes)
+        .is_none_or(|distance| distance > 1)
+    {
+        return Err(PinError {
+            path: path.to_owned(),
+            line_col: find_line(text, "[kubectl]"),
+            message: format!(
+                "kubectl {} is more than one minor version away from the node image's Kubernetes {}; pin a kubectl {}.x release",
+                pins.kubectl.version,
+                pins.node_image.kubernetes,
+                pins.node_image.kubernetes.minor_pair().0.to_string()
+                    + "."
+                    + &pins.node_image.kubernetes.minor_pair().1.to_string()
+            ),
+        });
+    }
     Ok(pins)
 }
 
+/// The first line that starts with `needle`, skipping comments (the header mentions every table).
 fn find_line(text: &str, needle: &str) -> Option<(usize, usize)> {
-    text.find(needle).map(|offset| line_col(text, offset))
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with(needle) {
+            return Some(line_col(text, offset));
+        }
+        offset += line.len();
+    }
+    None
 }

@@ -35,6 +35,28 @@ impl Version {
         copy.to_string()
     }
 
+    /// Reads a version as tools print it, tolerating build metadata (`20.10.24+dfsg1`) and
+    /// trailing words (`v1.34.0 (linux)`): the first token that parses, minus any `+…`.
+    pub fn parse_lenient(text: &str) -> Option<Version> {
+        text.split(|c: char| c.is_whitespace() || c == ',' || c == '"')
+            .filter(|word| !word.is_empty())
+            .find_map(|word| {
+                let word = word.split('+').next().unwrap_or(word);
+                word.parse().ok()
+            })
+    }
+
+    /// The same release by number: `v1.37.1` and `1.37.1-dispatcher` are the same release,
+    /// `1.37` and `1.37.0` are too.
+    pub fn same_release(&self, other: &Version) -> bool {
+        self.key() == other.key()
+    }
+
+    /// How many minor versions apart two versions are, or None across major versions.
+    pub fn minor_distance(&self, other: &Version) -> Option<u64> {
+        (self.major == other.major).then(|| self.minor.abs_diff(other.minor))
+    }
+
     fn key(&self) -> (u64, u64, u64) {
         (self.major, self.minor, self.patch.unwrap_or(0))
     }
@@ -141,5 +163,26 @@ mod tests {
         ] {
             assert!(bad.parse::<Version>().is_err(), "{bad} parsed");
         }
+    }
+
+    #[test]
+    fn lenient_parsing_reads_what_tools_print() {
+        let engine = Version::parse_lenient("20.10.24+dfsg1").unwrap();
+        assert_eq!(engine.to_string(), "20.10.24");
+        let vendor = Version::parse_lenient("v1.32.4-dispatcher").unwrap();
+        assert_eq!(vendor.pre.as_deref(), Some("dispatcher"));
+        assert!(vendor.same_release(&"1.32.4".parse().unwrap()));
+        assert!(!vendor.same_release(&"1.32.5".parse().unwrap()));
+        assert_eq!(
+            Version::parse_lenient("kind v0.30.0 go1.24.6 linux/amd64")
+                .unwrap()
+                .to_string(),
+            "v0.30.0"
+        );
+        assert!(Version::parse_lenient("command not found").is_none());
+        let a: Version = "v1.37.0".parse().unwrap();
+        assert_eq!(a.minor_distance(&"1.36.9".parse().unwrap()), Some(1));
+        assert_eq!(a.minor_distance(&"1.33.0".parse().unwrap()), Some(4));
+        assert_eq!(a.minor_distance(&"2.37.0".parse().unwrap()), None);
     }
 }

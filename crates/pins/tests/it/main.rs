@@ -111,3 +111,102 @@ fn unreadable_file_says_how_to_restore_it() {
         "{error}"
     );
 }
+
+fn real_pins() -> pins::Pins {
+    pins::load(&workspace_root().join(pins::PIN_FILE)).unwrap()
+}
+
+fn env(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn linux_amd64() -> pins::Platform {
+    "linux-amd64".parse().unwrap()
+}
+
+#[test]
+fn no_overrides_changes_nothing() {
+    let pins = real_pins();
+    let (same, used) = pins.with_overrides(&env(&[]), &linux_amd64()).unwrap();
+    assert!(used.is_empty());
+    assert_eq!(same.build_args(), pins.build_args());
+    // Setting a variable to the pinned value is not an override worth shouting about.
+    let pinned = pins.kind.version.to_string();
+    let (_, used) = pins
+        .with_overrides(&env(&[("KIND_VERSION", &pinned)]), &linux_amd64())
+        .unwrap();
+    assert!(used.is_empty(), "{used:?}");
+}
+
+#[test]
+fn version_overrides_replace_the_pin_and_are_reported() {
+    let pins = real_pins();
+    let (overridden, used) = pins
+        .with_overrides(
+            &env(&[("KIND_VERSION", "0.29.0"), ("GO_VERSION", "v1.24.2")]),
+            &linux_amd64(),
+        )
+        .unwrap();
+    assert_eq!(overridden.kind.version.to_string(), "v0.29.0");
+    assert_eq!(overridden.build_arg("GO_VERSION").unwrap(), "1.24.2");
+    // The pinned checksum belongs to the pinned version: it must not survive the override.
+    assert!(overridden.kind.sha256_for(&linux_amd64()).is_none());
+    let names: Vec<&str> = used.iter().map(|o| o.variable.as_str()).collect();
+    assert_eq!(names, ["KIND_VERSION", "GO_VERSION"]);
+    assert!(used[0].to_string().contains(&pins.kind.version.to_string()));
+
+    let sha = "a".repeat(64);
+    let (with_sum, _) = pins
+        .with_overrides(
+            &env(&[("KIND_VERSION", "v0.29.0"), ("KIND_SHA256", &sha)]),
+            &linux_amd64(),
+        )
+        .unwrap();
+    assert_eq!(
+        with_sum.kind.sha256_for(&linux_amd64()).unwrap().as_hex(),
+        sha
+    );
+}
+
+#[test]
+fn overrides_that_are_not_versions_are_errors() {
+    let pins = real_pins();
+    for (variable, value) in [
+        ("KUBECTL_VERSION", "latest"),
+        ("HELM_VERSION", "3"),
+        ("RUST_VERSION", "stable"),
+        ("KIND_NODE_IMAGE", "kindest/node:v1.34.0"),
+        ("HELM_SHA256", "xyz"),
+    ] {
+        let error = pins
+            .with_overrides(&env(&[(variable, value)]), &linux_amd64())
+            .unwrap_err();
+        assert_eq!(error.variable, variable);
+        assert!(
+            error.to_string().starts_with(&format!("{variable}={value}: ")),
+            "{error}"
+        );
+    }
+    let error = pins
+        .with_overrides(&env(&[("GATEWAY_API_VERSION", "v1.5.0")]), &linux_amd64())
+        .unwrap_err();
+    assert!(error.message.contains("GATEWAY_API_SHA256"), "{error}");
+    assert!(error.message.contains("v1.5.0/standard-install.yaml"), "{error}");
+}
+
+#[test]
+fn kubectl_too_far_from_the_node_image_is_refused() {
+    let real = real_text();
+    let pinned = real_pins().kubectl.version.to_string();
+    let text = real.replace(
+        &format!("version = \"{pinned}\""),
+        "version = \"v1.30.0\"",
+    );
+    let error = error_for(&text);
+    assert!(error.message.contains("more than one minor"), "{error}");
+    let line = text.lines().position(|l| l == "[kubectl]").unwrap() + 1;
+    assert_eq!(error.line_col.map(|(l, _)| l), Some(line), "{error}");
+}
