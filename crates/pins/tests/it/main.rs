@@ -186,7 +186,9 @@ fn overrides_that_are_not_versions_are_errors() {
             .unwrap_err();
         assert_eq!(error.variable, variable);
         assert!(
-            error.to_string().starts_with(&format!("{variable}={value}: ")),
+            error
+                .to_string()
+                .starts_with(&format!("{variable}={value}: ")),
             "{error}"
         );
     }
@@ -194,17 +196,17 @@ fn overrides_that_are_not_versions_are_errors() {
         .with_overrides(&env(&[("GATEWAY_API_VERSION", "v1.5.0")]), &linux_amd64())
         .unwrap_err();
     assert!(error.message.contains("GATEWAY_API_SHA256"), "{error}");
-    assert!(error.message.contains("v1.5.0/standard-install.yaml"), "{error}");
+    assert!(
+        error.message.contains("v1.5.0/standard-install.yaml"),
+        "{error}"
+    );
 }
 
 #[test]
 fn kubectl_too_far_from_the_node_image_is_refused() {
     let real = real_text();
     let pinned = real_pins().kubectl.version.to_string();
-    let text = real.replace(
-        &format!("version = \"{pinned}\""),
-        "version = \"v1.30.0\"",
-    );
+    let text = real.replace(&format!("version = \"{pinned}\""), "version = \"v1.30.0\"");
     let error = error_for(&text);
     assert!(error.message.contains("more than one minor"), "{error}");
     let line = text.lines().position(|l| l == "[kubectl]").unwrap() + 1;
