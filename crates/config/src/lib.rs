@@ -63,7 +63,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Target, ConfigError> {
         target.install.validate(),
         target.conformance.validate(),
     ];
-    for problem in problems.into_iter().flatten() {
+    if let Some(problem) = problems.into_iter().flatten().next() {
         return Err(ConfigError {
             path: PathBuf::from(path),
             line_col: locate(&problem.near),

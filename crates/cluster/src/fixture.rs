@@ -1,0 +1,425 @@
+//! The conformance fixture (`hack/conformance/*.yaml`): read, GatewayClass substituted, applied,
+//! and waited on until the Gateway, its listeners, its HTTPRoutes and the backend pods are ready.
+
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use exec::Shell;
+use serde_yaml_ng::Value;
+
+use crate::ClusterError;
+use crate::kubectl::{Get, Kubectl};
+use crate::status::{self, Gateway, HttpRoute, List, Pod};
+
+/// Where the fixture lives, relative to the workspace root.
+pub const FIXTURE_DIR: &str = "hack/conformance";
+
+/// A namespaced object of the fixture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+/// A Deployment of the fixture and how to find its pods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    pub deployment: ObjectRef,
+    pub replicas: u32,
+    /// `k=v,k2=v2` from `spec.selector.matchLabels`.
+    pub selector: String,
+}
+
+/// The fixture's documents with the GatewayClass substituted, and what to wait for.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    documents: Vec<Value>,
+    pub gateways: Vec<ObjectRef>,
+    pub routes: Vec<ObjectRef>,
+    pub backends: Vec<Backend>,
+}
+
+/// How long each wait may take, and how often to look.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    pub gateway: Duration,
+    pub routes: Duration,
+    pub pods: Duration,
+    pub poll: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Deadlines {
+        Deadlines {
+            gateway: Duration::from_secs(180),
+            routes: Duration::from_secs(120),
+            pods: Duration::from_secs(180),
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut current = value;
+    for key in path {
+        current = current.get(*key)?;
+    }
+    current.as_str()
+}
+
+impl Fixture {
+    /// Reads every `*.yaml` in `dir` (sorted by name) and sets each Gateway's
+    /// `spec.gatewayClassName` to `gateway_class`.
+    pub fn load(dir: &Path, gateway_class: &str) -> Result<Fixture, ClusterError> {
+        let step = format!("read the conformance fixture in {}", dir.display());
+        let entries = std::fs::read_dir(dir).map_err(ClusterError::io(step.clone()))?;
+        let mut paths: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.extension()
+                    .is_some_and(|ext| ext == "yaml" || ext == "yml")
+            })
+            .collect();
+        paths.sort();
+        let mut files = Vec::new();
+        for path in paths {
+            let text = std::fs::read_to_string(&path)
+                .map_err(ClusterError::io(format!("read {}", path.display())))?;
+            files.push((path.display().to_string(), text));
+        }
+        Fixture::parse(&files, gateway_class)
+    }
+
+    /// Parses `(file name, text)` pairs; the file name is only used in messages.
+    pub fn parse(files: &[(String, String)], gateway_class: &str) -> Result<Fixture, ClusterError> {
+        let mut fixture = Fixture {
+            documents: Vec::new(),
+            gateways: Vec::new(),
+            routes: Vec::new(),
+            backends: Vec::new(),
+        };
+        for (file, text) in files {
+            for document in serde_yaml_ng::Deserializer::from_str(text) {
+                let mut value =
+                    <Value as serde::Deserialize>::deserialize(document).map_err(|error| {
+                        ClusterError::BadInput(format!(
+                            "{file}: not valid YAML ({error}); fix the fixture file"
+                        ))
+                    })?;
+                if value.is_null() {
+                    continue;
+                }
+                fixture.add(file, &mut value, gateway_class)?;
+                fixture.documents.push(value);
+            }
+        }
+        if fixture.gateways.is_empty() {
+            return Err(ClusterError::BadInput(format!(
+                "the conformance fixture has no Gateway (files: {}); it must define one",
+                files
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        Ok(fixture)
+    }
+
+    fn add(
+        &mut self,
+        file: &str,
+        value: &mut Value,
+        gateway_class: &str,
+    ) -> Result<(), ClusterError> {
+        let kind = str_at(value, &["kind"]).unwrap_or_default().to_owned();
+        let name = str_at(value, &["metadata", "name"])
+            .ok_or_else(|| {
+                ClusterError::BadInput(format!("{file}: a {kind} document has no metadata.name"))
+            })?
+            .to_owned();
+        let namespace = str_at(value, &["metadata", "namespace"])
+            .unwrap_or("default")
+            .to_owned();
+        let object = ObjectRef {
+            kind: kind.clone(),
+            namespace,
+            name,
+        };
+        match kind.as_str() {
+            "Gateway" => {
+                let spec = value
+                    .get_mut("spec")
+                    .and_then(Value::as_mapping_mut)
+                    .ok_or_else(|| {
+                        ClusterError::BadInput(format!("{file}: {object} has no spec"))
+                    })?;
+                spec.insert(
+                    Value::from("gatewayClassName"),
+                    Value::from(gateway_class.to_owned()),
+                );
+                self.gateways.push(object);
+            }
+            "HTTPRoute" => self.routes.push(object),
+            "Deployment" => {
+                let replicas = value
+                    .get("spec")
+                    .and_then(|spec| spec.get("replicas"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(1) as u32;
+                let labels = value
+                    .get("spec")
+                    .and_then(|spec| spec.get("selector"))
+                    .and_then(|selector| selector.get("matchLabels"))
+                    .and_then(Value::as_mapping)
+                    .ok_or_else(|| {
+                        ClusterError::BadInput(format!(
+                            "{file}: {object} has no spec.selector.matchLabels"
+                        ))
+                    })?;
+                let mut pairs: Vec<String> = labels
+                    .iter()
+                    .filter_map(|(key, value)| {
+                        Some(format!("{}={}", key.as_str()?, value.as_str()?))
+                    })
+                    .collect();
+                pairs.sort();
+                self.backends.push(Backend {
+                    deployment: object,
+                    replicas,
+                    selector: pairs.join(","),
+                });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The substituted fixture as one multi-document YAML stream.
+    pub fn to_yaml(&self) -> String {
+        let mut text = String::new();
+        for document in &self.documents {
+            text.push_str("---\n");
+            text.push_str(&serde_yaml_ng::to_string(document).unwrap_or_default());
+        }
+        text
+    }
+
+    /// The Gateway the suite targets (the first one).
+    pub fn gateway(&self) -> &ObjectRef {
+        &self.gateways[0]
+    }
+}
+
+/// Polls `check` until it says ready or `deadline` passes; Stuck names the object and the last
+/// thing `check` reported.
+fn poll_until(
+    sh: &Shell,
+    object: &str,
+    wanted: &str,
+    deadline: Duration,
+    poll: Duration,
+    mut check: impl FnMut() -> Result<Result<(), String>, ClusterError>,
+) -> Result<(), ClusterError> {
+    let started = Instant::now();
+    loop {
+        let last = match check()? {
+            Ok(()) => return Ok(()),
+            Err(last) => last,
+        };
+        if sh.is_dry_run() {
+            return Ok(());
+        }
+        if started.elapsed() >= deadline {
+            return Err(ClusterError::Stuck {
+                object: object.to_owned(),
+                wanted: wanted.to_owned(),
+                waited: deadline,
+                last,
+            });
+        }
+        thread::sleep(poll);
+    }
+}
+
+fn get_stdout(
+    sh: &Shell,
+    kubectl: &Kubectl,
+    query: &Get<'_>,
+    step: &str,
+) -> Result<Option<String>, ClusterError> {
+    let output = sh
+        .run_unchecked(&kubectl.get_json(query))
+        .map_err(ClusterError::infra(step.to_owned()))?;
+    if sh.is_dry_run() {
+        return Ok(Some(String::new()));
+    }
+    if output.status.success() {
+        Ok(Some(output.stdout_str()))
+    } else {
+        // Not found yet (the controller has not created it) is a state to wait through.
+        Ok(None)
+    }
+}
+
+/// Waits for every Gateway (Accepted, Programmed, current generation, listeners Programmed),
+/// every HTTPRoute (Accepted and ResolvedRefs for our Gateway) and every backend pod (Ready).
+pub fn wait_ready(
+    sh: &Shell,
+    kubectl: &Kubectl,
+    fixture: &Fixture,
+    deadlines: &Deadlines,
+) -> Result<(), ClusterError> {
+    for gateway in &fixture.gateways {
+        let step = format!("read {gateway}");
+        poll_until(
+            sh,
+            &gateway.to_string(),
+            "Accepted and Programmed",
+            deadlines.gateway,
+            deadlines.poll,
+            || {
+                let query = Get {
+                    resource: "gateways.gateway.networking.k8s.io",
+                    name: Some(&gateway.name),
+                    namespace: Some(&gateway.namespace),
+                    selector: None,
+                };
+                let Some(stdout) = get_stdout(sh, kubectl, &query, &step)? else {
+                    return Ok(Err("not found".to_owned()));
+                };
+                if sh.is_dry_run() {
+                    return Ok(Ok(()));
+                }
+                let parsed: Gateway = status::parse("a Gateway", &stdout).map_err(|message| {
+                    ClusterError::Unexpected {
+                        step: step.clone(),
+                        message,
+                    }
+                })?;
+                Ok(parsed.readiness())
+            },
+        )?;
+    }
+    let parent = fixture.gateway();
+    for route in &fixture.routes {
+        let step = format!("read {route}");
+        poll_until(
+            sh,
+            &route.to_string(),
+            "Accepted with ResolvedRefs",
+            deadlines.routes,
+            deadlines.poll,
+            || {
+                let query = Get {
+                    resource: "httproutes.gateway.networking.k8s.io",
+                    name: Some(&route.name),
+                    namespace: Some(&route.namespace),
+                    selector: None,
+                };
+                let Some(stdout) = get_stdout(sh, kubectl, &query, &step)? else {
+                    return Ok(Err("not found".to_owned()));
+                };
+                if sh.is_dry_run() {
+                    return Ok(Ok(()));
+                }
+                let parsed: HttpRoute =
+                    status::parse("an HTTPRoute", &stdout).map_err(|message| {
+                        ClusterError::Unexpected {
+                            step: step.clone(),
+                            message,
+                        }
+                    })?;
+                Ok(parsed.readiness(&parent.namespace, &parent.name))
+            },
+        )?;
+    }
+    for backend in &fixture.backends {
+        let object = format!("pods of {}", backend.deployment);
+        let step = format!("read {object}");
+        poll_until(
+            sh,
+            &object,
+            &format!("{} Ready", backend.replicas),
+            deadlines.pods,
+            deadlines.poll,
+            || {
+                let query = Get {
+                    resource: "pods",
+                    name: None,
+                    namespace: Some(&backend.deployment.namespace),
+                    selector: Some(&backend.selector),
+                };
+                let Some(stdout) = get_stdout(sh, kubectl, &query, &step)? else {
+                    return Ok(Err("kubectl get pods failed".to_owned()));
+                };
+                if sh.is_dry_run() {
+                    return Ok(Ok(()));
+                }
+                let pods: List<Pod> =
+                    status::parse("pods", &stdout).map_err(|message| ClusterError::Unexpected {
+                        step: step.clone(),
+                        message,
+                    })?;
+                let ready = pods.items.iter().filter(|pod| pod.is_ready()).count();
+                if ready >= backend.replicas as usize {
+                    return Ok(Ok(()));
+                }
+                let states: Vec<String> = pods
+                    .items
+                    .iter()
+                    .map(|pod| format!("{}: {}", pod.metadata.name, pod.describe()))
+                    .collect();
+                Ok(Err(format!(
+                    "{ready} of {} Ready; {}",
+                    backend.replicas,
+                    if states.is_empty() {
+                        "no pods yet".to_owned()
+                    } else {
+                        states.join("; ")
+                    }
+                )))
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// The names of a backend's Ready pods, for flipping one replica's health.
+pub fn ready_pods(
+    sh: &Shell,
+    kubectl: &Kubectl,
+    backend: &Backend,
+) -> Result<Vec<String>, ClusterError> {
+    let step = format!("list pods of {}", backend.deployment);
+    let output = sh
+        .run(&kubectl.get_json(&Get {
+            resource: "pods",
+            name: None,
+            namespace: Some(&backend.deployment.namespace),
+            selector: Some(&backend.selector),
+        }))
+        .map_err(ClusterError::infra(step.clone()))?;
+    if sh.is_dry_run() {
+        return Ok(Vec::new());
+    }
+    let pods: List<Pod> = status::parse("pods", &output.stdout_str())
+        .map_err(|message| ClusterError::Unexpected { step, message })?;
+    let mut names: Vec<String> = pods
+        .items
+        .into_iter()
+        .filter(Pod::is_ready)
+        .map(|pod| pod.metadata.name)
+        .collect();
+    names.sort();
+    Ok(names)
+}

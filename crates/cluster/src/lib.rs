@@ -1,0 +1,37 @@
+//! cluster: kind, kubectl, helm and docker driven exactly, for a throwaway cluster that nobody
+//! hand-tuned: the pinned kind node image, the pinned Gateway API CRDs, the release's own charts
+//! and images, and the conformance fixture waited on until it is really programmed.
+//!
+//! Every invocation is an [`exec::Cmd`] built by a driver ([`kind::Kind`], [`kubectl::Kubectl`],
+//! [`helm::Helm`], the `docker` crate) and run through the caller's [`exec::Shell`], so it can be
+//! planned (`--dry-run`), asserted in unit tests and logged. Every kubectl and helm call names
+//! the run's kubeconfig; nothing reads or writes `~/.kube/config`. This crate never prints and
+//! never reads the process environment: it reports through return values and [`Event`]s.
+
+pub mod dev;
+pub mod fixture;
+pub mod helm;
+pub mod images;
+pub mod kind;
+pub mod kind_config;
+pub mod kubectl;
+pub mod port_forward;
+pub mod status;
+
+mod error;
+
+pub use error::ClusterError;
+
+/// This tool's name as Kubernetes sees it: the server-side-apply field manager.
+pub const FIELD_MANAGER: &str = "release-gate";
+
+/// Progress the caller may show; the crate itself never prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A step starts (`create cluster release-gate`).
+    Step(String),
+    /// A step was skipped because its result is already in place, and why.
+    Unchanged(String),
+    /// Something worth a warning (a cleanup that failed after the real error).
+    Warning(String),
+}
