@@ -5,6 +5,8 @@
 //! why it is skipped and returns, so plain `cargo test` stays hermetic and green.
 #![allow(clippy::print_stderr)] // a skipped test says so on stderr
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 
 /// Whether we run in CI, where every component must be present.
@@ -18,7 +20,9 @@ pub fn require(component: &str, probe: impl FnOnce() -> Result<(), String>) -> b
     match probe() {
         Ok(()) => true,
         Err(why) if in_ci() => {
-            panic!("CI=true but {component} is not usable: {why}; .ci/run must install and start it")
+            panic!(
+                "CI=true but {component} is not usable: {why}; .ci/run must install and start it"
+            )
         }
         Err(why) => {
             eprintln!("skipping: {component} is not usable here ({why}); CI runs this test");

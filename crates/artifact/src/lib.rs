@@ -1,0 +1,1 @@
+//! artifact: a published release, fetched and verified (in progress).

@@ -1,0 +1,443 @@
+//! A scriptable HTTP/1.1 server on 127.0.0.1 for tests: each path answers with scripted
+//! replies (status, headers, body, a dropped connection after N bytes, a delay, `Range`
+//! support), and every request is recorded with its headers so a test can assert what a client
+//! sent (a token that must not reach a host, a `Range` header on a resume).
+//!
+//! It binds port 0 and reports the port it got; it speaks just enough HTTP for GET and HEAD and
+//! closes the connection after every response, so no client pool state leaks between replies.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+/// Where a reply's body comes from: memory, or a file streamed from disk (large bodies).
+#[derive(Clone, Debug)]
+pub enum Body {
+    Bytes(Arc<Vec<u8>>),
+    File(PathBuf),
+}
+
+impl Body {
+    fn len(&self) -> io::Result<u64> {
+        match self {
+            Body::Bytes(bytes) => Ok(bytes.len() as u64),
+            Body::File(path) => Ok(std::fs::metadata(path)?.len()),
+        }
+    }
+}
+
+/// One scripted answer.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Body,
+    ranges: bool,
+    drop_after: Option<u64>,
+    declared_length: Option<u64>,
+    omit_length: bool,
+    delay: Option<Duration>,
+}
+
+impl Reply {
+    /// `status` with an empty body.
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Body::Bytes(Arc::new(Vec::new())),
+            ranges: false,
+            drop_after: None,
+            declared_length: None,
+            omit_length: false,
+            delay: None,
+        }
+    }
+
+    /// 200 with `body`.
+    pub fn ok(body: impl Into<Vec<u8>>) -> Reply {
+        Reply::status(200).body(body)
+    }
+
+    /// 200 with a JSON body and its content type.
+    pub fn json(text: impl Into<String>) -> Reply {
+        Reply::ok(text.into().into_bytes()).header("Content-Type", "application/json")
+    }
+
+    /// 200 streaming a file from disk, with `Range` support (as a CDN would).
+    pub fn file(path: impl Into<PathBuf>) -> Reply {
+        Reply {
+            body: Body::File(path.into()),
+            ranges: true,
+            ..Reply::status(200)
+        }
+    }
+
+    /// 302 to `location`.
+    pub fn redirect(location: impl Into<String>) -> Reply {
+        Reply::status(302).header("Location", location)
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Reply {
+        self.body = Body::Bytes(Arc::new(body.into()));
+        self
+    }
+
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Honour `Range: bytes=N-` / `bytes=N-M` with 206 and `Content-Range` (416 past the end).
+    pub fn ranges(mut self) -> Reply {
+        self.ranges = true;
+        self
+    }
+
+    /// Send the headers (with the full, honest Content-Length) and only `bytes` of the body,
+    /// then close the connection: a body dropped halfway.
+    pub fn drop_after(mut self, bytes: u64) -> Reply {
+        self.drop_after = Some(bytes);
+        self
+    }
+
+    /// Declare this Content-Length whatever the body's real size.
+    pub fn content_length(mut self, length: u64) -> Reply {
+        self.declared_length = Some(length);
+        self
+    }
+
+    /// No Content-Length: the body ends when the connection closes.
+    pub fn no_content_length(mut self) -> Reply {
+        self.omit_length = true;
+        self
+    }
+
+    /// Wait this long before answering (for timeout tests).
+    pub fn delay(mut self, delay: Duration) -> Reply {
+        self.delay = Some(delay);
+        self
+    }
+}
+
+/// A request as the server saw it. Header names are lower-cased.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    /// The request target: path and query.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The path without the query.
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+}
+
+struct Route {
+    script: VecDeque<Reply>,
+    then: Reply,
+}
+
+#[derive(Default)]
+struct Shared {
+    routes: Mutex<HashMap<String, Route>>,
+    log: Mutex<Vec<Recorded>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking connection thread must not hide what the test asserts on.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The running server; stops accepting on drop.
+pub struct Server {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts a server on 127.0.0.1 and a free port. Unknown paths answer 404.
+    pub fn start() -> Server {
+        Server::start_on("127.0.0.1")
+    }
+
+    /// Starts a server on another loopback address (`127.0.0.2` is a second "host").
+    pub fn start_on(ip: &str) -> Server {
+        let listener =
+            TcpListener::bind((ip, 0)).expect("bind a loopback port for the test server");
+        let addr = listener.local_addr().expect("read back the bound port");
+        let shared = Arc::new(Shared::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let acceptor = {
+            let shared = Arc::clone(&shared);
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let shared = Arc::clone(&shared);
+                    thread::spawn(move || {
+                        // A client hanging up mid-reply is a normal event in fault tests.
+                        let _ = serve(stream, &shared);
+                    });
+                }
+            })
+        };
+        Server {
+            addr,
+            shared,
+            stop,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base_url(), path.trim_start_matches('/'))
+    }
+
+    /// `path` always answers `reply`.
+    pub fn route(&self, path: &str, reply: Reply) {
+        self.script(path, Vec::new(), reply);
+    }
+
+    /// `path` answers each of `script` once, in order, then `then` for every later request.
+    pub fn script(&self, path: &str, script: Vec<Reply>, then: Reply) {
+        lock(&self.shared.routes).insert(
+            normalize(path),
+            Route {
+                script: script.into(),
+                then,
+            },
+        );
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// The requests for one path (query ignored).
+    pub fn requests_for(&self, path: &str) -> Vec<Recorded> {
+        let path = normalize(path);
+        self.requests()
+            .into_iter()
+            .filter(|request| request.path() == path)
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept so the thread sees the flag.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+fn normalize(path: &str) -> String {
+    format!("/{}", path.trim_start_matches('/'))
+}
+
+fn serve(stream: TcpStream, shared: &Shared) -> io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line)? == 0 {
+        return Ok(());
+    }
+    let mut words = request_line.split_whitespace();
+    let method = words.next().unwrap_or("").to_owned();
+    let target = words.next().unwrap_or("/").to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+    }
+    let request = Recorded {
+        method,
+        target,
+        headers,
+    };
+    lock(&shared.log).push(request.clone());
+
+    let reply = {
+        let mut routes = lock(&shared.routes);
+        match routes.get_mut(request.path()) {
+            Some(route) => route
+                .script
+                .pop_front()
+                .unwrap_or_else(|| route.then.clone()),
+            None => Reply::status(404).body("no such route"),
+        }
+    };
+    if let Some(delay) = reply.delay {
+        thread::sleep(delay);
+    }
+    respond(stream, &request, &reply)
+}
+
+fn respond(mut stream: TcpStream, request: &Recorded, reply: &Reply) -> io::Result<()> {
+    let total = reply.body.len()?;
+    let mut status = reply.status;
+    let mut start = 0;
+    let mut end = total; // exclusive
+    let mut extra = Vec::new();
+    if reply.ranges && status == 200 {
+        extra.push(("Accept-Ranges".to_owned(), "bytes".to_owned()));
+        if let Some((from, to)) = request.header("range").and_then(parse_range) {
+            if from >= total {
+                status = 416;
+                end = 0;
+                extra.push(("Content-Range".to_owned(), format!("bytes */{total}")));
+            } else {
+                status = 206;
+                start = from;
+                end = to.map_or(total, |to| (to + 1).min(total));
+                extra.push((
+                    "Content-Range".to_owned(),
+                    format!("bytes {start}-{}/{total}", end - 1),
+                ));
+            }
+        }
+    }
+    let length = end - start;
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+    for (name, value) in reply.headers.iter().chain(&extra) {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !reply.omit_length {
+        let declared = reply.declared_length.unwrap_or(length);
+        head.push_str(&format!("Content-Length: {declared}\r\n"));
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    stream.write_all(head.as_bytes())?;
+    if request.method != "HEAD" {
+        let send = reply.drop_after.map_or(length, |limit| limit.min(length));
+        match &reply.body {
+            Body::Bytes(bytes) => {
+                let from = start as usize;
+                stream.write_all(&bytes[from..from + send as usize])?;
+            }
+            Body::File(path) => {
+                let mut file = File::open(path)?;
+                io::Seek::seek(&mut file, io::SeekFrom::Start(start))?;
+                // File to socket: std uses sendfile here, so the server is not the bottleneck
+                // when a benchmark compares clients.
+                io::copy(&mut file.take(send), &mut stream)?;
+            }
+        }
+    }
+    stream.flush()?;
+    stream.shutdown(Shutdown::Both)
+}
+
+fn parse_range(value: &str) -> Option<(u64, Option<u64>)> {
+    let spec = value.strip_prefix("bytes=")?;
+    let (from, to) = spec.split_once('-')?;
+    let from = from.trim().parse().ok()?;
+    let to = match to.trim() {
+        "" => None,
+        to => Some(to.parse().ok()?),
+    };
+    Some((from, to))
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        307 => "Temporary Redirect",
+        403 => "Forbidden",
+        404 => "Not Found",
+        416 => "Range Not Satisfiable",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(server: &Server, path: &str, extra: &str) -> String {
+        let mut stream = TcpStream::connect(server.addr()).unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n").unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text
+    }
+
+    #[test]
+    fn scripts_then_repeats_and_records() {
+        let server = Server::start();
+        server.script("/a", vec![Reply::status(500)], Reply::ok("fine").ranges());
+        assert!(get(&server, "/a", "").starts_with("HTTP/1.1 500"));
+        assert!(get(&server, "/a", "").ends_with("\r\n\r\nfine"));
+        let ranged = get(&server, "/a?x=1", "Range: bytes=2-\r\n");
+        assert!(ranged.starts_with("HTTP/1.1 206"), "{ranged}");
+        assert!(ranged.contains("Content-Range: bytes 2-3/4"), "{ranged}");
+        assert!(ranged.ends_with("ne"), "{ranged}");
+        assert!(get(&server, "/missing", "").starts_with("HTTP/1.1 404"));
+        let seen = server.requests_for("a");
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen[2].header("Range"), Some("bytes=2-"));
+    }
+
+    #[test]
+    fn drops_after_n_bytes_with_honest_length() {
+        let server = Server::start();
+        server.route("/big", Reply::ok(vec![7u8; 100]).drop_after(10));
+        let text = get(&server, "/big", "");
+        assert!(text.contains("Content-Length: 100"), "{text}");
+        assert_eq!(text.split("\r\n\r\n").nth(1).unwrap().len(), 10);
+    }
+}
