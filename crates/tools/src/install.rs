@@ -15,11 +15,28 @@ use sha2::Digest;
 
 use crate::{Context, Resolution, Verdict};
 
-/// The one network step, supplied by the caller (the `download` crate in xtask, a local server
-/// in tests): stream `url` into `dest`, returning the number of bytes. `progress` gets
-/// `(bytes so far, total if known)`. On error nothing may be left at `dest`.
+/// The one network step: stream `url` into `dest`, expecting `sha256`, and return the number
+/// of bytes. `progress` gets `(bytes so far, total if known)`. On error nothing may be left at
+/// `dest`. [`http_fetch`] is the real one; tests can count or fail calls.
 pub type Fetch<'a> =
-    dyn Fn(&str, &Path, &mut dyn FnMut(u64, Option<u64>)) -> Result<u64, String> + 'a;
+    dyn Fn(&str, &Sha256, &Path, &mut dyn FnMut(u64, Option<u64>)) -> Result<u64, String> + 'a;
+
+/// The real network step: the `download` crate's verified, retrying, resuming fetch.
+pub fn http_fetch(
+    client: &download::Client,
+) -> impl Fn(&str, &Sha256, &Path, &mut dyn FnMut(u64, Option<u64>)) -> Result<u64, String> + '_ {
+    move |url, sha256, dest, progress| {
+        let request = download::Request::new(url).sha256(sha256.as_hex());
+        let fetched = client
+            .fetch(&request, dest, &mut |event| match event {
+                download::Event::Started { total, offset, .. } => progress(*offset, *total),
+                download::Event::Progress { done, total } => progress(*done, *total),
+                download::Event::Retrying { .. } | download::Event::CacheHit { .. } => {}
+            })
+            .map_err(|error| error.to_string())?;
+        Ok(fetched.size)
+    }
+}
 
 /// A tool in the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,7 +213,7 @@ fn download_verify_place(
         staged.clone(),
     ]);
 
-    fetch(url, &download, progress).map_err(|message| InstallError::Download {
+    fetch(url, expected, &download, progress).map_err(|message| InstallError::Download {
         url: url.to_owned(),
         message,
     })?;

@@ -13,7 +13,10 @@
 mod install;
 pub mod parse;
 
-pub use install::{InstallError, Installed, ensure_installed, install, install_from_archive_bytes};
+pub use install::{
+    Fetch, InstallError, Installed, ensure_installed, http_fetch, install,
+    install_from_archive_bytes,
+};
 
 use std::collections::BTreeMap;
 use std::fmt;
