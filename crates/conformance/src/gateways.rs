@@ -1,0 +1,317 @@
+//! Real gateway processes for local mode: the fixture's route table written as HAProxy, nginx
+//! and Envoy configs (`hack/conformance/gateways/`), their broken variants, port templating and
+//! the commands that start them. Used by the tests and `cargo xtask bench conformance`; the
+//! processes run through `exec`, the one crate that spawns.
+
+use std::fmt;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+/// A gateway implementation we can run locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Haproxy,
+    Nginx,
+    Envoy,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Haproxy, Kind::Nginx, Kind::Envoy];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Haproxy => "haproxy",
+            Kind::Nginx => "nginx",
+            Kind::Envoy => "envoy",
+        }
+    }
+
+    /// The template's file name in `hack/conformance/gateways/`.
+    pub fn template_file(self) -> &'static str {
+        match self {
+            Kind::Haproxy => "haproxy.cfg",
+            Kind::Nginx => "nginx.conf",
+            Kind::Envoy => "envoy.yaml",
+        }
+    }
+
+    /// Features this gateway cannot provide: open-source nginx has no active health checks.
+    pub fn unsupported_features(self) -> Vec<String> {
+        match self {
+            Kind::Nginx => vec!["HealthCheck".to_owned()],
+            Kind::Haproxy | Kind::Envoy => Vec::new(),
+        }
+    }
+
+    /// The gateway's own health endpoint, on the ports it was rendered with.
+    pub fn health_url(self, ports: &Ports) -> String {
+        match self {
+            Kind::Haproxy | Kind::Nginx => format!("http://127.0.0.1:{}/healthz", ports.health),
+            Kind::Envoy => format!("http://127.0.0.1:{}/ready", ports.admin),
+        }
+    }
+
+    /// The command that runs it in the foreground with `config`.
+    pub fn command(self, program: &Path, config: &Path) -> exec::Cmd {
+        let purpose = format!("run {} as the conformance gateway", self.name());
+        match self {
+            Kind::Haproxy => exec::Cmd::new(program, purpose)
+                .arg("-db")
+                .arg("-f")
+                .arg(config),
+            Kind::Nginx => exec::Cmd::new(program, purpose)
+                .arg("-c")
+                .arg(config)
+                .args(["-g", "daemon off;"]),
+            Kind::Envoy => exec::Cmd::new(program, purpose)
+                .arg("-c")
+                .arg(config)
+                .args(["--concurrency", "1", "--log-level", "warn"]),
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The ports a rendered config uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ports {
+    /// The HTTP listener the suite talks to.
+    pub listen: u16,
+    /// HAProxy's monitor-uri and nginx's health server.
+    pub health: u16,
+    /// Envoy's admin API.
+    pub admin: u16,
+    /// The six replicas: v1, v1, v2, v2, v3, v3.
+    pub replicas: [u16; 6],
+}
+
+impl Ports {
+    /// Free loopback ports for the gateway's own listeners, and the given replica ports.
+    pub fn free(replicas: [u16; 6]) -> std::io::Result<Ports> {
+        Ok(Ports {
+            listen: free_port()?,
+            health: free_port()?,
+            admin: free_port()?,
+            replicas,
+        })
+    }
+
+    pub fn gateway_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.listen)
+    }
+}
+
+/// A port nobody listens on right now (bind port 0, read it back, release it).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Fills in `{{listen_port}}`, `{{health_port}}`, `{{admin_port}}`, `{{run_dir}}` and
+/// `{{vN_R_port}}`. Fails on a placeholder left over, so a typo cannot reach the gateway.
+pub fn render(template: &str, ports: &Ports, run_dir: &Path) -> Result<String, String> {
+    let mut text = template
+        .replace("{{listen_port}}", &ports.listen.to_string())
+        .replace("{{health_port}}", &ports.health.to_string())
+        .replace("{{admin_port}}", &ports.admin.to_string())
+        .replace("{{run_dir}}", &run_dir.display().to_string());
+    for (index, port) in ports.replicas.iter().enumerate() {
+        let placeholder = format!("{{{{v{}_{}_port}}}}", index / 2 + 1, index % 2);
+        text = text.replace(&placeholder, &port.to_string());
+    }
+    if let Some(start) = text.find("{{") {
+        let end = text[start..]
+            .find("}}")
+            .map_or(text.len(), |e| start + e + 2);
+        return Err(format!(
+            "unknown placeholder {} in the gateway template",
+            &text[start..end]
+        ));
+    }
+    Ok(text)
+}
+
+/// One broken variant of a gateway config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub gateway: Kind,
+    pub name: String,
+    /// The one case that must fail against it.
+    pub breaks: String,
+    pub replace: Vec<Replacement>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replacement {
+    pub find: String,
+    pub with: String,
+    /// Replace every occurrence instead of exactly one.
+    #[serde(default)]
+    pub all: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VariantsFile {
+    variant: Vec<Variant>,
+}
+
+/// Parses `variants.toml`.
+pub fn parse_variants(text: &str) -> Result<Vec<Variant>, String> {
+    toml::from_str::<VariantsFile>(text)
+        .map(|file| file.variant)
+        .map_err(|error| format!("variants.toml: {error}"))
+}
+
+impl Variant {
+    /// The good config with this variant's replacements applied.
+    pub fn apply(&self, good: &str) -> Result<String, String> {
+        let mut text = good.to_owned();
+        for replacement in &self.replace {
+            let count = text.matches(&replacement.find).count();
+            let fits = if replacement.all {
+                count >= 1
+            } else {
+                count == 1
+            };
+            if !fits {
+                return Err(format!(
+                    "variant {}/{}: `{}` occurs {count} times in the good config, want {}; update hack/conformance/gateways/variants.toml",
+                    self.gateway,
+                    self.name,
+                    replacement.find.trim(),
+                    if replacement.all {
+                        "at least once"
+                    } else {
+                        "exactly once"
+                    }
+                ));
+            }
+            text = text.replace(&replacement.find, &replacement.with);
+        }
+        Ok(text)
+    }
+}
+
+/// The folder holding the templates and `variants.toml`, under a workspace root.
+pub fn templates_dir(workspace_root: &Path) -> PathBuf {
+    workspace_root.join("hack/conformance/gateways")
+}
+
+/// A running gateway: killed and reaped when dropped.
+pub struct Gateway {
+    pub kind: Kind,
+    pub ports: Ports,
+    pub config_path: PathBuf,
+    child: exec::ChildGuard,
+}
+
+impl Gateway {
+    /// Writes `config` into `run_dir`, starts the gateway and waits until its listener accepts
+    /// TCP connections (or it exits, which is an error quoting its stderr).
+    pub fn start(
+        kind: Kind,
+        program: &Path,
+        config: &str,
+        ports: Ports,
+        run_dir: &Path,
+        startup_timeout: Duration,
+    ) -> Result<Gateway, String> {
+        let config_path = run_dir.join(kind.template_file());
+        std::fs::write(&config_path, config)
+            .map_err(|error| format!("cannot write {}: {error}", config_path.display()))?;
+        let shell = exec::Shell::new();
+        let mut child = shell
+            .spawn(&kind.command(program, &config_path))
+            .map_err(|error| error.to_string())?;
+        let listen = SocketAddr::from(([127, 0, 0, 1], ports.listen));
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_status() {
+                return Err(format!(
+                    "{kind} exited with {status} before listening on {listen}; stderr ends with:\n{}",
+                    child.stderr_tail()
+                ));
+            }
+            if TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok() {
+                break;
+            }
+            if started.elapsed() > startup_timeout {
+                return Err(format!(
+                    "{kind} did not listen on {listen} within {startup_timeout:?}; stderr ends with:\n{}",
+                    child.stderr_tail()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Gateway {
+            kind,
+            ports,
+            config_path,
+            child,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        self.ports.gateway_url()
+    }
+
+    /// What the gateway wrote to stderr lately (for failure messages).
+    pub fn stderr_tail(&self) -> String {
+        self.child.stderr_tail()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_fills_every_placeholder_and_rejects_unknown_ones() {
+        let ports = Ports {
+            listen: 1,
+            health: 2,
+            admin: 3,
+            replicas: [11, 12, 21, 22, 31, 32],
+        };
+        let text = render(
+            "{{listen_port}} {{v2_1_port}} {{v3_0_port}} {{run_dir}}",
+            &ports,
+            Path::new("/r"),
+        )
+        .unwrap();
+        assert_eq!(text, "1 22 31 /r");
+        assert!(
+            render("{{v4_0_port}}", &ports, Path::new("/r"))
+                .unwrap_err()
+                .contains("{{v4_0_port}}")
+        );
+    }
+
+    #[test]
+    fn a_variant_must_find_its_text_exactly_once() {
+        let variant = Variant {
+            gateway: Kind::Haproxy,
+            name: "x".into(),
+            breaks: "route-header".into(),
+            replace: vec![Replacement {
+                find: "a".into(),
+                with: "b".into(),
+                all: false,
+            }],
+        };
+        assert_eq!(variant.apply("xay").unwrap(), "xby");
+        assert!(variant.apply("aa").unwrap_err().contains("2 times"));
+        assert!(variant.apply("zz").unwrap_err().contains("0 times"));
+    }
+}

@@ -1,0 +1,724 @@
+//! Running the cases: the suite configuration, the eventually-consistent loop, the statistical
+//! cases driven through `stats`, the health-eviction dance, and the results they produce.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::cases::{self, CaseInfo, Expect, Probe};
+use crate::client::{self, BaseUrl, Client, Request, Response};
+use crate::fixture::{self, BACKENDS, V1, WEIGHTS};
+use crate::results::{
+    BackendShare, CaseResult, GatewayApi, Implementation, Mode, ObservedSplit, Outcome,
+    SuiteResults,
+};
+
+/// How to reach one replica's health toggle (`POST {url}/_echo/health/fail|ok`): directly in
+/// local mode, through a port-forward to the pod on a cluster, never through the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaControl {
+    /// The replica's pod name, as its echo body reports it.
+    pub pod: String,
+    /// `http://HOST:PORT` of the replica itself.
+    pub url: String,
+}
+
+/// "Eventually consistent": a case passes after `successes` consecutive good attempts, waits
+/// `poll` after a bad one, and fails when `deadline` has passed since it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Consistency {
+    pub successes: u32,
+    pub poll: Duration,
+    pub deadline: Duration,
+}
+
+impl Default for Consistency {
+    fn default() -> Consistency {
+        Consistency {
+            successes: 3,
+            poll: Duration::from_millis(100),
+            deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A case not to run, and why (the report shows the reason).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+    pub case: String,
+    pub reason: String,
+}
+
+/// Everything a run needs, passed in by the caller (the xtask reads flags and config).
+#[derive(Debug, Clone)]
+pub struct SuiteConfig {
+    pub gateway_url: String,
+    /// Listener URLs the connectivity case checks; empty means just `gateway_url`.
+    pub listeners: Vec<String>,
+    /// Gateway health endpoints (full URLs) that must answer 2xx; none skips that case.
+    pub health_urls: Vec<String>,
+    /// Health toggles of the v1 replicas; the first is the one the eviction case flips.
+    pub replica_controls: Vec<ReplicaControl>,
+    pub skip: Vec<Skip>,
+    /// Features the gateway does not support: their cases are skipped, named in the report.
+    pub unsupported_features: Vec<String>,
+    pub consistency: Consistency,
+    pub request_timeout: Duration,
+    /// Requests in flight at once in the statistical cases.
+    pub concurrency: usize,
+    pub plan: stats::Plan,
+    pub implementation: Implementation,
+    pub gateway_api: GatewayApi,
+    pub mode: Mode,
+}
+
+impl SuiteConfig {
+    /// A configuration with the documented defaults for everything but the gateway URL.
+    pub fn new(gateway_url: &str, mode: Mode) -> SuiteConfig {
+        SuiteConfig {
+            gateway_url: gateway_url.to_owned(),
+            listeners: Vec::new(),
+            health_urls: Vec::new(),
+            replica_controls: Vec::new(),
+            skip: Vec::new(),
+            unsupported_features: Vec::new(),
+            consistency: Consistency::default(),
+            request_timeout: Duration::from_secs(10),
+            concurrency: 10,
+            plan: stats::Plan::default(),
+            implementation: Implementation::default(),
+            gateway_api: GatewayApi::default(),
+            mode,
+        }
+    }
+
+    /// Checks what the user gave: URLs, case names in skips, known features. The error says
+    /// how to fix it; callers treat it as bad input.
+    pub fn validate(&self) -> Result<(), String> {
+        BaseUrl::parse(&self.gateway_url)?;
+        for url in &self.listeners {
+            BaseUrl::parse(url)?;
+        }
+        for url in &self.health_urls {
+            split_url(url)?;
+        }
+        for control in &self.replica_controls {
+            BaseUrl::parse(&control.url)?;
+        }
+        for skip in &self.skip {
+            if cases::info(&skip.case).is_none() {
+                return Err(format!(
+                    "unknown case `{}` to skip; the cases are: {}",
+                    skip.case,
+                    cases::names().join(", ")
+                ));
+            }
+        }
+        let features: BTreeSet<&str> = cases::CASES.iter().map(|case| case.feature).collect();
+        for feature in &self.unsupported_features {
+            if !features.contains(feature.as_str()) {
+                return Err(format!(
+                    "unknown feature `{feature}` in unsupported features; the features are: {}",
+                    features.into_iter().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        if self.consistency.successes == 0 || self.concurrency == 0 {
+            return Err("consecutive successes and concurrency must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Splits `http://host:port/path` into its base URL and path (`/` when none).
+fn split_url(url: &str) -> Result<(BaseUrl, String), String> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        format!("`{url}` is not an http:// URL; write it like http://127.0.0.1:8082/healthz")
+    })?;
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash..]),
+        None => (rest, "/"),
+    };
+    Ok((
+        BaseUrl::parse(&format!("http://{authority}"))?,
+        path.to_owned(),
+    ))
+}
+
+/// Progress of a run, for the caller to render.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Started(&'a CaseInfo),
+    Finished(&'a CaseResult),
+}
+
+/// Runs every case in order and returns the results. Fails only on a config `validate` rejects.
+pub fn run(
+    config: &SuiteConfig,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<SuiteResults, String> {
+    config.validate()?;
+    let started = Instant::now();
+    let started_unix_seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let mut results = Vec::new();
+    for case in &cases::CASES {
+        on_event(Event::Started(case));
+        let result = run_case(config, case);
+        on_event(Event::Finished(&result));
+        results.push(result);
+    }
+    Ok(SuiteResults {
+        implementation: config.implementation.clone(),
+        gateway_api: config.gateway_api.clone(),
+        mode: config.mode,
+        gateway_url: config.gateway_url.clone(),
+        started_unix_seconds,
+        duration: started.elapsed(),
+        cases: results,
+    })
+}
+
+/// Runs one case (skips included) and records how it went.
+pub fn run_case(config: &SuiteConfig, case: &CaseInfo) -> CaseResult {
+    let started = Instant::now();
+    let context = Context::new(config);
+    let mut split = None;
+    let outcome = if let Some(reason) = skip_reason(config, case) {
+        Outcome::Skipped { reason }
+    } else {
+        match context.run(case, &mut split) {
+            Ok(()) => Outcome::Passed,
+            Err(Failure::Failed { message, detail }) => Outcome::Failed { message, detail },
+            Err(Failure::Skipped(reason)) => Outcome::Skipped { reason },
+        }
+    };
+    CaseResult {
+        name: case.name.to_owned(),
+        feature: case.feature.to_owned(),
+        support: case.support,
+        description: case.description.to_owned(),
+        outcome,
+        duration: started.elapsed(),
+        requests: context.requests.load(Ordering::Relaxed),
+        split,
+    }
+}
+
+fn skip_reason(config: &SuiteConfig, case: &CaseInfo) -> Option<String> {
+    if let Some(skip) = config.skip.iter().find(|skip| skip.case == case.name) {
+        return Some(skip.reason.clone());
+    }
+    config
+        .unsupported_features
+        .iter()
+        .any(|feature| feature == case.feature)
+        .then(|| {
+            format!(
+                "the gateway does not support {} (listed as unsupported in the config)",
+                case.feature
+            )
+        })
+}
+
+enum Failure {
+    Failed {
+        message: String,
+        detail: String,
+    },
+    /// Decided at run time: the case cannot run with what was given.
+    Skipped(String),
+}
+
+fn failed(message: impl Into<String>, detail: impl Into<String>) -> Failure {
+    Failure::Failed {
+        message: message.into(),
+        detail: detail.into(),
+    }
+}
+
+/// How many /v1 requests one eviction attempt sends: with two replicas behind a random balancer,
+/// all of them avoiding a healthy replica by chance has probability 2^-20 per attempt.
+const EVICTION_BATCH: usize = 20;
+
+struct Context<'a> {
+    config: &'a SuiteConfig,
+    client: Client,
+    requests: AtomicU64,
+}
+
+impl Context<'_> {
+    fn new(config: &SuiteConfig) -> Context<'_> {
+        let base = BaseUrl::parse(&config.gateway_url).expect("validated before any case runs");
+        Context {
+            config,
+            client: Client::new(base, config.request_timeout),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    fn send_with(&self, client: &Client, request: &Request) -> Result<Response, String> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        client.send(request).map_err(|error| error.to_string())
+    }
+
+    fn send(&self, request: &Request) -> Result<Response, String> {
+        self.send_with(&self.client, request)
+    }
+
+    fn run(&self, case: &CaseInfo, split: &mut Option<ObservedSplit>) -> Result<(), Failure> {
+        if let Some(probes) = cases::routing_probes(case.name) {
+            return self.eventually(|| self.check_probes(&self.client, &probes));
+        }
+        match case.name {
+            cases::LISTENER_CONNECTIVITY => self.listeners(),
+            cases::GATEWAY_HEALTH_ENDPOINTS => self.health_endpoints(),
+            cases::LB_EVENNESS => self.evenness(split),
+            cases::WEIGHTED_SPLIT => self.weighted(split),
+            cases::HEALTH_EVICTION => self.eviction(),
+            other => unreachable!("case {other} has no runner"),
+        }
+    }
+
+    /// Repeats `attempt` until it succeeds `successes` times in a row; fails at the deadline
+    /// with the last mismatch.
+    fn eventually(&self, mut attempt: impl FnMut() -> Result<(), String>) -> Result<(), Failure> {
+        let consistency = self.config.consistency;
+        let started = Instant::now();
+        let mut in_a_row = 0;
+        let mut attempts = 0u64;
+        let mut failures = 0u64;
+        let mut recent: Vec<String> = Vec::new();
+        loop {
+            attempts += 1;
+            match attempt() {
+                Ok(()) => {
+                    in_a_row += 1;
+                    if in_a_row >= consistency.successes {
+                        return Ok(());
+                    }
+                }
+                Err(mismatch) => {
+                    in_a_row = 0;
+                    failures += 1;
+                    if recent.last() != Some(&mismatch) {
+                        recent.push(mismatch);
+                        if recent.len() > 5 {
+                            recent.remove(0);
+                        }
+                    }
+                }
+            }
+            let elapsed = started.elapsed();
+            if elapsed >= consistency.deadline {
+                let last = recent.last().cloned().unwrap_or_else(|| {
+                    "the last attempts succeeded, but not enough of them in a row".to_owned()
+                });
+                return Err(failed(
+                    format!(
+                        "{last} (not {} times in a row within {:.0?})",
+                        consistency.successes, consistency.deadline
+                    ),
+                    format!(
+                        "{attempts} attempts, {failures} failed, over {elapsed:.1?}; most recent mismatches, oldest first:\n{}",
+                        recent.join("\n")
+                    ),
+                ));
+            }
+            if in_a_row == 0 {
+                let left = consistency.deadline.saturating_sub(elapsed);
+                std::thread::sleep(consistency.poll.min(left));
+            }
+        }
+    }
+
+    fn check_probes(&self, client: &Client, probes: &[Probe]) -> Result<(), String> {
+        for probe in probes {
+            let response = self.send_with(client, &probe.request)?;
+            check(&probe.request, &response, &probe.expect)
+                .map_err(|mismatch| format!("{mismatch}: {}", probe.rule))?;
+        }
+        Ok(())
+    }
+
+    fn listeners(&self) -> Result<(), Failure> {
+        let urls = if self.config.listeners.is_empty() {
+            vec![self.config.gateway_url.clone()]
+        } else {
+            self.config.listeners.clone()
+        };
+        let clients: Vec<Client> = urls
+            .iter()
+            .map(|url| {
+                Client::new(
+                    BaseUrl::parse(url).expect("validated"),
+                    self.config.request_timeout,
+                )
+            })
+            .collect();
+        self.eventually(|| {
+            for (url, client) in urls.iter().zip(&clients) {
+                client
+                    .probe_tcp()
+                    .map_err(|error| format!("listener {url} refuses TCP connections: {error}"))?;
+                let request = Request::get("/");
+                let response = self.send_with(client, &request)?;
+                check(&request, &response, &Expect::Backend(V1))
+                    .map_err(|mismatch| format!("listener {url}: {mismatch}"))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn health_endpoints(&self) -> Result<(), Failure> {
+        if self.config.health_urls.is_empty() {
+            return Err(Failure::Skipped(
+                "no gateway health endpoint is configured ([conformance] health_urls or --health-url)"
+                    .to_owned(),
+            ));
+        }
+        let endpoints: Vec<(Client, String, &String)> = self
+            .config
+            .health_urls
+            .iter()
+            .map(|url| {
+                let (base, path) = split_url(url).expect("validated");
+                (Client::new(base, self.config.request_timeout), path, url)
+            })
+            .collect();
+        self.eventually(|| {
+            for (client, path, url) in &endpoints {
+                let response = self.send_with(client, &Request::get(path))?;
+                if !(200..300).contains(&response.status) {
+                    return Err(format!(
+                        "health endpoint {url} answered {}, want 2xx",
+                        response.status
+                    ));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Waits until `target` answers from `backend` consistently: the precondition of the
+    /// statistical cases, so a route still being programmed is not judged as a bad split.
+    fn wait_for_route(
+        &self,
+        target: &str,
+        accept: &dyn Fn(&str) -> bool,
+        want: &str,
+    ) -> Result<(), Failure> {
+        let request = Request::get(target);
+        self.eventually(|| {
+            let response = self.send(&request)?;
+            let pod = attributed_pod(&response).ok_or_else(|| {
+                format!(
+                    "{} answered {}, want 200 from {want}",
+                    request.describe(),
+                    response.status
+                )
+            })?;
+            if accept(&pod) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} answered from pod {pod}, want {want}",
+                    request.describe()
+                ))
+            }
+        })
+    }
+
+    /// Runs a sequential split test on `target`, attributing each response with `index`.
+    fn split_test(
+        &self,
+        target: &str,
+        test: &mut stats::SplitTest,
+        index: &dyn Fn(&str) -> Option<usize>,
+    ) -> Result<(), String> {
+        let request = Request::get(target);
+        let mut problem: Option<String> = None;
+        let limit = test.plan().max_requests as u64 + self.config.concurrency as u64;
+        let sent = client::drive(
+            &self.client,
+            self.config.concurrency,
+            limit,
+            |_| request.clone(),
+            |result| {
+                let attributed = match result {
+                    Err(error) => Err(error.to_string()),
+                    Ok(response) => match attributed_pod(&response) {
+                        None => Err(format!(
+                            "{} answered {} without an echo body",
+                            request.describe(),
+                            response.status
+                        )),
+                        Some(pod) => index(&pod).ok_or_else(|| {
+                            format!(
+                                "{} was answered by pod {pod}, which does not belong here",
+                                request.describe()
+                            )
+                        }),
+                    },
+                };
+                match attributed {
+                    Err(why) => {
+                        problem = Some(why);
+                        false
+                    }
+                    Ok(backend) => !test.record(backend).is_decided(),
+                }
+            },
+        );
+        self.requests.fetch_add(sent, Ordering::Relaxed);
+        if let Some(problem) = problem {
+            return Err(problem);
+        }
+        match test.verdict() {
+            stats::Verdict::Pass => Ok(()),
+            stats::Verdict::Fail(why) => Err(why.clone()),
+            stats::Verdict::Undecided => Err(format!(
+                "undecided after {} requests (the engine stopped early)",
+                test.requests()
+            )),
+        }
+    }
+
+    fn observed(test: &stats::SplitTest) -> ObservedSplit {
+        ObservedSplit {
+            backends: test
+                .labels()
+                .iter()
+                .zip(test.counts())
+                .zip(test.expected())
+                .map(|((label, count), expected)| BackendShare {
+                    backend: label.clone(),
+                    count: *count,
+                    expected: *expected,
+                })
+                .collect(),
+        }
+    }
+
+    fn evenness(&self, split: &mut Option<ObservedSplit>) -> Result<(), Failure> {
+        self.wait_for_route(
+            "/v1",
+            &|pod| fixture::backend_of(pod) == Some(V1),
+            "infra-backend-v1",
+        )?;
+        // Learn the two replicas' names (these responses are not counted: stopping at the
+        // second name would bias the split).
+        let mut pods: Vec<String> = Vec::new();
+        let request = Request::get("/v1");
+        for _ in 0..64 {
+            let response = self.send(&request).map_err(|e| failed(e, ""))?;
+            if let Some(pod) = attributed_pod(&response)
+                && fixture::backend_of(&pod) == Some(V1)
+                && !pods.contains(&pod)
+            {
+                pods.push(pod);
+            }
+            if pods.len() == 2 {
+                break;
+            }
+        }
+        if pods.len() < 2 {
+            return Err(failed(
+                format!(
+                    "64 requests to /v1 all reached {}; both infra-backend-v1 replicas must receive traffic",
+                    pods.join(", ")
+                ),
+                "",
+            ));
+        }
+        pods.sort();
+        let mut test = stats::SplitTest::new(&[0.5, 0.5], self.config.plan)
+            .and_then(|test| test.with_labels(pods.clone()))
+            .map_err(|e| failed(format!("cannot set up the split test: {e}"), ""))?;
+        let result = self.split_test("/v1", &mut test, &|pod| pods.iter().position(|p| p == pod));
+        *split = Some(Self::observed(&test));
+        result.map_err(|why| {
+            failed(
+                format!("/v1 is not spread evenly over the infra-backend-v1 replicas: {why}"),
+                test.describe().to_string(),
+            )
+        })
+    }
+
+    fn weighted(&self, split: &mut Option<ObservedSplit>) -> Result<(), Failure> {
+        self.wait_for_route(
+            "/weighted",
+            &|pod| fixture::backend_index(pod).is_some(),
+            "a fixture backend",
+        )?;
+        let mut test = stats::SplitTest::new(&WEIGHTS, self.config.plan)
+            .and_then(|test| test.with_labels(BACKENDS))
+            .map_err(|e| failed(format!("cannot set up the split test: {e}"), ""))?;
+        let result = self.split_test("/weighted", &mut test, &fixture::backend_index);
+        *split = Some(Self::observed(&test));
+        result.map_err(|why| {
+            failed(
+                format!("/weighted does not split 70/30/0 over v1/v2/v3: {why}"),
+                test.describe().to_string(),
+            )
+        })
+    }
+
+    fn toggle(&self, control: &ReplicaControl, healthy: bool) -> Result<(), String> {
+        let base = BaseUrl::parse(&control.url)?;
+        let client = Client::new(base, self.config.request_timeout);
+        let path = if healthy {
+            "/_echo/health/ok"
+        } else {
+            "/_echo/health/fail"
+        };
+        let response = client.send(&Request::post(path)).map_err(|error| {
+            format!("cannot reach the health toggle of {}: {error}", control.pod)
+        })?;
+        if response.status != 200 {
+            return Err(format!(
+                "the health toggle of {} at {} answered {}",
+                control.pod, control.url, response.status
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends a batch of /v1 requests and returns the pods that answered, or why one failed.
+    fn v1_batch(&self) -> Result<Vec<String>, String> {
+        let request = Request::get("/v1");
+        (0..EVICTION_BATCH)
+            .map(|_| {
+                let response = self.send(&request)?;
+                let pod = attributed_pod(&response)
+                    .filter(|pod| fixture::backend_of(pod) == Some(V1))
+                    .ok_or_else(|| {
+                        format!(
+                            "GET /v1 answered {}, want 200 from infra-backend-v1",
+                            response.status
+                        )
+                    })?;
+                Ok(pod)
+            })
+            .collect()
+    }
+
+    fn eviction(&self) -> Result<(), Failure> {
+        let Some(victim) = self.config.replica_controls.first() else {
+            return Err(Failure::Skipped(
+                "no replica health control was given, so no replica can be marked unhealthy"
+                    .to_owned(),
+            ));
+        };
+        // Both replicas must be in rotation first, or "evicted" would prove nothing.
+        self.eventually(|| {
+            let pods = self.v1_batch()?;
+            if pods.contains(&victim.pod) {
+                Ok(())
+            } else {
+                Err(format!("{EVICTION_BATCH} requests to /v1 never reached {} before it was marked unhealthy", victim.pod))
+            }
+        })?;
+        self.toggle(victim, false).map_err(|e| failed(e, ""))?;
+        let evicted = self.eventually(|| {
+            let pods = self.v1_batch()?;
+            let hits = pods.iter().filter(|pod| **pod == victim.pod).count();
+            if hits == 0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{hits} of {EVICTION_BATCH} requests to /v1 still reached {}, which fails /health: the gateway did not evict it",
+                    victim.pod
+                ))
+            }
+        });
+        // Always restore the replica, whatever happened, so later runs start healthy.
+        let restored = self.toggle(victim, true);
+        evicted?;
+        restored.map_err(|e| failed(e, ""))?;
+        self.eventually(|| {
+            let pods = self.v1_batch()?;
+            if pods.contains(&victim.pod) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{EVICTION_BATCH} requests to /v1 never reached {} after it became healthy again: the gateway did not bring it back",
+                    victim.pod
+                ))
+            }
+        })
+    }
+}
+
+/// The pod that answered, when the response is a 200 from an echo replica.
+fn attributed_pod(response: &Response) -> Option<String> {
+    if response.status != 200 {
+        return None;
+    }
+    response.echo().map(|body| body.pod)
+}
+
+/// Whether a response meets an expectation, and if not, what happened instead.
+fn check(request: &Request, response: &Response, expect: &Expect) -> Result<(), String> {
+    let answered = match response.echo() {
+        Some(body) => format!(
+            "{} from {} (pod {})",
+            response.status,
+            fixture::backend_of(&body.pod).unwrap_or("an unknown backend"),
+            body.pod
+        ),
+        None => format!("{} without an echo body", response.status),
+    };
+    let ok = match expect {
+        Expect::Backend(backend) => {
+            attributed_pod(response).is_some_and(|pod| fixture::backend_of(&pod) == Some(backend))
+        }
+        Expect::Status(status) => response.status == *status,
+    };
+    if ok {
+        return Ok(());
+    }
+    let want = match expect {
+        Expect::Backend(backend) => format!("200 from {backend}"),
+        Expect::Status(status) => status.to_string(),
+    };
+    Err(format!(
+        "{} answered {answered}, want {want}",
+        request.describe()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_fix() {
+        let mut config = SuiteConfig::new("http://127.0.0.1:1", Mode::Local);
+        assert!(config.validate().is_ok());
+        config.skip.push(Skip {
+            case: "route-typo".into(),
+            reason: "".into(),
+        });
+        let error = config.validate().unwrap_err();
+        assert!(
+            error.contains("route-typo") && error.contains("route-header"),
+            "{error}"
+        );
+        config.skip.clear();
+        config.unsupported_features.push("Teleport".into());
+        assert!(config.validate().unwrap_err().contains("HealthCheck"));
+        config.unsupported_features.clear();
+        config.health_urls.push("ftp://x".into());
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn health_urls_split_into_base_and_path() {
+        let (base, path) = split_url("http://127.0.0.1:9901/ready").unwrap();
+        assert_eq!((base.address.port(), path.as_str()), (9901, "/ready"));
+        assert_eq!(split_url("http://127.0.0.1:9901").unwrap().1, "/");
+    }
+}
