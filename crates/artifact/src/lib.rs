@@ -1,1 +1,806 @@
-//! artifact: a published release, fetched and verified (in progress).
+//! artifact: fetch a published release and prove every byte is the published one.
+//!
+//! [`fetch`] resolves a release through the GitHub REST API, selects assets by glob, finds the
+//! release's checksums (lists, sidecars, GitHub's own asset digests), downloads every selected
+//! asset through the `download` crate (verified before it is renamed into place), pulls the
+//! configured and referenced images and loads image tarballs, and writes `artifacts.json`, the
+//! only thing later steps read ([`record::read`]).
+//!
+//! This crate never prints (progress goes through the caller's event callback), never reads the
+//! process environment (the API base and token come in as values), never writes a token
+//! anywhere, and never writes outside the destination folder (asset names are checked before
+//! anything is written; no archive is unpacked).
+
+pub mod checksums;
+pub mod github;
+pub mod images;
+pub mod names;
+pub mod record;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use docker::Docker;
+use download::DownloadError;
+use exec::Shell;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::checksums::Kind;
+use crate::record::{AssetRecord, ImageRecord, ImageSource, Record, Role, Verification};
+
+/// What to fetch.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// `OWNER/NAME`, checked by [`fetch`].
+    pub repo: String,
+    /// A tag, or `latest`.
+    pub tag: String,
+    pub dest: PathBuf,
+    /// Asset-name globs; none selects every asset.
+    pub patterns: Vec<String>,
+    /// Globs of image tarball assets (selected too, then `docker load`ed).
+    pub image_archives: Vec<String>,
+    /// Image references to pull; `{version}` becomes the resolved tag.
+    pub images: Vec<String>,
+    pub images_from_manifests: bool,
+    /// The digest-list asset's name, if the target publishes one.
+    pub digest_list: Option<String>,
+    pub allow_unverified: bool,
+    pub parallelism: usize,
+}
+
+impl Plan {
+    /// A plan from the target config's `[artifacts]` section.
+    pub fn from_config(
+        repo: &str,
+        tag: &str,
+        dest: &Path,
+        artifacts: &config::artifacts::Artifacts,
+    ) -> Plan {
+        Plan {
+            repo: repo.to_owned(),
+            tag: tag.to_owned(),
+            dest: dest.to_owned(),
+            patterns: artifacts.patterns.clone(),
+            image_archives: artifacts.image_archives.clone(),
+            images: artifacts.images.clone(),
+            images_from_manifests: artifacts.images_from_manifests,
+            digest_list: artifacts.digest_list.clone(),
+            allow_unverified: artifacts.allow_unverified,
+            parallelism: artifacts.parallelism,
+        }
+    }
+}
+
+/// Where and how: values the caller read from its environment.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// `GITHUB_API_URL` (default `https://api.github.com`).
+    pub api_base: String,
+    /// `GITHUB_TOKEN`: sent to the API origin only.
+    pub token: Option<String>,
+    pub download: download::Options,
+    /// The docker CLI; `None` when there is none (an error only if images are needed).
+    pub docker: Option<Docker>,
+}
+
+/// Progress, for the caller to render. Never carries a token.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Resolved {
+        tag: String,
+        prerelease: bool,
+        assets: usize,
+        selected: usize,
+    },
+    Download {
+        asset: String,
+        event: download::Event,
+    },
+    Fetched {
+        asset: String,
+        size: u64,
+        from_cache: bool,
+        verification: Verification,
+    },
+    Image {
+        reference: String,
+        step: &'static str,
+    },
+    /// Something the user should know that is not a failure.
+    Note(String),
+}
+
+/// Why a fetch failed. [`ArtifactError::is_bad_input`] tells mistakes in what the user asked.
+#[derive(Debug)]
+pub enum ArtifactError {
+    BadRepo {
+        repo: String,
+        why: String,
+    },
+    BadTag {
+        tag: String,
+    },
+    BadPattern {
+        pattern: String,
+        why: String,
+    },
+    ReleaseNotFound {
+        repo: String,
+        tag: String,
+    },
+    Draft {
+        repo: String,
+        tag: String,
+    },
+    RateLimited {
+        error: DownloadError,
+        token_set: bool,
+    },
+    Api {
+        url: String,
+        error: DownloadError,
+    },
+    BadReleaseJson {
+        url: String,
+        why: String,
+    },
+    NothingSelected {
+        patterns: Vec<String>,
+        available: Vec<String>,
+    },
+    UnsafeName(names::Unsafe),
+    NoChecksum {
+        assets: Vec<String>,
+    },
+    ChecksumConflict {
+        asset: String,
+        sources: Vec<(String, String)>,
+    },
+    BadChecksumFile {
+        file: String,
+        line: usize,
+        why: String,
+    },
+    Download {
+        asset: String,
+        error: DownloadError,
+    },
+    DockerMissing {
+        needed_for: String,
+    },
+    Docker {
+        what: String,
+        error: String,
+    },
+    ImageDigestMismatch {
+        reference: String,
+        published: String,
+        pulled: Option<String>,
+    },
+    BadManifest {
+        asset: String,
+        why: String,
+    },
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        source: std::io::Error,
+    },
+}
+
+impl ArtifactError {
+    /// A mistake in the request (exit 2), as opposed to a release or infrastructure failure.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            ArtifactError::BadRepo { .. }
+                | ArtifactError::BadTag { .. }
+                | ArtifactError::BadPattern { .. }
+                | ArtifactError::ReleaseNotFound { .. }
+        )
+    }
+}
+
+impl fmt::Display for ArtifactError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArtifactError::BadRepo { repo, why } => {
+                write!(
+                    f,
+                    "--repo {repo:?} is not OWNER/NAME ({why}); for example --repo kgateway-dev/kgateway"
+                )
+            }
+            ArtifactError::BadTag { tag } => write!(
+                f,
+                "--tag {tag:?} is not a release tag; use the tag as shown on the release page (for example v2.1.0) or latest"
+            ),
+            ArtifactError::BadPattern { pattern, why } => {
+                write!(f, "asset pattern {pattern:?} is not a glob: {why}")
+            }
+            ArtifactError::ReleaseNotFound { repo, tag } => write!(
+                f,
+                "{repo} has no published release {tag}; check the tag on the repository's releases page (drafts are not visible)"
+            ),
+            ArtifactError::Draft { repo, tag } => {
+                write!(
+                    f,
+                    "{repo} release {tag} is a draft: only published releases are verified"
+                )
+            }
+            ArtifactError::RateLimited { error, token_set } => {
+                write!(f, "GitHub API: {error}")?;
+                if !token_set {
+                    write!(f, "; set GITHUB_TOKEN to get a higher limit")?;
+                }
+                Ok(())
+            }
+            ArtifactError::Api { url, error } => {
+                write!(f, "reading the release from {url} failed: {error}")
+            }
+            ArtifactError::BadReleaseJson { url, why } => {
+                write!(f, "{url} did not answer with a release: {why}")
+            }
+            ArtifactError::NothingSelected {
+                patterns,
+                available,
+            } => write!(
+                f,
+                "nothing to fetch: no asset matches {patterns:?} and no image is configured; the release has {available:?}"
+            ),
+            ArtifactError::UnsafeName(unsafe_name) => {
+                write!(f, "{unsafe_name}; nothing was written")
+            }
+            ArtifactError::NoChecksum { assets } => write!(
+                f,
+                "no published checksum for {}: the release has no checksum file, sidecar or GitHub digest covering them; \
+                 pass --allow-unverified to accept them (they are recorded as unverified)",
+                assets.join(", ")
+            ),
+            ArtifactError::ChecksumConflict { asset, sources } => {
+                write!(
+                    f,
+                    "the release publishes conflicting sha256 sums for {asset}:"
+                )?;
+                for (source, sum) in sources {
+                    write!(f, " {source} says {sum};")?;
+                }
+                write!(f, " refusing to guess")
+            }
+            ArtifactError::BadChecksumFile { file, line, why } => {
+                write!(f, "checksum file {file}, line {line}: {why}")
+            }
+            ArtifactError::Download { asset, error } => write!(f, "{asset}: {error}"),
+            ArtifactError::DockerMissing { needed_for } => {
+                write!(
+                    f,
+                    "docker is needed for {needed_for} but none was found; install docker or set $DOCKER"
+                )
+            }
+            ArtifactError::Docker { what, error } => write!(f, "{what}: {error}"),
+            ArtifactError::ImageDigestMismatch {
+                reference,
+                published,
+                pulled,
+            } => write!(
+                f,
+                "image {reference}: the release publishes {published} but the registry served {}",
+                pulled
+                    .as_deref()
+                    .unwrap_or("an image without a registry digest")
+            ),
+            ArtifactError::BadManifest { asset, why } => {
+                write!(f, "manifest {asset} is not valid YAML: {why}")
+            }
+            ArtifactError::Io { path, what, source } => {
+                write!(f, "cannot {what} {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ArtifactError {}
+
+/// What a successful fetch produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub record: Record,
+    /// Where `artifacts.json` was written.
+    pub record_path: PathBuf,
+}
+
+fn globs(patterns: &[String]) -> Result<GlobSet, ArtifactError> {
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        let glob = Glob::new(pattern).map_err(|error| ArtifactError::BadPattern {
+            pattern: pattern.clone(),
+            why: error.kind().to_string(),
+        })?;
+        builder.add(glob);
+    }
+    builder.build().map_err(|error| ArtifactError::BadPattern {
+        pattern: patterns.join(", "),
+        why: error.to_string(),
+    })
+}
+
+/// Runs `work` over `items` on at most `workers` threads, results in input order. After the
+/// first error no new item starts (running ones finish), so a broken release fails fast.
+fn parallel<T: Sync, R: Send, E: Send>(
+    items: &[T],
+    workers: usize,
+    work: impl Fn(&T) -> Result<R, E> + Sync,
+) -> Result<Vec<R>, E> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let slots: Mutex<Vec<Option<Result<R, E>>>> =
+        Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, items.len().max(1)) {
+            scope.spawn(|| {
+                while !failed.load(Ordering::SeqCst) {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(item) = items.get(index) else { break };
+                    let result = work(item);
+                    if result.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    slots.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(result);
+                }
+            });
+        }
+    });
+    let slots = slots.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut results = Vec::with_capacity(slots.len());
+    let mut first_error = None;
+    for slot in slots.into_iter().flatten() {
+        match slot {
+            Ok(value) => results.push(value),
+            Err(error) => {
+                if first_error.is_none() {
+                    first_error = Some(error);
+                }
+            }
+        }
+    }
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(results),
+    }
+}
+
+/// One asset to download and how it will be proven.
+struct Job<'a> {
+    asset: &'a github::Asset,
+    role: Role,
+    expected: Option<String>,
+    verification: Verification,
+}
+
+/// Fetches, verifies and records a release. See the crate docs.
+pub fn fetch(
+    plan: &Plan,
+    env: &Env,
+    sh: &Shell,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<Outcome, ArtifactError> {
+    let repo = github::Repo::parse(&plan.repo)?;
+    if plan.tag != "latest" {
+        github::check_tag(&plan.tag)?;
+    }
+    let selectors = globs(&plan.patterns)?;
+    let archive_selectors = globs(&plan.image_archives)?;
+    let client = download::Client::new(env.download.clone());
+    let release = github::resolve(
+        &client,
+        &env.api_base,
+        env.token.as_deref(),
+        &repo,
+        &plan.tag,
+    )?;
+
+    // Decide everything before writing anything.
+    let all_names: Vec<&str> = release.assets.iter().map(|a| a.name.as_str()).collect();
+    let mut lists = Vec::new();
+    let mut sidecars = BTreeMap::new();
+    let mut payloads = Vec::new();
+    for asset in &release.assets {
+        match checksums::kind(&asset.name, &all_names) {
+            Kind::List => lists.push(asset),
+            Kind::Sidecar { of } => {
+                sidecars.insert(of, asset);
+            }
+            Kind::Payload => payloads.push(asset),
+        }
+    }
+    let selected: Vec<&github::Asset> = payloads
+        .iter()
+        .copied()
+        .filter(|asset| {
+            plan.patterns.is_empty()
+                || selectors.is_match(&asset.name)
+                || archive_selectors.is_match(&asset.name)
+                || plan.digest_list.as_deref() == Some(asset.name.as_str())
+        })
+        .collect();
+    on_event(Event::Resolved {
+        tag: release.tag_name.clone(),
+        prerelease: release.prerelease,
+        assets: release.assets.len(),
+        selected: selected.len(),
+    });
+    if selected.is_empty() && plan.images.is_empty() {
+        return Err(ArtifactError::NothingSelected {
+            patterns: plan.patterns.clone(),
+            available: all_names.iter().map(|n| (*n).to_owned()).collect(),
+        });
+    }
+    let needed_sidecars: Vec<&github::Asset> = selected
+        .iter()
+        .filter_map(|asset| sidecars.get(&asset.name).copied())
+        .collect();
+    for asset in selected.iter().chain(&lists).chain(&needed_sidecars) {
+        names::check(&asset.name).map_err(ArtifactError::UnsafeName)?;
+    }
+
+    fs::create_dir_all(&plan.dest).map_err(|source| ArtifactError::Io {
+        path: plan.dest.clone(),
+        what: "create the destination folder",
+        source,
+    })?;
+    // A record from an earlier run must not survive a failed one: later steps trust it.
+    let stale = plan.dest.join(record::FILE_NAME);
+    if stale.exists() {
+        fs::remove_file(&stale).map_err(|source| ArtifactError::Io {
+            path: stale.clone(),
+            what: "remove the previous record",
+            source,
+        })?;
+    }
+
+    let bearer = match &env.token {
+        Some(token) => download::Bearer::new(token.clone(), &env.api_base).ok(),
+        None => None,
+    };
+    let download_one = |job: &Job<'_>| -> Result<AssetRecord, ArtifactError> {
+        let asset = job.asset;
+        let mut request = download::Request::new(&asset.browser_download_url)
+            .size(asset.size)
+            .bearer(bearer.clone());
+        if let Some(expected) = &job.expected {
+            request = request.sha256(expected.clone());
+        }
+        let dest = plan.dest.join(&asset.name);
+        let fetched = client
+            .fetch(&request, &dest, &mut |event| {
+                on_event(Event::Download {
+                    asset: asset.name.clone(),
+                    event: event.clone(),
+                })
+            })
+            .map_err(|error| ArtifactError::Download {
+                asset: asset.name.clone(),
+                error,
+            })?;
+        on_event(Event::Fetched {
+            asset: asset.name.clone(),
+            size: fetched.size,
+            from_cache: fetched.from_cache,
+            verification: job.verification.clone(),
+        });
+        Ok(AssetRecord {
+            name: asset.name.clone(),
+            url: asset.browser_download_url.clone(),
+            path: asset.name.clone(),
+            size: fetched.size,
+            sha256: fetched.sha256,
+            verification: job.verification.clone(),
+            role: job.role,
+        })
+    };
+
+    // The checksum sources first: small, and everything else is judged by them. They are
+    // checked against GitHub's digest when it has one.
+    let checksum_jobs: Vec<Job<'_>> = lists
+        .iter()
+        .chain(&needed_sidecars)
+        .map(|asset| Job {
+            asset,
+            role: Role::Checksums,
+            expected: asset.github_sha256(),
+            verification: if asset.github_sha256().is_some() {
+                Verification::GithubDigest
+            } else {
+                Verification::ChecksumSource
+            },
+        })
+        .collect();
+    let mut assets = parallel(&checksum_jobs, plan.parallelism, download_one)?;
+
+    let read_text = |name: &str| -> Result<String, ArtifactError> {
+        let path = plan.dest.join(name);
+        fs::read_to_string(&path).map_err(|source| ArtifactError::Io {
+            path,
+            what: "read",
+            source,
+        })
+    };
+    let mut listed: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for list in &lists {
+        let sums = checksums::parse_list(&read_text(&list.name)?).map_err(|error| {
+            ArtifactError::BadChecksumFile {
+                file: list.name.clone(),
+                line: error.line,
+                why: error.why,
+            }
+        })?;
+        for (name, sum) in sums {
+            listed
+                .entry(name)
+                .or_default()
+                .push((list.name.clone(), sum));
+        }
+    }
+
+    // Every selected asset gets its expected sum from every source; all must agree.
+    let mut jobs = Vec::new();
+    let mut unverified = Vec::new();
+    for asset in &selected {
+        let mut sources: Vec<(String, String, Verification)> = Vec::new();
+        for (file, sum) in listed.get(&asset.name).into_iter().flatten() {
+            sources.push((
+                file.clone(),
+                sum.clone(),
+                Verification::ChecksumFile { file: file.clone() },
+            ));
+        }
+        if let Some(sidecar) = sidecars.get(&asset.name) {
+            let sum = checksums::parse_sidecar(&read_text(&sidecar.name)?, &asset.name).map_err(
+                |error| ArtifactError::BadChecksumFile {
+                    file: sidecar.name.clone(),
+                    line: error.line,
+                    why: error.why,
+                },
+            )?;
+            sources.push((
+                sidecar.name.clone(),
+                sum,
+                Verification::Sidecar {
+                    file: sidecar.name.clone(),
+                },
+            ));
+        }
+        if let Some(sum) = asset.github_sha256() {
+            sources.push((
+                "GitHub's asset digest".to_owned(),
+                sum,
+                Verification::GithubDigest,
+            ));
+        }
+        if sources.windows(2).any(|pair| pair[0].1 != pair[1].1) {
+            return Err(ArtifactError::ChecksumConflict {
+                asset: asset.name.clone(),
+                sources: sources
+                    .into_iter()
+                    .map(|(source, sum, _)| (source, sum))
+                    .collect(),
+            });
+        }
+        let role = if archive_selectors.is_match(&asset.name) {
+            Role::ImageArchive
+        } else {
+            Role::Payload
+        };
+        match sources.into_iter().next() {
+            Some((_, sum, verification)) => jobs.push(Job {
+                asset,
+                role,
+                expected: Some(sum),
+                verification,
+            }),
+            None if plan.allow_unverified => {
+                on_event(Event::Note(format!(
+                    "{} has no published checksum; accepted as unverified (--allow-unverified)",
+                    asset.name
+                )));
+                jobs.push(Job {
+                    asset,
+                    role,
+                    expected: None,
+                    verification: Verification::Unverified,
+                });
+            }
+            None => unverified.push(asset.name.clone()),
+        }
+    }
+    if !unverified.is_empty() {
+        return Err(ArtifactError::NoChecksum { assets: unverified });
+    }
+    assets.extend(parallel(&jobs, plan.parallelism, download_one)?);
+
+    let images = fetch_images(plan, env, sh, &release.tag_name, &assets, on_event)?;
+
+    let record = Record {
+        schema: record::SCHEMA,
+        repo: repo.to_string(),
+        tag: release.tag_name.clone(),
+        prerelease: release.prerelease,
+        release_url: release.html_url.clone(),
+        assets,
+        images,
+    };
+    let record_path = record::write(&plan.dest, &record).map_err(|source| ArtifactError::Io {
+        path: plan.dest.join(record::FILE_NAME),
+        what: "write",
+        source,
+    })?;
+    Ok(Outcome {
+        record,
+        record_path,
+    })
+}
+
+/// Pulls configured and manifest-named images, loads image tarballs, and checks pulled digests
+/// against the release's digest list.
+fn fetch_images(
+    plan: &Plan,
+    env: &Env,
+    sh: &Shell,
+    tag: &str,
+    assets: &[AssetRecord],
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<Vec<ImageRecord>, ArtifactError> {
+    let mut wanted: Vec<(String, ImageSource)> = Vec::new();
+    let mut add = |reference: String, source: ImageSource| {
+        if !wanted.iter().any(|(known, _)| *known == reference) {
+            wanted.push((reference, source));
+        }
+    };
+    for image in &plan.images {
+        add(image.replace("{version}", tag), ImageSource::Config);
+    }
+    if plan.images_from_manifests {
+        for asset in assets.iter().filter(|a| a.role == Role::Payload) {
+            if !(asset.name.ends_with(".yaml") || asset.name.ends_with(".yml")) {
+                continue;
+            }
+            let path = plan.dest.join(&asset.path);
+            let text = fs::read_to_string(&path).map_err(|source| ArtifactError::Io {
+                path: path.clone(),
+                what: "read",
+                source,
+            })?;
+            let found =
+                images::manifest_images(&text).map_err(|why| ArtifactError::BadManifest {
+                    asset: asset.name.clone(),
+                    why,
+                })?;
+            for reference in found {
+                add(
+                    reference,
+                    ImageSource::Manifest {
+                        asset: asset.name.clone(),
+                    },
+                );
+            }
+        }
+    }
+    let archives: Vec<&AssetRecord> = assets
+        .iter()
+        .filter(|a| a.role == Role::ImageArchive)
+        .collect();
+    if wanted.is_empty() && archives.is_empty() {
+        return Ok(Vec::new());
+    }
+    let docker = env
+        .docker
+        .as_ref()
+        .ok_or_else(|| ArtifactError::DockerMissing {
+            needed_for: if archives.is_empty() {
+                format!("pulling {}", wanted[0].0)
+            } else {
+                format!("loading {}", archives[0].name)
+            },
+        })?;
+
+    let digest_list = match &plan.digest_list {
+        Some(name) => match assets.iter().find(|a| a.name == *name) {
+            Some(asset) => {
+                let path = plan.dest.join(&asset.path);
+                let text = fs::read_to_string(&path).map_err(|source| ArtifactError::Io {
+                    path: path.clone(),
+                    what: "read",
+                    source,
+                })?;
+                Some(images::parse_digest_list(&text).map_err(|why| {
+                    ArtifactError::BadChecksumFile {
+                        file: name.clone(),
+                        line: 0,
+                        why,
+                    }
+                })?)
+            }
+            None => {
+                on_event(Event::Note(format!(
+                    "the release has no digest list {name}; image digests are recorded but not compared"
+                )));
+                None
+            }
+        },
+        None => None,
+    };
+
+    let mut records = parallel(&wanted, plan.parallelism, |(reference, source)| {
+        on_event(Event::Image {
+            reference: reference.clone(),
+            step: "pulling",
+        });
+        let mut record = images::pull(sh, docker, reference, source.clone())?;
+        if let Some(list) = &digest_list
+            && let Some(published) = images::published_digest(list, reference)
+        {
+            let pulled = record.digest.as_deref().and_then(images::digest_part);
+            if pulled != Some(published) {
+                return Err(ArtifactError::ImageDigestMismatch {
+                    reference: reference.clone(),
+                    published: published.to_owned(),
+                    pulled: record.digest.clone(),
+                });
+            }
+            record.published_digest = Some(published.to_owned());
+        }
+        on_event(Event::Image {
+            reference: reference.clone(),
+            step: "pulled",
+        });
+        Ok(record)
+    })?;
+    for archive in archives {
+        on_event(Event::Image {
+            reference: archive.name.clone(),
+            step: "loading",
+        });
+        let loaded = images::load(sh, docker, &plan.dest.join(&archive.path), &archive.name)?;
+        for record in &loaded {
+            on_event(Event::Image {
+                reference: record.reference.clone(),
+                step: "loaded",
+            });
+        }
+        records.extend(loaded);
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_keeps_order_and_stops_after_an_error() {
+        let items: Vec<u32> = (0..50).collect();
+        let doubled = parallel(&items, 4, |n| Ok::<_, ()>(n * 2)).unwrap();
+        assert_eq!(doubled, items.iter().map(|n| n * 2).collect::<Vec<_>>());
+        let started = AtomicUsize::new(0);
+        let result = parallel(&items, 1, |n| {
+            started.fetch_add(1, Ordering::SeqCst);
+            if *n == 3 { Err(*n) } else { Ok(*n) }
+        });
+        assert_eq!(result, Err(3));
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            4,
+            "items after the failure were started"
+        );
+    }
+
+    #[test]
+    fn bad_patterns_are_bad_input() {
+        let error = globs(&["a[".to_owned()]).unwrap_err();
+        assert!(error.is_bad_input(), "{error}");
+    }
+}

@@ -5,10 +5,10 @@ use serde::Deserialize;
 
 use crate::Problem;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Artifacts {
-    /// Glob patterns selecting release assets by name.
+    /// Glob patterns selecting release assets by name; none selects every asset.
     #[serde(default)]
     pub patterns: Vec<String>,
     /// Container images to pull (`{version}` is the release tag).
@@ -17,10 +17,105 @@ pub struct Artifacts {
     /// Accept assets with no published checksum (reported as unverified).
     #[serde(default)]
     pub allow_unverified: bool,
+    /// Glob patterns of assets that are image tarballs (`docker save` output): selected like
+    /// `patterns`, loaded with `docker load` once verified, and their image IDs recorded.
+    #[serde(default)]
+    pub image_archives: Vec<String>,
+    /// The name of a release asset listing image digests (`REF@sha256:…` or `sha256:… REF` per
+    /// line); when the release has it, every pulled image must match it.
+    #[serde(default)]
+    pub digest_list: Option<String>,
+    /// The largest asset accepted, in MiB, whatever the release says.
+    #[serde(default = "default_max_asset_mib")]
+    pub max_asset_mib: u64,
+    /// Downloads (and image pulls) running at once.
+    #[serde(default = "default_parallelism")]
+    pub parallelism: usize,
+    /// Pull images named in `image:` fields of downloaded YAML manifests.
+    #[serde(default = "default_true")]
+    pub images_from_manifests: bool,
+}
+
+fn default_max_asset_mib() -> u64 {
+    2048
+}
+
+fn default_parallelism() -> usize {
+    4
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for Artifacts {
+    fn default() -> Artifacts {
+        Artifacts {
+            patterns: Vec::new(),
+            images: Vec::new(),
+            allow_unverified: false,
+            image_archives: Vec::new(),
+            digest_list: None,
+            max_asset_mib: default_max_asset_mib(),
+            parallelism: default_parallelism(),
+            images_from_manifests: true,
+        }
+    }
 }
 
 impl Artifacts {
     pub(crate) fn validate(&self) -> Option<Problem> {
+        if !(1..=32).contains(&self.parallelism) {
+            return Some(Problem {
+                near: "parallelism".to_owned(),
+                message: format!(
+                    "[artifacts] parallelism = {} is out of range: use 1 to 32",
+                    self.parallelism
+                ),
+            });
+        }
+        if self.max_asset_mib == 0 {
+            return Some(Problem {
+                near: "max_asset_mib".to_owned(),
+                message: "[artifacts] max_asset_mib must be at least 1".to_owned(),
+            });
+        }
+        for pattern in self.patterns.iter().chain(&self.image_archives) {
+            if pattern.trim().is_empty() {
+                return Some(Problem {
+                    near: "patterns".to_owned(),
+                    message: "[artifacts] an asset pattern is empty: remove it or write a glob such as \"*.yaml\"".to_owned(),
+                });
+            }
+        }
+        if let Some(name) = &self.digest_list
+            && (name.is_empty() || name.contains(['/', '\\']))
+        {
+            return Some(Problem {
+                near: "digest_list".to_owned(),
+                message: format!(
+                    "[artifacts] digest_list = {name:?} must be the plain name of a release asset"
+                ),
+            });
+        }
+        for image in &self.images {
+            if image.trim().is_empty() || image.contains(char::is_whitespace) {
+                return Some(Problem {
+                    near: image.clone(),
+                    message: format!(
+                        "[artifacts] image {image:?} is not an image reference such as \"registry/name:{{version}}\""
+                    ),
+                });
+            }
+        }
         None
+    }
+
+    /// The image references with `{version}` replaced by the release tag.
+    pub fn images_for(&self, tag: &str) -> Vec<String> {
+        self.images
+            .iter()
+            .map(|image| image.replace("{version}", tag))
+            .collect()
     }
 }
