@@ -22,10 +22,8 @@ pub type Fetch<'a> =
     dyn Fn(&str, &Sha256, &Path, &mut dyn FnMut(u64, Option<u64>)) -> Result<u64, String> + 'a;
 
 /// The real network step: the `download` crate's verified, retrying, resuming fetch.
-pub fn http_fetch(
-    client: &download::Client,
-) -> impl Fn(&str, &Sha256, &Path, &mut dyn FnMut(u64, Option<u64>)) -> Result<u64, String> + '_ {
-    move |url, sha256, dest, progress| {
+pub fn http_fetch(client: &download::Client) -> Box<Fetch<'_>> {
+    Box::new(move |url, sha256, dest, progress| {
         let request = download::Request::new(url).sha256(sha256.as_hex());
         let fetched = client
             .fetch(&request, dest, &mut |event| match event {
@@ -35,7 +33,7 @@ pub fn http_fetch(
             })
             .map_err(|error| error.to_string())?;
         Ok(fetched.size)
-    }
+    })
 }
 
 /// A tool in the cache.

@@ -387,9 +387,8 @@ pub fn version_command(tool: ToolName, program: &Path) -> Cmd {
 
 /// Runs the version command of kind, kubectl or helm and parses its stdout.
 pub fn probe_version(sh: &Shell, tool: ToolName, program: &Path) -> Result<Version, String> {
-    let output = sh
-        .run(&version_command(tool, program))
-        .map_err(|error| error.to_string())?;
+    let output =
+        run_retrying_busy(|| sh.run(&version_command(tool, program))).map_err(|e| e.to_string())?;
     let stdout = output.stdout_str();
     match tool {
         ToolName::Kind => parse::kind_version(&stdout),
@@ -403,14 +402,15 @@ fn judge_docker(sh: &Shell, context: &Context, path: &Path, resolution: &mut Res
     let minimum = &context.pins.docker.minimum;
     // The CLI prints the client half and exits non-zero when the engine is down: read stdout
     // either way, and judge by what it contains.
-    let output = match sh.run_unchecked(&version_command(ToolName::Docker, path)) {
-        Ok(output) => output,
-        Err(error) => {
-            resolution.verdict = Verdict::Broken(error.to_string());
-            resolution.fix = Some(install_fix(context, ToolName::Docker));
-            return;
-        }
-    };
+    let output =
+        match run_retrying_busy(|| sh.run_unchecked(&version_command(ToolName::Docker, path))) {
+            Ok(output) => output,
+            Err(error) => {
+                resolution.verdict = Verdict::Broken(error.to_string());
+                resolution.fix = Some(install_fix(context, ToolName::Docker));
+                return;
+            }
+        };
     let versions = match parse::docker_versions(&output.stdout_str()) {
         Ok(versions) => versions,
         Err(why) => {
@@ -445,6 +445,26 @@ fn judge_docker(sh: &Shell, context: &Context, path: &Path, resolution: &mut Res
         resolution.fix = Some(install_fix(context, ToolName::Docker));
     } else {
         resolution.verdict = Verdict::Ok;
+    }
+}
+
+/// Runs `attempt` again while the program is "text file busy": a binary installed a moment ago
+/// can still be open for writing in a child that another thread forked before the file was
+/// closed (the child drops it at its own exec, a moment later).
+fn run_retrying_busy(
+    attempt: impl Fn() -> Result<exec::Output, exec::ExecError>,
+) -> Result<exec::Output, exec::ExecError> {
+    let mut tries = 0;
+    loop {
+        match attempt() {
+            Err(exec::ExecError::Spawn { source, .. })
+                if source.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 20 =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            other => return other,
+        }
     }
 }
 
