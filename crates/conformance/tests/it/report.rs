@@ -186,6 +186,23 @@ fn parse_junit(xml: &str) -> (Vec<(String, String)>, Vec<ParsedCase>) {
                 }
                 continue;
             }
+            // quick-xml reports `&lt;` and friends as separate events between text pieces.
+            Event::GeneralRef(reference) if inside_outcome => {
+                let resolved = match reference.resolve_char_ref().expect("valid reference") {
+                    Some(character) => character.to_string(),
+                    None => {
+                        let name = reference.decode().expect("utf-8");
+                        quick_xml::escape::resolve_predefined_entity(&name)
+                            .expect("only predefined entities")
+                            .to_owned()
+                    }
+                };
+                if let Some((_, _, body)) = cases.last_mut().and_then(|case| case.outcome.as_mut())
+                {
+                    body.push_str(&resolved);
+                }
+                continue;
+            }
             Event::End(element) => {
                 if matches!(element.name().as_ref(), b"failure" | b"skipped") {
                     inside_outcome = false;
@@ -259,7 +276,77 @@ fn junit_parses_with_an_independent_reader() {
 #[test]
 fn junit_snapshot() {
     let xml = filter_junit_times(&report::junit_xml(&sample()));
-    expect![[r#""#]].assert_eq(&xml);
+    expect![[r#"
+        <?xml version="1.0" encoding="UTF-8"?>
+        <testsuites name="gateway-conformance" tests="5" failures="2" errors="0" time="[duration]">
+            <testsuite name="conformance: kgateway v2.1.0" tests="5" disabled="1" errors="0" failures="2" time="[duration]" timestamp="2023-11-14T22:13:20Z" skipped="1">
+                <properties>
+                    <property name="implementation.project" value="kgateway"/>
+                    <property name="implementation.version" value="v2.1.0"/>
+                    <property name="gateway.url" value="http://127.0.0.1:8080"/>
+                    <property name="mode" value="local"/>
+                    <property name="gatewayAPI.version" value="v1.6.3"/>
+                    <property name="gatewayAPI.channel" value="standard"/>
+                </properties>
+                <testcase name="route-exact" classname="conformance.core" time="[duration]">
+                    <properties>
+                        <property name="feature" value="HTTPRouteExactPathMatching"/>
+                        <property name="support" value="core"/>
+                        <property name="requests" value="3"/>
+                    </properties>
+                    <system-out>checks route-exact</system-out>
+                </testcase>
+                <testcase name="route-header" classname="conformance.core" time="[duration]">
+                    <properties>
+                        <property name="feature" value="HTTPRouteHeaderMatching"/>
+                        <property name="support" value="core"/>
+                        <property name="requests" value="3"/>
+                    </properties>
+                    <failure message="GET /headers with version: two reached infra-backend-v1, want infra-backend-v2" type="failure"/>
+                    <system-out>checks route-header</system-out>
+                </testcase>
+                <testcase name="lb-evenness" classname="conformance.core" time="[duration]">
+                    <properties>
+                        <property name="feature" value="LoadBalancing"/>
+                        <property name="support" value="core"/>
+                        <property name="requests" value="292"/>
+                        <property name="split.infra-backend-v1-local-0" value="146 (expected 50.0%)"/>
+                        <property name="split.infra-backend-v1-local-1" value="146 (expected 50.0%)"/>
+                    </properties>
+                    <system-out>checks lb-evenness</system-out>
+                </testcase>
+                <testcase name="weighted-split" classname="conformance.core" time="[duration]">
+                    <properties>
+                        <property name="feature" value="HTTPRouteWeight"/>
+                        <property name="support" value="core"/>
+                        <property name="requests" value="251"/>
+                        <property name="split.infra-backend-v1" value="126 (expected 70.0%)"/>
+                        <property name="split.infra-backend-v2" value="125 (expected 30.0%)"/>
+                        <property name="split.infra-backend-v3" value="0 (expected 0.0%)"/>
+                    </properties>
+                    <failure message="infra-backend-v1 got 50.2% of 251 requests, expected 70.0%" type="failure">last responses: &lt;pod a&amp;b&gt; &quot;quoted&quot; ünïcödé
+        second line | with pipe
+        ```
+        fenced
+
+        observed split:
+        infra-backend-v1  ████████████████████·······|············   50.2%  expected  70.0%  (126)
+        infra-backend-v2  ███████████┃████████····················   49.8%  expected  30.0%  (125)
+        infra-backend-v3  ········································    0.0%  expected   0.0%  (0)</failure>
+                    <system-out>checks weighted-split</system-out>
+                </testcase>
+                <testcase name="health-eviction" classname="conformance.extended" time="[duration]">
+                    <properties>
+                        <property name="feature" value="HealthCheck"/>
+                        <property name="support" value="extended"/>
+                        <property name="requests" value="3"/>
+                    </properties>
+                    <skipped message="nginx has no active health checks"/>
+                    <system-out>checks health-eviction</system-out>
+                </testcase>
+            </testsuite>
+        </testsuites>
+    "#]].assert_eq(&xml);
 }
 
 #[test]
@@ -269,6 +356,11 @@ fn conformance_report_has_upstreams_shape() {
     assert_eq!(value["apiVersion"], "gateway.networking.k8s.io/v1");
     assert_eq!(value["kind"], "ConformanceReport");
     assert_eq!(value["date"], "2023-11-14T22:13:20Z");
+    // Quoted, as upstream writes it, so no YAML 1.1 reader takes it for a timestamp.
+    assert!(
+        yaml.contains("\ndate: \"2023-11-14T22:13:20Z\"\n"),
+        "{yaml}"
+    );
     assert_eq!(value["gatewayAPIVersion"], "v1.6.3");
     assert_eq!(value["gatewayAPIChannel"], "standard");
     assert_eq!(value["implementation"]["organization"], "kgateway-dev");
@@ -304,12 +396,98 @@ fn conformance_report_has_upstreams_shape() {
 
 #[test]
 fn conformance_report_snapshot() {
-    expect![[r#""#]].assert_eq(&report::conformance_report_yaml(&sample()));
+    expect![[r#"
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: ConformanceReport
+        date: "2023-11-14T22:13:20Z"
+        gatewayAPIChannel: standard
+        gatewayAPIVersion: v1.6.3
+        implementation:
+          contact:
+          - '@kgateway-dev/maintainers'
+          organization: kgateway-dev
+          project: kgateway
+          url: https://github.com/kgateway-dev/kgateway
+          version: v2.1.0
+        mode: default
+        profiles:
+        - core:
+            failedTests:
+            - route-header
+            - weighted-split
+            result: failure
+            statistics:
+              Failed: 2
+              Passed: 2
+              Skipped: 0
+          extended:
+            result: partial
+            skippedTests:
+            - health-eviction
+            statistics:
+              Failed: 0
+              Passed: 0
+              Skipped: 1
+            unsupportedFeatures:
+            - HealthCheck
+          name: GATEWAY-HTTP
+          summary: Core tests failed with 2 test failures. Extended tests partially succeeded with 1 test skip.
+    "#]].assert_eq(&report::conformance_report_yaml(&sample()));
 }
 
 #[test]
 fn markdown_snapshot() {
-    expect![[r#""#]].assert_eq(&filter_markdown_times(&report::markdown(&sample())));
+    expect![[r###"
+        ## Conformance: kgateway v2.1.0 ❌ failed
+
+        2 passed, 2 failed, 1 skipped in [duration] s · local mode · gateway `http://127.0.0.1:8080` · Gateway API v1.6.3 (standard)
+
+        | Case | Feature | Support | Result | Requests | Time | Note |
+        |---|---|---|---|---|---|---|
+        | `route-exact` | HTTPRouteExactPathMatching | core | ✅ passed | 3 | [duration] s |  |
+        | `route-header` | HTTPRouteHeaderMatching | core | ❌ failed | 3 | [duration] s | GET /headers with version: two reached infra-backend-v1, want infra-backend-v2 |
+        | `lb-evenness` | LoadBalancing | core | ✅ passed | 292 | [duration] s |  |
+        | `weighted-split` | HTTPRouteWeight | core | ❌ failed | 251 | [duration] s | infra-backend-v1 got 50.2% of 251 requests, expected 70.0% |
+        | `health-eviction` | HealthCheck | extended | ⏭️ skipped | 3 | [duration] s | nginx has no active health checks |
+
+        ### Observed splits
+
+        `lb-evenness` (passed, 292 responses):
+
+        ```text
+        infra-backend-v1-local-0  ███████████████████┃····················   50.0%  expected  50.0%  (146)
+        infra-backend-v1-local-1  ███████████████████┃····················   50.0%  expected  50.0%  (146)
+        ```
+
+        `weighted-split` (failed, 251 responses):
+
+        ```text
+        infra-backend-v1  ████████████████████·······|············   50.2%  expected  70.0%  (126)
+        infra-backend-v2  ███████████┃████████····················   49.8%  expected  30.0%  (125)
+        infra-backend-v3  ········································    0.0%  expected   0.0%  (0)
+        ```
+
+        ### Failures
+
+        #### `route-header` (HTTPRouteHeaderMatching)
+
+        GET /headers with version: two reached infra-backend-v1, want infra-backend-v2
+
+        #### `weighted-split` (HTTPRouteWeight)
+
+        infra-backend-v1 got 50.2% of 251 requests, expected 70.0%
+
+        <details><summary>Evidence</summary>
+
+        ````text
+        last responses: <pod a&b> "quoted" ünïcödé
+        second line | with pipe
+        ```
+        fenced
+        ````
+
+        </details>
+    "###]].assert_eq(&filter_markdown_times(&report::markdown(&sample())));
 }
 
 #[test]
@@ -488,6 +666,11 @@ fn the_step_summary_stays_under_githubs_limit() {
         .filter(|line| line.starts_with("```"))
         .count();
     assert_eq!(fences % 2, 0, "every code fence is closed");
+    // Cut inside a fence: the fence is closed before the note.
+    let fenced = format!("intro\n\n```text\n{}```\n", "line\n".repeat(1000));
+    let cut = report::bounded_step_summary(&fenced, 2000);
+    assert!(cut.len() <= 2000);
+    assert!(cut.contains("line\n```\n\n_The summary was cut"), "{cut}");
     assert_eq!(
         bounded.matches("<details>").count(),
         bounded.matches("</details>").count()

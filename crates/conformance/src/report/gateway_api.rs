@@ -1,0 +1,206 @@
+//! gateway_api: the run as a Gateway API `ConformanceReport` (apiVersion
+//! `gateway.networking.k8s.io/v1`), the shape of upstream's `conformance/apis/v1`: an
+//! implementation block, the Gateway API version and channel, and one profile whose core and
+//! extended results carry `Passed`/`Skipped`/`Failed` statistics and the skipped and failed
+//! test names. Keys are emitted in the order upstream's published reports list them.
+
+use serde::Serialize;
+
+use super::time::rfc3339_utc;
+use crate::results::{CaseResult, Outcome, SuiteResults, SupportLevel};
+
+/// The profile our cases belong to: HTTP routing through a Gateway.
+pub const PROFILE: &str = "GATEWAY-HTTP";
+
+#[derive(Serialize)]
+struct ConformanceReport<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
+    date: String,
+    #[serde(rename = "gatewayAPIChannel")]
+    gateway_api_channel: &'a str,
+    #[serde(rename = "gatewayAPIVersion")]
+    gateway_api_version: &'a str,
+    implementation: Implementation<'a>,
+    mode: &'static str,
+    profiles: Vec<Profile>,
+}
+
+#[derive(Serialize)]
+struct Implementation<'a> {
+    contact: &'a [String],
+    organization: &'a str,
+    project: &'a str,
+    url: &'a str,
+    version: &'a str,
+}
+
+#[derive(Serialize)]
+struct Profile {
+    core: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extended: Option<ExtendedStatus>,
+    name: &'static str,
+    summary: String,
+}
+
+#[derive(Serialize)]
+struct Status {
+    #[serde(rename = "failedTests", skip_serializing_if = "Vec::is_empty")]
+    failed_tests: Vec<String>,
+    result: &'static str,
+    #[serde(rename = "skippedTests", skip_serializing_if = "Vec::is_empty")]
+    skipped_tests: Vec<String>,
+    statistics: Statistics,
+}
+
+#[derive(Serialize)]
+struct ExtendedStatus {
+    #[serde(flatten)]
+    status: Status,
+    #[serde(rename = "supportedFeatures", skip_serializing_if = "Vec::is_empty")]
+    supported_features: Vec<String>,
+    #[serde(rename = "unsupportedFeatures", skip_serializing_if = "Vec::is_empty")]
+    unsupported_features: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Statistics {
+    #[serde(rename = "Failed")]
+    failed: usize,
+    #[serde(rename = "Passed")]
+    passed: usize,
+    #[serde(rename = "Skipped")]
+    skipped: usize,
+}
+
+/// Renders the ConformanceReport YAML.
+pub fn conformance_report_yaml(results: &SuiteResults) -> String {
+    let level = |support: SupportLevel| -> Vec<&CaseResult> {
+        results
+            .cases
+            .iter()
+            .filter(|case| case.support == support)
+            .collect()
+    };
+    let core_cases = level(SupportLevel::Core);
+    let extended_cases = level(SupportLevel::Extended);
+    let core = status(&core_cases);
+    let extended = (!extended_cases.is_empty()).then(|| {
+        let mut supported: Vec<String> = Vec::new();
+        let mut unsupported: Vec<String> = Vec::new();
+        for case in &extended_cases {
+            // A feature is unsupported when its case was skipped, supported when it ran.
+            let list = if case.outcome.is_skipped() {
+                &mut unsupported
+            } else {
+                &mut supported
+            };
+            if !list.contains(&case.feature) {
+                list.push(case.feature.clone());
+            }
+        }
+        supported.sort();
+        unsupported.sort();
+        unsupported.retain(|feature| !supported.contains(feature));
+        ExtendedStatus {
+            status: status(&extended_cases),
+            supported_features: supported,
+            unsupported_features: unsupported,
+        }
+    });
+    let summary = summary(&core, extended.as_ref().map(|extended| &extended.status));
+    let report = ConformanceReport {
+        api_version: "gateway.networking.k8s.io/v1",
+        kind: "ConformanceReport",
+        date: rfc3339_utc(results.started_unix_seconds),
+        gateway_api_channel: &results.gateway_api.channel,
+        gateway_api_version: &results.gateway_api.version,
+        implementation: Implementation {
+            contact: &results.implementation.contact,
+            organization: &results.implementation.organization,
+            project: &results.implementation.project,
+            url: &results.implementation.url,
+            version: &results.implementation.version,
+        },
+        // Upstream's mode is the implementation's operating mode; ours runs it as installed.
+        mode: "default",
+        profiles: vec![Profile {
+            core,
+            extended,
+            name: PROFILE,
+            summary,
+        }],
+    };
+    let date = report.date.clone();
+    let yaml = serde_yaml_ng::to_string(&report).expect("the report model always serializes");
+    // Upstream reports quote the date: unquoted, YAML 1.1 readers take it for a timestamp
+    // instead of the string the schema declares. The serializer has no per-field quoting, and
+    // the line is ours, so quote it here.
+    yaml.replacen(
+        &format!("\ndate: {date}\n"),
+        &format!("\ndate: \"{date}\"\n"),
+        1,
+    )
+}
+
+fn status(cases: &[&CaseResult]) -> Status {
+    let names = |keep: fn(&Outcome) -> bool| -> Vec<String> {
+        cases
+            .iter()
+            .filter(|case| keep(&case.outcome))
+            .map(|case| case.name.clone())
+            .collect()
+    };
+    let failed_tests = names(Outcome::is_failed);
+    let skipped_tests = names(Outcome::is_skipped);
+    let statistics = Statistics {
+        failed: failed_tests.len(),
+        passed: cases.iter().filter(|case| case.outcome.is_passed()).count(),
+        skipped: skipped_tests.len(),
+    };
+    // Upstream's rule: any failure is a failure; no failure but skips is partial.
+    let result = if statistics.failed > 0 {
+        "failure"
+    } else if statistics.skipped > 0 {
+        "partial"
+    } else {
+        "success"
+    };
+    Status {
+        failed_tests,
+        result,
+        skipped_tests,
+        statistics,
+    }
+}
+
+fn summary(core: &Status, extended: Option<&Status>) -> String {
+    let mut parts = vec![format!("Core tests {}.", describe(core))];
+    if let Some(extended) = extended {
+        parts.push(format!("Extended tests {}.", describe(extended)));
+    }
+    parts.join(" ")
+}
+
+fn describe(status: &Status) -> String {
+    let plural =
+        |count: usize, word: &str| format!("{count} {word}{}", if count == 1 { "" } else { "s" });
+    match status.result {
+        "failure" if status.statistics.skipped > 0 => format!(
+            "failed with {} and {}",
+            plural(status.statistics.failed, "test failure"),
+            plural(status.statistics.skipped, "test skip")
+        ),
+        "failure" => format!(
+            "failed with {}",
+            plural(status.statistics.failed, "test failure")
+        ),
+        "partial" => format!(
+            "partially succeeded with {}",
+            plural(status.statistics.skipped, "test skip")
+        ),
+        _ => "succeeded".into(),
+    }
+}
