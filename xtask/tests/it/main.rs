@@ -1,1 +1,4 @@
 //! xtask's integration tests: one binary, one module per subcommand area.
+
+mod artifacts;
+mod versions;

@@ -2,7 +2,7 @@
 //! pass every case it supports, and each broken variant must fail exactly the case that covers
 //! its break. Needs the binaries (CI installs them; elsewhere these tests skip with a notice).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use conformance::gateways::{self, Gateway, Kind, Ports, Variant};
@@ -57,7 +57,7 @@ fn variants(kind: Kind) -> Vec<Variant> {
 }
 
 /// Starts six replicas and the gateway with `config`, runs the whole suite, stops everything.
-fn run_suite(kind: Kind, program: &PathBuf, config: &str) -> SuiteResults {
+fn run_suite(kind: Kind, program: &Path, config: &str) -> SuiteResults {
     let fixture = LocalFixture::start(&[0; 6]).expect("echo replicas start on free ports");
     let replica_ports: Vec<u16> = fixture.addresses().iter().map(|a| a.port()).collect();
     let ports = Ports::free(replica_ports.try_into().expect("six replicas")).expect("free ports");

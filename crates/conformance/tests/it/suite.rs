@@ -1,2 +1,136 @@
 //! The suite against the echo replicas alone (no gateway): hermetic checks that failures name
-//! the broken behaviour and that skips are reported as skips.
+//! the broken behaviour, that skips are reported as skips, and that a "gateway" that is just
+//! one replica fails the routing cases with messages saying what came back.
+
+use std::time::Duration;
+
+use conformance::fixture::LocalFixture;
+use conformance::results::{Mode, Outcome};
+use conformance::{Skip, SuiteConfig, cases};
+
+/// A config pointing straight at replica `index` of `fixture`, with a short deadline: every
+/// case here is decided by what one replica answers, which never changes.
+fn config_for(fixture: &LocalFixture, index: usize) -> SuiteConfig {
+    let mut config = SuiteConfig::new(&fixture.replicas[index].server.url(), Mode::Local);
+    config.consistency.deadline = Duration::from_millis(300);
+    config.consistency.poll = Duration::from_millis(20);
+    config
+}
+
+fn run_one(config: &SuiteConfig, name: &str) -> Outcome {
+    conformance::run_case(config, cases::info(name).unwrap()).outcome
+}
+
+#[test]
+fn a_single_replica_passes_connectivity_and_fails_routing_with_what_came_back() {
+    let fixture = LocalFixture::start(&[0; 6]).unwrap();
+    let config = config_for(&fixture, 0);
+    assert_eq!(
+        run_one(&config, cases::LISTENER_CONNECTIVITY),
+        Outcome::Passed
+    );
+    let Outcome::Failed { message, detail } = run_one(&config, cases::ROUTE_NO_MATCH) else {
+        panic!("a replica answering everything must fail route-no-match");
+    };
+    assert!(message.starts_with("GET /nothing answered 200 from infra-backend-v1 (pod infra-backend-v1-local-0), want 404"), "{message}");
+    assert!(detail.contains("attempts"), "{detail}");
+    let Outcome::Failed { message, .. } = run_one(&config, cases::ROUTE_EXACT) else {
+        panic!("route-exact must fail");
+    };
+    assert!(
+        message.contains("GET /exact answered 200 from infra-backend-v1")
+            && message.contains("want 200 from infra-backend-v3"),
+        "{message}"
+    );
+    let Outcome::Failed { message, .. } = run_one(&config, cases::LB_EVENNESS) else {
+        panic!("one replica cannot be an even spread");
+    };
+    assert!(
+        message.contains("both infra-backend-v1 replicas"),
+        "{message}"
+    );
+}
+
+#[test]
+fn nothing_listening_fails_connectivity_naming_the_listener() {
+    let port = conformance::gateways::free_port().unwrap();
+    let mut config = SuiteConfig::new(&format!("http://127.0.0.1:{port}"), Mode::Local);
+    config.consistency.deadline = Duration::from_millis(200);
+    let Outcome::Failed { message, .. } = run_one(&config, cases::LISTENER_CONNECTIVITY) else {
+        panic!("nothing listens");
+    };
+    assert!(
+        message.contains(&format!(
+            "listener http://127.0.0.1:{port} refuses TCP connections"
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn skips_and_unsupported_features_are_reported_as_skipped_with_the_reason() {
+    let fixture = LocalFixture::start(&[0; 6]).unwrap();
+    let mut config = config_for(&fixture, 0);
+    config.skip.push(Skip {
+        case: cases::ROUTE_HEADER.to_owned(),
+        reason: "skipped with --skip".to_owned(),
+    });
+    config.unsupported_features.push("HealthCheck".to_owned());
+    assert_eq!(
+        run_one(&config, cases::ROUTE_HEADER),
+        Outcome::Skipped {
+            reason: "skipped with --skip".to_owned()
+        }
+    );
+    let Outcome::Skipped { reason } = run_one(&config, cases::HEALTH_EVICTION) else {
+        panic!("an unsupported feature is skipped");
+    };
+    assert!(reason.contains("HealthCheck"), "{reason}");
+    // Nothing configured to check is a skip too, never a pass.
+    config.unsupported_features.clear();
+    assert!(
+        run_one(&config, cases::HEALTH_EVICTION).is_skipped(),
+        "no replica control given"
+    );
+    assert!(run_one(&config, cases::GATEWAY_HEALTH_ENDPOINTS).is_skipped());
+}
+
+#[test]
+fn health_endpoints_must_answer_2xx() {
+    let fixture = LocalFixture::start(&[0; 6]).unwrap();
+    let mut config = config_for(&fixture, 0);
+    let replica = fixture.replicas[0].server.url();
+    config.health_urls = vec![format!("{replica}/health")];
+    assert_eq!(
+        run_one(&config, cases::GATEWAY_HEALTH_ENDPOINTS),
+        Outcome::Passed
+    );
+    fixture.replicas[0].server.set_healthy(false);
+    let Outcome::Failed { message, .. } = run_one(&config, cases::GATEWAY_HEALTH_ENDPOINTS) else {
+        panic!("a 503 health endpoint fails");
+    };
+    assert!(message.contains("answered 503, want 2xx"), "{message}");
+}
+
+#[test]
+fn a_whole_run_records_every_case_in_order() {
+    let fixture = LocalFixture::start(&[0; 6]).unwrap();
+    let config = config_for(&fixture, 0);
+    let mut started = Vec::new();
+    let results = conformance::run(&config, &mut |event| {
+        if let conformance::Event::Started(case) = event {
+            started.push(case.name);
+        }
+    })
+    .unwrap();
+    assert_eq!(started, cases::names());
+    let names: Vec<&str> = results.cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, cases::names());
+    assert!(!results.success());
+    assert!(
+        results
+            .cases
+            .iter()
+            .all(|c| !c.outcome.is_failed() || c.requests > 0)
+    );
+}

@@ -1,0 +1,230 @@
+//! `cargo xtask artifacts fetch` end to end against a local server that speaks the GitHub
+//! releases API: verified files and artifacts.json, clear failures, exit 2 for bad input.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use testkit::http::{Reply, Server};
+
+fn sha(bytes: &[u8]) -> String {
+    download::hex(&Sha256::digest(bytes))
+}
+
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn xtask(server: &Server, args: &[&str], token: Option<&str>) -> Ran {
+    let mut cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask artifacts fetch")
+        .args(args)
+        .env("GITHUB_API_URL", server.base_url())
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("DOCKER")
+        .timeout(std::time::Duration::from_secs(120));
+    cmd = match token {
+        Some(token) => cmd.env("GITHUB_TOKEN", token),
+        None => cmd.env_remove("GITHUB_TOKEN"),
+    };
+    let output = exec::Shell::new().run_unchecked(&cmd).unwrap();
+    Ran {
+        code: output.status.code(),
+        stdout: output.stdout_str(),
+        stderr: output.stderr_str(),
+    }
+}
+
+/// A release o/r v1.2.3 with a manifest, a chart, a source archive and checksums.txt.
+fn publish(server: &Server, sums_override: Option<String>) -> Vec<(String, Vec<u8>)> {
+    let assets: Vec<(String, Vec<u8>)> = vec![
+        (
+            "install.yaml".into(),
+            b"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n".to_vec(),
+        ),
+        (
+            "chart-1.2.3.tgz".into(),
+            (0..200_000u32).map(|i| (i % 249) as u8).collect(),
+        ),
+        ("source.zip".into(), b"zip".to_vec()),
+    ];
+    let sums = sums_override.unwrap_or_else(|| {
+        assets
+            .iter()
+            .map(|(name, body)| format!("{}  {name}\n", sha(body)))
+            .collect()
+    });
+    let mut all = assets.clone();
+    all.push(("checksums.txt".into(), sums.into_bytes()));
+    let listed: Vec<serde_json::Value> = all
+        .iter()
+        .map(|(name, body)| {
+            serde_json::json!({
+                "name": name,
+                "size": body.len(),
+                "browser_download_url": server.url(&format!("download/v1.2.3/{name}")),
+            })
+        })
+        .collect();
+    let release = serde_json::json!({
+        "tag_name": "v1.2.3", "draft": false, "prerelease": false,
+        "html_url": "https://github.com/o/r/releases/tag/v1.2.3", "assets": listed,
+    });
+    server.route(
+        "repos/o/r/releases/tags/v1.2.3",
+        Reply::json(release.to_string()),
+    );
+    for (name, body) in &all {
+        server.route(
+            &format!("download/v1.2.3/{name}"),
+            Reply::ok(body.clone()).ranges(),
+        );
+    }
+    assets
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn fetch_writes_verified_files_and_the_record() {
+    let server = Server::start();
+    let assets = publish(&server, None);
+    let dest = tempfile::tempdir().unwrap();
+    let dest_arg = dest.path().to_str().unwrap();
+    let ran = xtask(
+        &server,
+        &[
+            "artifacts",
+            "fetch",
+            "--repo",
+            "o/r",
+            "--tag",
+            "v1.2.3",
+            "--dest",
+            dest_arg,
+            "--pattern",
+            "*.yaml",
+            "--pattern",
+            "*.tgz",
+            "--no-cache",
+        ],
+        Some("ghp_do_not_print_me"),
+    );
+    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(
+        names(dest.path()),
+        [
+            "artifacts.json",
+            "chart-1.2.3.tgz",
+            "checksums.txt",
+            "install.yaml"
+        ]
+    );
+    let record = artifact::record::read(dest.path()).unwrap();
+    assert_eq!(record.repo, "o/r");
+    let chart = record
+        .assets
+        .iter()
+        .find(|a| a.name == "chart-1.2.3.tgz")
+        .unwrap();
+    assert_eq!(chart.sha256, sha(&assets[1].1));
+    assert!(ran.stdout.contains("chart-1.2.3.tgz"), "{}", ran.stdout);
+    for text in [
+        &ran.stdout,
+        &ran.stderr,
+        &std::fs::read_to_string(dest.path().join("artifacts.json")).unwrap(),
+    ] {
+        assert!(
+            !text.contains("ghp_do_not_print_me"),
+            "the token leaked: {text}"
+        );
+    }
+    assert_eq!(
+        server.requests_for("repos/o/r/releases/tags/v1.2.3")[0].header("authorization"),
+        Some("Bearer ghp_do_not_print_me")
+    );
+}
+
+#[test]
+fn wrong_checksum_exits_1_and_keeps_nothing_unverified() {
+    let server = Server::start();
+    let wrong = format!("{}  install.yaml\n", sha(b"not the manifest"));
+    publish(&server, Some(wrong));
+    let dest = tempfile::tempdir().unwrap();
+    let ran = xtask(
+        &server,
+        &[
+            "artifacts",
+            "fetch",
+            "--repo",
+            "o/r",
+            "--tag",
+            "v1.2.3",
+            "--dest",
+            dest.path().to_str().unwrap(),
+            "--pattern",
+            "install.yaml",
+            "--no-cache",
+        ],
+        None,
+    );
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(ran.stderr.contains("sha256"), "{}", ran.stderr);
+    assert_eq!(
+        names(dest.path()),
+        ["checksums.txt"],
+        "only the checksum file may remain"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_a_fix() {
+    let server = Server::start();
+    publish(&server, None);
+    let dest = tempfile::tempdir().unwrap();
+    let dest_arg = dest.path().to_str().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--repo", "not-a-repo", "--tag", "v1.2.3"], "OWNER/NAME"),
+        (
+            &["--repo", "o/r", "--tag", "v9.9.9"],
+            "no published release v9.9.9",
+        ),
+        (
+            &[
+                "--repo",
+                "o/r",
+                "--tag",
+                "v1.2.3",
+                "--config",
+                "/nonexistent/target.toml",
+            ],
+            "cannot read the target config",
+        ),
+        (
+            &["--repo", "o/r", "--tag", "v1.2.3", "--pattern", "a[b"],
+            "not a glob",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let mut args = vec!["artifacts", "fetch", "--dest", dest_arg, "--no-cache"];
+        args.extend_from_slice(extra);
+        let ran = xtask(&server, &args, None);
+        assert_eq!(ran.code, Some(2), "{extra:?}: {}", ran.stderr);
+        assert!(ran.stderr.contains(expected), "{extra:?}: {}", ran.stderr);
+        assert!(
+            names(dest.path()).is_empty(),
+            "{extra:?} wrote {:?}",
+            names(dest.path())
+        );
+    }
+}
