@@ -1,10 +1,337 @@
-//! conformance: runs the suite against a gateway, locally or on a cluster (issue: conformance).
+//! conformance: runs the suite against a gateway. `--local` starts the six echo replicas on
+//! loopback for a gateway process the user (or a test) runs; without it the suite targets an
+//! existing deployment of the fixture, reaching replicas for health toggles through
+//! `--replica-control` URLs (port-forwards on a cluster). Exit 0 all pass, 1 any case fails,
+//! 2 bad usage.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use conformance::fixture::{self, LocalFixture};
+use conformance::results::{GatewayApi, Implementation, Mode, Outcome, SuiteResults};
+use conformance::{Event, ReplicaControl, Skip, SuiteConfig};
+
+use crate::{bad_input, ui};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Start the six echo replicas on loopback and run against a locally started gateway
+    #[arg(long)]
+    pub local: bool,
+    /// The gateway's HTTP listener, e.g. http://127.0.0.1:8080
+    #[arg(long, value_name = "URL")]
+    pub gateway_url: String,
+    /// Skip a case by name (repeatable); it is reported as skipped
+    #[arg(long = "skip", value_name = "CASE")]
+    pub skip: Vec<String>,
+    /// Treat a feature as unsupported (repeatable), e.g. HealthCheck for open-source nginx
+    #[arg(long = "unsupported", value_name = "FEATURE")]
+    pub unsupported: Vec<String>,
+    /// Write junit.xml, conformance-report.yaml, summary.md and conformance.json here
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Loopback ports of the local replicas: v1, v1, v2, v2, v3, v3
+    #[arg(long, value_name = "PORTS", value_delimiter = ',', num_args = 1..)]
+    pub replica_ports: Vec<u16>,
+    /// A v1 replica's health toggle as POD=URL (repeatable; the first is flipped); without
+    /// --local this is how the eviction case reaches a replica, e.g. through a port-forward
+    #[arg(long = "replica-control", value_name = "POD=URL")]
+    pub replica_control: Vec<String>,
+    /// Another listener URL the connectivity case checks (repeatable)
+    #[arg(long = "listener", value_name = "URL")]
+    pub listeners: Vec<String>,
+    /// A gateway health endpoint that must answer 2xx (repeatable)
+    #[arg(long = "health-url", value_name = "URL")]
+    pub health_urls: Vec<String>,
+    /// Seconds before a case that is not consistent fails (default from the config: 30)
+    #[arg(long, value_name = "SECONDS")]
+    pub deadline: Option<u64>,
+    /// Target config
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Project name in the reports (default: the target config's project)
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Version in the reports (default: `local` with --local, else the target config's tag)
+    #[arg(long)]
+    pub version: Option<String>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet implemented: see the conformance issue")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let root = crate::workspace_root();
+    let config_path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| root.join(config::DEFAULT_TARGET));
+    let target = config::load(&config_path).map_err(|error| bad_input(error.to_string()))?;
+    let pins = pins::load(&root.join("hack/versions.toml"))
+        .map_err(|error| bad_input(error.to_string()))?;
+    let mut suite = suite_config(&args, &target, &pins)?;
+    suite.validate().map_err(bad_input)?;
+
+    // The replicas live as long as this scope: every exit path below stops them.
+    let local_fixture = if args.local {
+        let ports = replica_ports(&args.replica_ports)?;
+        let local = LocalFixture::start(&ports).context("starting the six local echo replicas")?;
+        ui::info(&format!(
+            "echo replicas: {}",
+            local
+                .replicas
+                .iter()
+                .map(|replica| format!("{} {}", replica.server.pod(), replica.server.local_addr()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        suite.replica_controls = local.v1_controls();
+        Some(local)
+    } else {
+        None
+    };
+
+    ui::info(&format!(
+        "conformance: {} mode against {}",
+        if args.local { "local" } else { "cluster" },
+        suite.gateway_url
+    ));
+    let results = ui::group("conformance cases", || {
+        conformance::run(&suite, &mut |event| match event {
+            Event::Started(_) => {}
+            Event::Finished(result) => ui::info(&format!("  {}", case_line(result))),
+        })
+    })
+    .map_err(bad_input)?;
+    drop(local_fixture);
+
+    render(&results);
+    if let Some(dir) = &args.report_dir {
+        write_reports(dir, &results)?;
+    }
+    Ok(if results.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn suite_config(
+    args: &Args,
+    target: &config::Target,
+    pins: &pins::Pins,
+) -> anyhow::Result<SuiteConfig> {
+    let section = &target.conformance;
+    let mode = if args.local {
+        Mode::Local
+    } else {
+        Mode::Cluster
+    };
+    let mut suite = SuiteConfig::new(&args.gateway_url, mode);
+    suite.skip = section
+        .skip
+        .iter()
+        .map(|case| Skip {
+            case: case.clone(),
+            reason: "skipped by the target config".to_owned(),
+        })
+        .chain(args.skip.iter().map(|case| Skip {
+            case: case.clone(),
+            reason: "skipped with --skip".to_owned(),
+        }))
+        .collect();
+    suite.unsupported_features = section
+        .unsupported_features
+        .iter()
+        .chain(&args.unsupported)
+        .cloned()
+        .collect();
+    suite.listeners = section
+        .listeners
+        .iter()
+        .chain(&args.listeners)
+        .cloned()
+        .collect();
+    if !suite.listeners.is_empty() && !suite.listeners.contains(&args.gateway_url) {
+        suite.listeners.insert(0, args.gateway_url.clone());
+    }
+    suite.health_urls = section
+        .health_urls
+        .iter()
+        .chain(&args.health_urls)
+        .cloned()
+        .collect();
+    suite.consistency.successes = section.consecutive_successes;
+    suite.consistency.poll = Duration::from_millis(section.poll_interval_ms);
+    suite.consistency.deadline =
+        Duration::from_secs(args.deadline.unwrap_or(section.deadline_seconds));
+    if args.deadline == Some(0) {
+        return Err(bad_input("--deadline must be at least 1 second"));
+    }
+    suite.request_timeout = Duration::from_secs(section.request_timeout_seconds);
+    suite.concurrency = section.concurrency;
+    if args.local && !args.replica_control.is_empty() {
+        return Err(bad_input(
+            "--replica-control is for runs without --local; local mode flips its own replicas",
+        ));
+    }
+    if !args.local && !args.replica_ports.is_empty() {
+        return Err(bad_input(
+            "--replica-ports needs --local: without it the replicas are the deployed fixture's",
+        ));
+    }
+    suite.replica_controls = args
+        .replica_control
+        .iter()
+        .map(|spec| parse_control(spec))
+        .collect::<Result<_, _>>()?;
+
+    let release = &target.release;
+    let owner = release
+        .repo
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    suite.implementation = Implementation {
+        project: args
+            .project
+            .clone()
+            .or_else(|| release.project.clone())
+            .unwrap_or_else(|| {
+                release
+                    .repo
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            }),
+        version: args.version.clone().unwrap_or_else(|| {
+            if args.local {
+                "local".to_owned()
+            } else {
+                release.tag.clone()
+            }
+        }),
+        url: format!("https://github.com/{}", release.repo),
+        contact: release.contact.clone(),
+        organization: owner,
+    };
+    suite.gateway_api = GatewayApi {
+        version: pins.gateway_api.version.to_string(),
+        channel: pins.gateway_api.channel.as_str().to_owned(),
+    };
+    Ok(suite)
+}
+
+/// `POD=URL` → a replica control; the pod must be a v1 replica (the one the case flips).
+fn parse_control(spec: &str) -> anyhow::Result<ReplicaControl> {
+    let Some((pod, url)) = spec.split_once('=') else {
+        return Err(bad_input(format!(
+            "--replica-control `{spec}` must be POD=URL, e.g. infra-backend-v1-5d8f9-abcde=http://127.0.0.1:9001"
+        )));
+    };
+    if fixture::backend_of(pod) != Some(fixture::V1) {
+        return Err(bad_input(format!(
+            "--replica-control names pod `{pod}`, which is not an infra-backend-v1 replica; the eviction case flips a v1 replica"
+        )));
+    }
+    Ok(ReplicaControl {
+        pod: pod.to_owned(),
+        url: url.to_owned(),
+    })
+}
+
+fn replica_ports(given: &[u16]) -> anyhow::Result<[u16; 6]> {
+    if given.is_empty() {
+        return Ok(fixture::DEFAULT_LOCAL_PORTS);
+    }
+    let ports: [u16; 6] = given.try_into().map_err(|_| {
+        bad_input(format!(
+            "--replica-ports takes six ports (v1, v1, v2, v2, v3, v3), got {}; e.g. --replica-ports 3101,3102,3103,3104,3105,3106",
+            given.len()
+        ))
+    })?;
+    let mut distinct = ports.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() != 6 || ports.contains(&0) {
+        return Err(bad_input(
+            "--replica-ports must be six different non-zero ports: the gateway config names each replica by port",
+        ));
+    }
+    Ok(ports)
+}
+
+fn case_line(case: &conformance::results::CaseResult) -> String {
+    let timing = format!(
+        "{:.2}s, {} requests",
+        case.duration.as_secs_f64(),
+        case.requests
+    );
+    match &case.outcome {
+        Outcome::Passed => format!("PASS  {} ({timing})", case.name),
+        Outcome::Skipped { reason } => format!("SKIP  {}: {reason}", case.name),
+        Outcome::Failed { message, .. } => format!("FAIL  {} ({timing}): {message}", case.name),
+    }
+}
+
+fn render(results: &SuiteResults) {
+    let tally = results.tally();
+    ui::out(&format!(
+        "conformance: {} passed, {} failed, {} skipped in {:.1}s",
+        tally.passed,
+        tally.failed,
+        tally.skipped,
+        results.duration.as_secs_f64()
+    ));
+    for case in &results.cases {
+        ui::out(&format!("  {}", case_line(case)));
+        if let Some(split) = &case.split {
+            let total = split.total();
+            for share in &split.backends {
+                ui::out(&format!(
+                    "        {:<32} {:>5} ({:>5.1}%, expected {:>5.1}%)",
+                    share.backend,
+                    share.count,
+                    share.observed(total) * 100.0,
+                    share.expected * 100.0
+                ));
+            }
+        }
+    }
+    for case in &results.cases {
+        if let Outcome::Failed { message, .. } = &case.outcome {
+            ui::error(&format!("{}: {message}", case.name));
+        }
+    }
+}
+
+fn write_reports(dir: &Path, results: &SuiteResults) -> anyhow::Result<()> {
+    let written = conformance::report::write_reports(dir, results)
+        .with_context(|| format!("writing the conformance reports into {}", dir.display()))?;
+    for path in written {
+        ui::info(&format!("wrote {}", path.display()));
+    }
+    if ui::github_actions() {
+        for line in conformance::report::annotations(results) {
+            ui::out(&line);
+        }
+        if let Some(summary_path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+            let summary_path = PathBuf::from(summary_path);
+            let used = std::fs::metadata(&summary_path).map_or(0, |meta| meta.len() as usize);
+            let available = conformance::report::STEP_SUMMARY_LIMIT.saturating_sub(used);
+            let text = conformance::report::bounded_step_summary(
+                &conformance::report::markdown(results),
+                available,
+            );
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&summary_path)
+                .and_then(|mut file| file.write_all(text.as_bytes()))
+                .with_context(|| format!("appending the summary to {}", summary_path.display()))?;
+        }
+    }
+    Ok(())
 }

@@ -318,8 +318,8 @@ impl Context<'_> {
                 });
                 return Err(failed(
                     format!(
-                        "{last} (not {} times in a row within {:.0?})",
-                        consistency.successes, consistency.deadline
+                        "{last} (still failing at the {:.0?} deadline; a pass needs {} good attempts in a row)",
+                        consistency.deadline, consistency.successes
                     ),
                     format!(
                         "{attempts} attempts, {failures} failed, over {elapsed:.1?}; most recent mismatches, oldest first:\n{}",
