@@ -5,6 +5,8 @@
 //! [`exec::Shell`]. This crate never pulls, builds or deletes on its own initiative and never
 //! parses stderr as data.
 
+pub mod dockerfile;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

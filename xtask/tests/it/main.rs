@@ -1,4 +1,5 @@
 //! xtask's integration tests: one binary, one module per subcommand area.
 
 mod artifacts;
+mod docker_build;
 mod versions;
