@@ -3,3 +3,4 @@
 mod artifacts;
 mod docker_build;
 mod versions;
+mod tidy;

@@ -1,0 +1,135 @@
+//! Repository rules as a test ("tidy"): rustfmt clean, every Rust file opens with a `//!` doc,
+//! no process spawning outside crates/exec (build scripts excepted, with a stated reason), and
+//! the pin file is valid and agrees with every other place that states a version.
+
+use std::path::{Path, PathBuf};
+
+/// Every `.rs` file of the workspace, relative to the root, skipping build output.
+fn rust_files(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().unwrap().is_dir() {
+                if !matches!(name.as_str(), "target" | ".git" | "node_modules") {
+                    stack.push(path);
+                }
+            } else if name.ends_with(".rs") {
+                found.push(path.strip_prefix(root).unwrap().to_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn rustfmt_is_clean() {
+    let root = testkit::workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    // `--check` only reads: it reports files rustfmt would change and writes nothing.
+    let cmd = exec::Cmd::new(cargo, "check formatting")
+        .args(["fmt", "--all", "--", "--check", "--color", "never"])
+        .cwd(&root);
+    let output = exec::Shell::new().run_unchecked(&cmd).unwrap();
+    assert!(
+        output.status.success(),
+        "rustfmt would change these files; run `cargo fmt` on your crate:\n{}{}",
+        output.stdout_str(),
+        output.stderr_str()
+    );
+}
+
+#[test]
+fn every_rust_file_opens_with_a_module_doc() {
+    let root = testkit::workspace_root();
+    let undocumented: Vec<String> = rust_files(&root)
+        .into_iter()
+        .filter(|relative| {
+            let text = std::fs::read_to_string(root.join(relative)).unwrap();
+            let first = text.lines().find(|line| !line.trim().is_empty());
+            !first.is_some_and(|line| line.starts_with("//!"))
+        })
+        .map(|relative| relative.display().to_string())
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "these files must start with a `//!` line saying what the module is for: {undocumented:#?}"
+    );
+}
+
+#[test]
+fn only_the_exec_crate_spawns_processes() {
+    let root = testkit::workspace_root();
+    // Spelled in two parts so this file does not match itself.
+    let needle = ["Command", "::new"].concat();
+    let mut offenders = Vec::new();
+    for relative in rust_files(&root) {
+        let text = std::fs::read_to_string(root.join(&relative)).unwrap();
+        if relative.starts_with("crates/exec") {
+            continue;
+        }
+        let is_build_script = relative.file_name().is_some_and(|name| name == "build.rs");
+        let justified = text.lines().any(|line| {
+            line.contains("allow(clippy::disallowed_methods)")
+                && line
+                    .split_once("//")
+                    .is_some_and(|(_, why)| why.trim().len() > 10)
+        });
+        for (index, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") || !line.contains(&needle) {
+                continue;
+            }
+            if is_build_script && justified {
+                continue;
+            }
+            offenders.push(format!(
+                "{}:{}: {}",
+                relative.display(),
+                index + 1,
+                line.trim()
+            ));
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "processes are built as exec::Cmd and run through exec::Shell (a build script may use std::process with `#![allow(clippy::disallowed_methods)] // why`):\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn pins_are_valid_and_consistent() {
+    let root = testkit::workspace_root();
+    let pins = pins::load(&root.join(pins::PIN_FILE)).unwrap_or_else(|error| panic!("{error}"));
+    // Every pinned tool is downloadable for the platforms CI and developers use.
+    for tool in [
+        pins::ToolName::Kind,
+        pins::ToolName::Kubectl,
+        pins::ToolName::Helm,
+    ] {
+        for platform in ["linux-amd64", "linux-arm64", "darwin-arm64"] {
+            assert!(
+                pins.tool(tool)
+                    .unwrap()
+                    .sha256_for(&platform.parse().unwrap())
+                    .is_some(),
+                "{tool} has no {platform} checksum in {}",
+                pins::PIN_FILE
+            );
+        }
+    }
+    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "check pinned versions")
+        .args(["versions", "check", "--root"])
+        .arg(&root);
+    let output = exec::Shell::new().run_unchecked(&cmd).unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        output.stdout_str(),
+        output.stderr_str()
+    );
+}
