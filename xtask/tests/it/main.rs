@@ -2,5 +2,5 @@
 
 mod artifacts;
 mod docker_build;
-mod versions;
 mod tidy;
+mod versions;
