@@ -68,12 +68,18 @@ pub fn context() -> anyhow::Result<tools::Context> {
             || crate::workspace_root().join("target/tools"),
             PathBuf::from,
         );
-    Ok(tools::Context::new(
-        pins,
-        env,
-        cache_root,
-        pins::Platform::current(),
-    ))
+    // XTASK_TOOLS_MIRROR serves `<host>/<path>` of every pinned URL (air-gapped machines, tests).
+    let mirror = env
+        .get("XTASK_TOOLS_MIRROR")
+        .filter(|url| !url.is_empty())
+        .cloned();
+    if let Some(mirror) = &mirror {
+        ui::warn(&format!(
+            "XTASK_TOOLS_MIRROR={mirror}: pinned tools are downloaded from this mirror (checksums from {} still apply)",
+            pins::PIN_FILE
+        ));
+    }
+    Ok(tools::Context::new(pins, env, cache_root, pins::Platform::current()).with_mirror(mirror))
 }
 
 /// The binary to run for `tool`, installing the pinned one first when it is missing or the

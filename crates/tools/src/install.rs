@@ -155,7 +155,9 @@ pub fn install(
         });
     };
     let dest = context.cached_path(tool, &version);
-    let url = pin.url_for(&version, &context.platform);
+    let url = context
+        .download_url(tool)
+        .expect("downloadable tools have a URL");
     let member = pin.archive_member_for(&version, &context.platform);
 
     if already_installed(&dest, member.is_none(), &expected)? {

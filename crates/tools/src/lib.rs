@@ -42,6 +42,9 @@ pub struct Context {
     /// Where pinned binaries are cached: `<workspace>/target/tools`.
     pub cache_root: PathBuf,
     pub platform: Platform,
+    /// A base URL that serves `<host>/<path>` for every pinned download URL (an air-gapped
+    /// mirror, or a local server in tests). Checksums are the pinned ones either way.
+    pub mirror: Option<String>,
 }
 
 impl Context {
@@ -56,7 +59,23 @@ impl Context {
             env,
             cache_root,
             platform,
+            mirror: None,
         }
+    }
+
+    pub fn with_mirror(mut self, mirror: Option<String>) -> Context {
+        self.mirror = mirror.map(|base| base.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Where the wanted version of `tool` is downloaded from: the pinned URL, or its mirror.
+    pub fn download_url(&self, tool: ToolName) -> Option<String> {
+        let pin = self.pins.tool(tool)?;
+        let url = pin.url_for(&pin.version, &self.platform);
+        Some(match (&self.mirror, url.split_once("://")) {
+            (Some(mirror), Some((_, host_and_path))) => format!("{mirror}/{host_and_path}"),
+            _ => url,
+        })
     }
 
     fn var(&self, name: &str) -> Option<&str> {

@@ -3,4 +3,5 @@
 mod artifacts;
 mod docker_build;
 mod tidy;
+mod tools;
 mod versions;

@@ -245,3 +245,18 @@ fn ensure_installed_fetches_a_missing_pinned_tool_and_says_so() {
         tools::ensure_installed(&sh, &context, ToolName::Kind, &local, &mut |_, _| {}).unwrap();
     assert!(installed.is_none());
 }
+
+#[test]
+fn a_mirror_serves_host_and_path_of_the_pinned_url() {
+    let cache = tempfile::tempdir().unwrap();
+    let context = fakes::context(&[], cache.path()).with_mirror(Some("http://127.0.0.1:9/".into()));
+    let pins = fakes::real_pins();
+    assert_eq!(
+        context.download_url(ToolName::Helm).unwrap(),
+        format!(
+            "http://127.0.0.1:9/get.helm.sh/helm-{}-linux-amd64.tar.gz",
+            pins.helm.version
+        )
+    );
+    assert_eq!(context.download_url(ToolName::Docker), None);
+}
