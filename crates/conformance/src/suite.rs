@@ -243,6 +243,11 @@ fn failed(message: impl Into<String>, detail: impl Into<String>) -> Failure {
 /// all of them avoiding a healthy replica by chance has probability 2^-20 per attempt.
 const EVICTION_BATCH: usize = 20;
 
+/// Requests per attempt while waiting for every replica to be in rotation: a random balancer
+/// over two replicas misses one of them with probability 2^-19 per attempt; a 70/30 split over
+/// four misses a 15% replica in 3.9% of attempts, which only delays the start by a poll.
+const ROTATION_BATCH: usize = 20;
+
 struct Context<'a> {
     config: &'a SuiteConfig,
     client: Client,
@@ -402,35 +407,6 @@ impl Context<'_> {
         })
     }
 
-    /// Waits until `target` answers from `backend` consistently: the precondition of the
-    /// statistical cases, so a route still being programmed is not judged as a bad split.
-    fn wait_for_route(
-        &self,
-        target: &str,
-        accept: &dyn Fn(&str) -> bool,
-        want: &str,
-    ) -> Result<(), Failure> {
-        let request = Request::get(target);
-        self.eventually(|| {
-            let response = self.send(&request)?;
-            let pod = attributed_pod(&response).ok_or_else(|| {
-                format!(
-                    "{} answered {}, want 200 from {want}",
-                    request.describe(),
-                    response.status
-                )
-            })?;
-            if accept(&pod) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{} answered from pod {pod}, want {want}",
-                    request.describe()
-                ))
-            }
-        })
-    }
-
     /// Runs a sequential split test on `target`, attributing each response with `index`.
     fn split_test(
         &self,
@@ -502,33 +478,67 @@ impl Context<'_> {
         }
     }
 
+    /// Waits until a batch of requests to `target` reaches every replica of `backends`, each
+    /// response from one of them: the statistical cases judge a settled gateway, not one still
+    /// bringing replicas into rotation. Returns the pods seen, sorted.
+    fn in_rotation(&self, target: &str, backends: &[&str]) -> Result<Vec<String>, Failure> {
+        let request = Request::get(target);
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        self.eventually(|| {
+            let mut batch: BTreeSet<String> = BTreeSet::new();
+            for _ in 0..ROTATION_BATCH {
+                let response = self.send(&request)?;
+                let pod = attributed_pod(&response).ok_or_else(|| {
+                    format!(
+                        "{} answered {}, want 200 from {}",
+                        request.describe(),
+                        response.status,
+                        backends.join(" or ")
+                    )
+                })?;
+                match fixture::backend_of(&pod) {
+                    Some(backend) if backends.contains(&backend) => {}
+                    _ => {
+                        return Err(format!(
+                            "{} was answered by pod {pod}, want {}",
+                            request.describe(),
+                            backends.join(" or ")
+                        ));
+                    }
+                }
+                batch.insert(pod);
+            }
+            seen.clone_from(&batch);
+            for backend in backends {
+                let replicas: Vec<&String> = batch
+                    .iter()
+                    .filter(|pod| fixture::backend_of(pod) == Some(*backend))
+                    .collect();
+                if replicas.len() < fixture::REPLICAS {
+                    return Err(format!(
+                        "{ROTATION_BATCH} requests to {target} reached {} of the {} {backend} replicas ({}); every replica must receive traffic",
+                        replicas.len(),
+                        fixture::REPLICAS,
+                        replicas.iter().map(|pod| pod.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
+            Ok(())
+        })?;
+        Ok(seen.into_iter().collect())
+    }
+
     fn evenness(&self, split: &mut Option<ObservedSplit>) -> Result<(), Failure> {
-        self.wait_for_route(
-            "/v1",
-            &|pod| fixture::backend_of(pod) == Some(V1),
-            "infra-backend-v1",
-        )?;
-        // Learn the two replicas' names (these responses are not counted: stopping at the
-        // second name would bias the split).
-        let mut pods: Vec<String> = Vec::new();
-        let request = Request::get("/v1");
-        for _ in 0..64 {
-            let response = self.send(&request).map_err(|e| failed(e, ""))?;
-            if let Some(pod) = attributed_pod(&response)
-                && fixture::backend_of(&pod) == Some(V1)
-                && !pods.contains(&pod)
-            {
-                pods.push(pod);
-            }
-            if pods.len() == 2 {
-                break;
-            }
-        }
-        if pods.len() < 2 {
+        // The pods seen while waiting are not counted: that phase stops on what it saw, which
+        // would bias the split.
+        let mut pods = self.in_rotation("/v1", &[V1])?;
+        if pods.len() > fixture::REPLICAS {
             return Err(failed(
                 format!(
-                    "64 requests to /v1 all reached {}; both infra-backend-v1 replicas must receive traffic",
-                    pods.join(", ")
+                    "/v1 was answered by {} infra-backend-v1 pods ({}); the fixture has {}",
+                    pods.len(),
+                    pods.join(", "),
+                    fixture::REPLICAS
                 ),
                 "",
             ));
@@ -548,11 +558,15 @@ impl Context<'_> {
     }
 
     fn weighted(&self, split: &mut Option<ObservedSplit>) -> Result<(), Failure> {
-        self.wait_for_route(
-            "/weighted",
-            &|pod| fixture::backend_index(pod).is_some(),
-            "a fixture backend",
-        )?;
+        // v3 has weight 0: only v1 and v2 replicas may answer, and all four must be in rotation.
+        self.in_rotation("/weighted", &[BACKENDS[0], BACKENDS[1]])
+            .map_err(|failure| match failure {
+                Failure::Failed { message, detail } => failed(
+                    format!("/weighted does not split 70/30/0 over v1/v2/v3: {message}"),
+                    detail,
+                ),
+                skipped => skipped,
+            })?;
         let mut test = stats::SplitTest::new(&WEIGHTS, self.config.plan)
             .and_then(|test| test.with_labels(BACKENDS))
             .map_err(|e| failed(format!("cannot set up the split test: {e}"), ""))?;

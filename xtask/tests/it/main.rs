@@ -1,6 +1,7 @@
 //! xtask's integration tests: one binary, one module per subcommand area.
 
 mod artifacts;
+mod conformance;
 mod docker_build;
 mod tidy;
 mod tools;
