@@ -49,6 +49,8 @@ enum Command {
     Artifacts(artifacts::Command),
     /// Run the conformance suite against a gateway
     Conformance(conformance::Args),
+    /// Build the echo backend image (hack/echo/Dockerfile) through docker-build
+    EchoImage(conformance::EchoImageArgs),
     /// Benchmarks: throughput, latency and statistical error rates
     #[command(subcommand)]
     Bench(bench::Command),
@@ -91,6 +93,7 @@ fn main() -> ExitCode {
         Command::DockerBuild(args) => docker_build::run(args),
         Command::Artifacts(command) => artifacts::run(command),
         Command::Conformance(args) => conformance::run(args),
+        Command::EchoImage(args) => conformance::echo_image(args),
         Command::Bench(command) => bench::run(command),
     };
     match result {
