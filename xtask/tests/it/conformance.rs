@@ -196,3 +196,103 @@ fn local_mode_against_haproxy_exits_0_when_good_and_1_when_broken_with_reports()
         "{junit}"
     );
 }
+
+fn docker_usable() -> bool {
+    testkit::require("docker engine", || {
+        exec::Shell::new()
+            .run(
+                &exec::Cmd::new("docker", "ask whether a docker engine answers")
+                    .args(["info", "--format", "{{.ServerVersion}}"])
+                    .timeout(Duration::from_secs(20)),
+            )
+            .map(drop)
+            .map_err(|error| error.to_string())
+    })
+}
+
+/// The echo image is built FROM scratch with the pins shown, and serves the contract.
+#[test]
+fn echo_image_builds_from_scratch_and_serves_the_contract() {
+    if !docker_usable() {
+        return;
+    }
+    let tag = format!("release-gate/echo:test-{}", std::process::id());
+    let output = exec::Shell::new()
+        .run_unchecked(
+            &exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "build the echo image")
+                .args(["echo-image", "--tag", &tag])
+                .timeout(Duration::from_secs(600)),
+        )
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", output.stderr_str());
+    let sh = exec::Shell::new();
+    let port = gateways::free_port().unwrap();
+    let name = format!("release-gate-echo-test-{}", std::process::id());
+    let run = exec::Cmd::new("docker", "run the echo image")
+        .args(["run", "--rm", "--name", &name, "--network", "host"])
+        .args([
+            "-e",
+            &format!("HTTP_PORT={port}"),
+            "-e",
+            "ECHO_BIND_ADDRESS=127.0.0.1",
+        ])
+        .args([
+            "-e",
+            "POD_NAME=infra-backend-v2-abc-xyz",
+            "-e",
+            "NAMESPACE=gateway-conformance-infra",
+        ])
+        .arg(&tag);
+    let mut container = sh.spawn(&run).unwrap();
+    container
+        .wait_for_line(Duration::from_secs(60), |line| {
+            line.contains("listening on port").then_some(())
+        })
+        .unwrap_or_else(|error| panic!("the echo container starts: {error}"));
+    let client = conformance::client::Client::new(
+        conformance::client::BaseUrl::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
+        Duration::from_secs(10),
+    );
+    let response = client
+        .send(&conformance::client::Request::get("/x?y=1"))
+        .unwrap();
+    let body = response
+        .echo()
+        .expect("an echo body with Content-Type application/json");
+    assert_eq!(
+        (body.path.as_str(), body.pod.as_str()),
+        ("/x?y=1", "infra-backend-v2-abc-xyz")
+    );
+    assert_eq!(
+        conformance::fixture::backend_of(&body.pod),
+        Some("infra-backend-v2")
+    );
+    let health = client
+        .send(&conformance::client::Request::get("/health"))
+        .unwrap();
+    assert_eq!((health.status, health.body.as_slice()), (200, &b"OK"[..]));
+    let _ = sh.run(&exec::Cmd::new("docker", "stop the echo container").args(["rm", "-f", &name]));
+    drop(container);
+    let inspect = sh
+        .run(&exec::Cmd::new("docker", "inspect the echo image").args([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .Config.Labels}} {{.Config.User}}",
+            &tag,
+        ]))
+        .unwrap()
+        .stdout_str();
+    let pins = pins::load(&testkit::workspace_root().join("hack/versions.toml")).unwrap();
+    let rust_label = format!(
+        "\"org.release-gate.rust-version\":\"{}\"",
+        pins.build.rust.without_v()
+    );
+    assert!(inspect.contains(&rust_label), "{inspect}");
+    assert!(
+        inspect.trim_end().ends_with("65534:65534"),
+        "runs as nobody: {inspect}"
+    );
+    let _ = sh
+        .run(&exec::Cmd::new("docker", "remove the test image").args(["image", "rm", "-f", &tag]));
+}
