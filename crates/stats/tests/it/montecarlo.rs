@@ -123,14 +123,16 @@ fn a_gateway_ignoring_the_split_fails_fast() {
 
 #[test]
 fn a_weight_zero_leak_fails() {
-    // 5% of the traffic to v3: the first v3 response fails the test.
+    // 10% of the traffic to v3 (the ten-point skew for a weight-0 backend): the first v3
+    // response fails the test. Passing first needs about 200 responses without one, which
+    // happens with probability near 0.9^200 < 1e-9 per run.
     let summary = run(
         &weighted(),
-        Balancer::Random(vec![0.65, 0.3, 0.05]),
+        Balancer::Random(vec![0.6, 0.3, 0.1]),
         0x5eed_0004,
     );
     assert_eq!(summary.fails, TRIALS);
-    assert!(summary.mean_requests() < 40.0, "{summary:?}");
+    assert!(summary.mean_requests() < 20.0, "{summary:?}");
 }
 
 #[test]
