@@ -79,6 +79,9 @@ pub struct UpSpec {
     pub release: Option<ReleaseInstall>,
     /// Applied (and waited on) only with a release: without a controller nothing programs it.
     pub fixture: Option<Fixture>,
+    /// Locally built images the fixture runs (the echo backend), loaded into kind before it is
+    /// applied. Never pulled: they exist only where `cargo xtask docker-build` made them.
+    pub fixture_images: Vec<String>,
     pub deadlines: Deadlines,
 }
 
@@ -241,6 +244,7 @@ pub fn up(
                 config: spec.run_dir.kind_config(),
                 kubeconfig: kubeconfig.clone(),
                 wait: spec.create_wait,
+                timeout: CreateSpec::default_timeout(spec.create_wait),
             },
             events,
         )?;
@@ -293,6 +297,7 @@ pub fn up(
             events,
         )?;
         if let Some(fixture) = &spec.fixture {
+            load_fixture_images(sh, tools, &kind, &spec.name, &spec.fixture_images, events)?;
             deploy_fixture(
                 sh,
                 &kubectl,
@@ -445,6 +450,32 @@ fn install_release(
                 chart.chart, chart.version
             )))?;
         report.charts_installed.push(chart.name.clone());
+    }
+    Ok(())
+}
+
+fn load_fixture_images(
+    sh: &Shell,
+    tools: &Tools,
+    kind: &Kind,
+    name: &str,
+    images: &[String],
+    events: &mut dyn FnMut(Event),
+) -> Result<(), ClusterError> {
+    let docker = docker::Docker::new(&tools.docker);
+    for image in images {
+        if !sh.is_dry_run() && crate::images::inspect(sh, &docker, image)?.is_none() {
+            return Err(ClusterError::Unexpected {
+                step: format!("load the fixture image {image}"),
+                message: format!(
+                    "the local docker engine has no {image}: build it with `cargo xtask docker-build --file hack/echo/Dockerfile --tag {image}`"
+                ),
+            });
+        }
+        events(Event::Step(format!(
+            "load fixture image {image} into {name}"
+        )));
+        crate::images::load_into_cluster(sh, kind, name, std::slice::from_ref(image))?;
     }
     Ok(())
 }

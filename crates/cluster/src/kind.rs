@@ -55,8 +55,7 @@ impl Kind {
             .arg(&spec.kubeconfig)
             .arg("--wait")
             .arg(go_duration(spec.wait))
-            // kind's own wait plus image unpacking and kubeadm: a generous outer bound.
-            .timeout(spec.wait + Duration::from_secs(600))
+            .timeout(spec.timeout)
     }
 
     /// `kind delete cluster --name N --kubeconfig FILE`. Succeeds when the cluster is absent.
@@ -105,7 +104,17 @@ pub struct CreateSpec {
     pub node_image: String,
     pub config: PathBuf,
     pub kubeconfig: PathBuf,
+    /// `--wait`: how long kind waits for the control plane to be Ready.
     pub wait: Duration,
+    /// The outer bound after which kind (and its process group) is killed.
+    pub timeout: Duration,
+}
+
+impl CreateSpec {
+    /// kind's own wait plus image unpacking and kubeadm: a generous outer bound.
+    pub fn default_timeout(wait: Duration) -> Duration {
+        wait + Duration::from_secs(600)
+    }
 }
 
 /// Cluster names from `kind get clusters` stdout. kind prints "No kind clusters found." on
@@ -164,6 +173,7 @@ mod tests {
             config: "/run/kind-config.yaml".into(),
             kubeconfig: "/run/kubeconfig".into(),
             wait: Duration::from_secs(120),
+            timeout: Duration::from_secs(900),
         });
         assert_eq!(
             cmd.arg_strings(),

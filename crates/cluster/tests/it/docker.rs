@@ -1,0 +1,82 @@
+//! The docker driver against the real engine (skipped, or failing under CI=true, without one):
+//! a FROM scratch image is built, inspected for its ID, saved and loaded back.
+
+use docker::Docker;
+use exec::Shell;
+
+fn engine_usable(sh: &Shell, docker: &Docker) -> Result<(), String> {
+    let output = sh
+        .run_unchecked(&docker.version())
+        .map_err(|error| error.to_string())?;
+    let info = docker::parse_version(&output.stdout_str())?;
+    info.server
+        .map(|_| ())
+        .ok_or_else(|| "the docker engine is not running".to_owned())
+}
+
+#[test]
+fn inspect_save_and_load_a_local_image() {
+    let sh = Shell::new();
+    let docker = Docker::new("docker");
+    if !testkit::require("dockerd", || engine_usable(&sh, &docker)) {
+        return;
+    }
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(context.path().join("hello.txt"), b"cluster crate test\n").unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        "FROM scratch\nCOPY hello.txt /hello.txt\nLABEL org.example.test=cluster\n",
+    )
+    .unwrap();
+    // A unique tag per run: tests in parallel (or a previous run) never share an image.
+    let tag = format!("release-gate-test/cluster:{}", std::process::id());
+    sh.run(&docker.build(
+        &context.path().join("Dockerfile"),
+        &tag,
+        context.path(),
+        &[],
+    ))
+    .unwrap();
+
+    let found = cluster::images::inspect(&sh, &docker, &tag)
+        .unwrap()
+        .expect("image exists");
+    assert!(found.id.starts_with("sha256:"), "{found:?}");
+    assert!(
+        found.repo_digests.is_empty(),
+        "a local build has no registry digest"
+    );
+    assert_eq!(
+        cluster::images::ensure_local(&sh, &docker, &tag).unwrap(),
+        Some(found.clone()),
+        "present images are not pulled"
+    );
+
+    let archive = context.path().join("image.tar");
+    cluster::images::save(&sh, &docker, &[&tag], &archive).unwrap();
+    assert!(archive.metadata().unwrap().len() > 0);
+    sh.run(&docker.image_remove(&tag)).unwrap();
+    assert_eq!(cluster::images::inspect(&sh, &docker, &tag).unwrap(), None);
+
+    let loaded = cluster::images::load(&sh, &docker, &archive).unwrap();
+    assert_eq!(loaded, std::slice::from_ref(&tag));
+    let again = cluster::images::inspect(&sh, &docker, &tag)
+        .unwrap()
+        .expect("loaded back");
+    assert_eq!(again.id, found.id, "save/load changed the image");
+    let _ = sh.run(&docker.image_remove(&tag));
+}
+
+#[test]
+fn inspecting_a_missing_image_is_none_not_an_error() {
+    let sh = Shell::new();
+    let docker = Docker::new("docker");
+    if !testkit::require("dockerd", || engine_usable(&sh, &docker)) {
+        return;
+    }
+    let missing = format!("release-gate-test/missing:{}", std::process::id());
+    assert_eq!(
+        cluster::images::inspect(&sh, &docker, &missing).unwrap(),
+        None
+    );
+}
