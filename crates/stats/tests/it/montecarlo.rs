@@ -7,7 +7,7 @@ use stats::montecarlo::{Balancer, Summary, simulate};
 
 use crate::{evenness, weighted};
 
-const TRIALS: u64 = 10_000;
+const TRIALS: u64 = 5_000;
 
 /// The most events a rate of `rate` plausibly produces in `trials` trials.
 fn allowed(rate: f64, trials: u64) -> u64 {
