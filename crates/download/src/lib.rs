@@ -12,6 +12,7 @@
 //! puts a token into an error, an event or a file.
 
 mod cache;
+mod hasher;
 mod retry;
 mod url;
 
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
+use hasher::BackgroundHasher;
 
 pub use cache::Cache;
 pub use retry::{backoff, format_utc, parse_retry_after};
@@ -438,7 +439,7 @@ type Attempt<'a> = dyn FnMut(Instant, &mut dyn FnMut(&Event)) -> Result<(), Fail
 struct Sink<'a> {
     file: File,
     path: &'a Path,
-    hasher: Sha256,
+    hasher: BackgroundHasher,
     written: u64,
 }
 
@@ -455,7 +456,7 @@ impl Sink<'_> {
             action: "rewind",
             source,
         })?;
-        self.hasher = Sha256::new();
+        self.hasher = BackgroundHasher::new(CHUNK);
         self.written = 0;
         Ok(())
     }
@@ -595,17 +596,19 @@ impl Client {
         let mut sink = Sink {
             file,
             path: part,
-            hasher: Sha256::new(),
+            hasher: BackgroundHasher::new(CHUNK),
             written: 0,
         };
         let limit = request.expected_size.map_or(self.options.max_size, |size| {
             size.min(self.options.max_size)
         });
-        let mut buffer = vec![0u8; CHUNK];
         let attempts = self.with_retries(&request.url, on_event, &mut |deadline, on_event| {
-            self.attempt_body(request, &mut sink, &mut buffer, limit, deadline, on_event)
+            self.attempt_body(request, &mut sink, limit, deadline, on_event)
         })?;
-        Ok((hex(&sink.hasher.finalize()), sink.written, attempts))
+        let Sink {
+            hasher, written, ..
+        } = sink;
+        Ok((hasher.finish(), written, attempts))
     }
 
     /// Runs `attempt` until it succeeds, fails fatally, runs out of retries or of time.
@@ -663,7 +666,6 @@ impl Client {
         &self,
         request: &Request,
         sink: &mut Sink<'_>,
-        buffer: &mut [u8],
         limit: u64,
         deadline: Instant,
         on_event: &mut dyn FnMut(&Event),
@@ -718,37 +720,57 @@ impl Client {
         });
         let mut reader = response.into_body().into_reader();
         loop {
-            let read = match reader.read(buffer) {
-                Ok(0) => break,
-                Ok(read) => read,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => {
-                    return Err(Failure::Retry {
-                        reason: format!("the body broke off after {} bytes: {error}", sink.written),
-                        retry_after: None,
-                    });
+            // Whole chunks: fewer writes and fewer hand-offs to the hashing thread.
+            let mut buffer = sink.hasher.buffer();
+            let mut filled = 0;
+            let mut broke = None;
+            let mut ended = false;
+            while filled < buffer.len() {
+                match reader.read(&mut buffer[filled..]) {
+                    Ok(0) => {
+                        ended = true;
+                        break;
+                    }
+                    Ok(read) => filled += read,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => {
+                        broke = Some(error);
+                        break;
+                    }
                 }
-            };
-            if sink.written + read as u64 > limit {
-                return Err(Failure::Fatal(DownloadError::TooLarge {
-                    url,
-                    limit,
-                    size: sink.written + read as u64,
-                }));
             }
-            sink.file
-                .write_all(&buffer[..read])
-                .map_err(|source| DownloadError::Io {
-                    path: sink.path.to_owned(),
-                    action: "write",
-                    source,
-                })?;
-            sink.hasher.update(&buffer[..read]);
-            sink.written += read as u64;
-            on_event(&Event::Progress {
-                done: sink.written,
-                total,
-            });
+            if filled > 0 {
+                if sink.written + filled as u64 > limit {
+                    return Err(Failure::Fatal(DownloadError::TooLarge {
+                        url,
+                        limit,
+                        size: sink.written + filled as u64,
+                    }));
+                }
+                sink.file
+                    .write_all(&buffer[..filled])
+                    .map_err(|source| DownloadError::Io {
+                        path: sink.path.to_owned(),
+                        action: "write",
+                        source,
+                    })?;
+                sink.hasher.update(buffer, filled);
+                sink.written += filled as u64;
+                on_event(&Event::Progress {
+                    done: sink.written,
+                    total,
+                });
+            }
+            if let Some(error) = broke {
+                // What arrived is kept: the next attempt asks for the rest with Range.
+                return Err(Failure::Retry {
+                    reason: format!("the body broke off after {} bytes: {error}", sink.written),
+                    retry_after: None,
+                });
+            }
+            if ended {
+                break;
+            }
         }
         if let Some(total) = total
             && sink.written < total
