@@ -129,3 +129,17 @@ fn three_positive_weights_split_alpha_and_stay_within_it() {
     assert!(test.false_fail() <= 1e-4, "{}", test.false_fail());
     assert!(test.false_pass() <= 1e-2, "{}", test.false_pass());
 }
+
+#[test]
+fn a_share_near_one_is_tested_against_the_one_alternative_that_exists() {
+    let test = SplitTest::new(&[95.0, 5.0], Plan::default()).unwrap();
+    let design = test.designs().next().unwrap();
+    assert_eq!(design.share(), 0.95);
+    // 0.95 + 0.10 is not a share: only 0.85 is an alternative.
+    assert_eq!(design.alternatives().len(), 1);
+    assert!((design.alternatives()[0] - 0.85).abs() < 1e-12);
+    assert!(design.false_fail() <= 1e-4);
+    assert!(design.worst_false_pass() <= 1e-2);
+    // Past the cap there is nothing left to decide but failure.
+    assert_eq!(design.decide(1001, 950), stats::Step::Fail);
+}
