@@ -122,3 +122,34 @@ fn an_unmeetable_plan_is_refused_with_a_fix() {
     assert!(error.contains("within 200 requests"), "{error}");
     assert!(error.contains("allow more requests"), "{error}");
 }
+
+/// Whatever the statistics, a pass never stands on an observed share that is itself off by
+/// `delta` or more; at the cap the pass band is the one the crate docs quote.
+#[test]
+fn a_pass_never_stands_on_a_share_off_by_delta() {
+    for (test, share, band_at_cap) in [
+        (evenness(), 0.5, (0.437, 0.563)),
+        (weighted(), 0.7, (0.643, 0.759)),
+    ] {
+        let design = test.designs().next().unwrap();
+        let mut lowest = f64::INFINITY;
+        let mut highest = f64::NEG_INFINITY;
+        for n in 1..=1000_usize {
+            for s in 0..=n as u64 {
+                if design.decide(n, s) == stats::Step::Pass {
+                    let observed = s as f64 / n as f64;
+                    assert!((observed - share).abs() < 0.1, "n={n} s={s}");
+                    if n == 1000 {
+                        lowest = lowest.min(observed);
+                        highest = highest.max(observed);
+                    }
+                }
+            }
+        }
+        assert!((lowest - band_at_cap.0).abs() < 0.0015, "{share}: {lowest}");
+        assert!(
+            (highest - band_at_cap.1).abs() < 0.0015,
+            "{share}: {highest}"
+        );
+    }
+}
