@@ -81,8 +81,9 @@ fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
     // of its own, gets only what the command line asks for.
     let mut artifacts = if args.config.is_none() && repo != target.release.repo {
         ui::info(&format!(
-            "{repo} is not {}'s repository: using only --pattern (every asset when none) and no configured images",
-            config_path.display()
+            "{repo} is not the repository of {} ({}): using only --pattern (every asset when none) and no configured images; pass --config to use a target config",
+            config::DEFAULT_TARGET,
+            target.release.repo
         ));
         config::artifacts::Artifacts::default()
     } else {

@@ -105,6 +105,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     std::fs::remove_file(&out).ok();
 
     let ratio = curl_best / ours_best;
+    // Wall-clock figures mean little on a busy machine: say how busy it was.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    ui::out(&format!(
+        "machine load (1/5/15 min): {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
     ui::out(&format!(
         "file: {} MiB from a local server, best of {} runs each (wall time, process start included)",
         args.size_mib, args.runs
