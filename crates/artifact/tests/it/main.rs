@@ -625,3 +625,36 @@ fn record_reader_refuses_a_tampered_folder() {
     let error = record::read(dest.path()).unwrap_err();
     assert!(error.to_string().contains("install.yaml"), "{error}");
 }
+
+#[test]
+fn plain_http_download_url_off_loopback_is_refused() {
+    let server = Server::start();
+    let install = asset("install.yaml", "kind: List\n");
+    let sums = checksums_txt(&[&install]);
+    publish(&server, "v1.2.3", &[install, sums], false);
+    // Rewrite the release so the manifest lives on a plain-http remote host.
+    let release = serde_json::json!({
+        "tag_name": "v1.2.3", "draft": false, "prerelease": false, "html_url": "",
+        "assets": [
+            {"name": "install.yaml", "size": 11, "browser_download_url": "http://downloads.example.invalid/install.yaml",
+             "digest": format!("sha256:{}", sha(b"kind: List\n"))},
+        ],
+    });
+    server.route(
+        "repos/o/r/releases/tags/v1.2.3",
+        Reply::json(release.to_string()),
+    );
+    let dest = tempfile::tempdir().unwrap();
+    let result = run(&plan(dest.path()), &env(&server)).result;
+    assert!(
+        matches!(
+            &result,
+            Err(ArtifactError::Download {
+                error: download::DownloadError::InsecureUrl { .. },
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    assert!(files(dest.path()).is_empty());
+}

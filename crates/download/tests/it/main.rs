@@ -530,3 +530,29 @@ fn malformed_expected_checksum_is_refused_before_any_request() {
     );
     assert!(server.requests().is_empty());
 }
+
+#[test]
+fn connection_refused_is_retried_then_reported() {
+    // A port that was just free: nothing listens there any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let client = client_with(|options| options.retries = 2);
+    let url = format!("http://127.0.0.1:{port}/a");
+    let (result, events) = fetch(&client, &Request::new(url), &dir.path().join("a"));
+    assert!(
+        matches!(result, Err(DownloadError::GaveUp { attempts: 3, .. })),
+        "{result:?}"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Retrying { .. }))
+            .count(),
+        2
+    );
+    assert!(names_in(dir.path()).is_empty());
+}
