@@ -233,6 +233,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--set",
     "--filter",
     "--nodes",
+    "--template",
 ];
 
 fn flag_value(args: &[String], names: &[&str]) -> Option<String> {
@@ -286,6 +287,15 @@ fn positionals(args: &[String]) -> Vec<String> {
     out
 }
 
+/// The version a fake reports: `TOOL=VERSION` lines in the state's `versions`, else `default`.
+fn version_of(state: &Path, tool: &str, default: &str) -> String {
+    fs::read_to_string(state.join("versions"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{tool}=")).map(str::to_owned))
+        .unwrap_or_else(|| default.to_owned())
+}
+
 fn read_clusters(state: &Path) -> Vec<String> {
     fs::read_to_string(state.join("clusters"))
         .unwrap_or_default()
@@ -308,7 +318,7 @@ fn builtin(state: &Path, tool: &str, args: &[String], relay: Option<String>) -> 
     match tool {
         "kind" => kind(state, args),
         "kubectl" => kubectl(state, args, relay),
-        "helm" => helm(args),
+        "helm" => helm(state, args),
         other => {
             eprintln!("fake: unknown tool name {other:?}; name the link kind, kubectl or helm");
             98
@@ -323,7 +333,7 @@ fn kind(state: &Path, args: &[String]) -> i32 {
     let mut clusters = read_clusters(state);
     match words.as_slice() {
         ["version"] => {
-            println!("kind v0.33.0 go1.25.5 linux/amd64");
+            println!("kind {} go1.25.5 linux/amd64", version_of(state, "kind", "v0.33.0"));
             0
         }
         ["get", "clusters"] => {
@@ -430,7 +440,8 @@ fn kubectl(state: &Path, args: &[String], relay: Option<String>) -> i32 {
     match words.as_slice() {
         ["version"] => {
             println!(
-                "{{\"clientVersion\":{{\"major\":\"1\",\"minor\":\"37\",\"gitVersion\":\"v1.37.1\"}},\"kustomizeVersion\":\"v5.7.1\"}}"
+                "{{\"clientVersion\":{{\"gitVersion\":\"{}\"}},\"kustomizeVersion\":\"v5.7.1\"}}",
+                version_of(state, "kubectl", "v1.37.1")
             );
             0
         }
@@ -532,12 +543,18 @@ fn relay_connection(client: TcpStream, target: &str) {
     let _ = forward.join();
 }
 
-fn helm(args: &[String]) -> i32 {
+fn helm(state: &Path, args: &[String]) -> i32 {
     let positional = positionals(args);
     let words: Vec<&str> = positional.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["version", ..] => {
-            println!("version.BuildInfo{{Version:\"v4.3.0\", GitCommit:\"\", GoVersion:\"go1.25.5\"}}");
+            let version = version_of(state, "helm", "v4.3.0");
+            if flag_value(args, &["--template"]).is_some() {
+                // `helm version --template '{{.Version}}'` prints the bare version, no newline.
+                print!("{version}");
+            } else {
+                println!("version.BuildInfo{{Version:\"{version}\", GitCommit:\"\", GoVersion:\"go1.25.5\"}}");
+            }
             0
         }
         ["upgrade", release, _chart] => {

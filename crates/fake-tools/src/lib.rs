@@ -263,6 +263,16 @@ impl FakeTools {
         fs::write(self.state_dir().join("relay"), address.to_string())
     }
 
+    /// The version `tool version` reports (defaults: kind v0.33.0, kubectl v1.37.1, helm v4.3.0).
+    pub fn set_version(&self, tool: &str, version: &str) -> io::Result<()> {
+        // The fake takes the first line for a tool, so a later call must come first.
+        let existing = fs::read_to_string(self.state_dir().join("versions")).unwrap_or_default();
+        fs::write(
+            self.state_dir().join("versions"),
+            format!("{tool}={version}\n{existing}"),
+        )
+    }
+
     /// Pretends kind already has these clusters.
     pub fn add_clusters(&self, names: &[&str]) -> io::Result<()> {
         let mut clusters = self.clusters();

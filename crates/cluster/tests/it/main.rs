@@ -4,6 +4,7 @@
 
 mod docker;
 mod fixture;
+mod kubectl_cli;
 mod lifecycle;
 mod port_forward;
 mod snapshots;

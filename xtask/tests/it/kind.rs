@@ -1,0 +1,340 @@
+//! `cargo xtask kind-up` / `kind-down` as a user runs them, against the fake kind, kubectl and
+//! helm ($KIND, $KUBECTL, $HELM point at them): idempotent up, down empties kind's list, bad
+//! input exits 2 before any cluster call, and the dry run runs nothing.
+
+use std::path::Path;
+
+use fake_tools::{FakeTools, Rule};
+
+struct Run {
+    fakes: FakeTools,
+    dir: tempfile::TempDir,
+    cache: tempfile::TempDir,
+}
+
+impl Run {
+    fn new() -> Run {
+        let fakes = FakeTools::new().unwrap();
+        let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
+        // The fakes report the pinned versions, so tool resolution accepts them as they are.
+        fakes
+            .set_version("kind", &pins.kind.version.to_string())
+            .unwrap();
+        fakes
+            .set_version("kubectl", &pins.kubectl.version.to_string())
+            .unwrap();
+        fakes
+            .set_version("helm", &pins.helm.version.to_string())
+            .unwrap();
+        Run {
+            fakes,
+            dir: tempfile::tempdir().unwrap(),
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn xtask(&self, args: &[&str]) -> exec::Output {
+        let mut cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask under test")
+            .args(args)
+            .env("KIND", self.fakes.program("kind"))
+            .env("KUBECTL", self.fakes.program("kubectl"))
+            .env("HELM", self.fakes.program("helm"))
+            .env("XTASK_TOOLS_DIR", self.cache.path())
+            .env_remove("XTASK_FORCE_HOST_TOOLS")
+            .env_remove("XTASK_TOOLS_MIRROR")
+            .env_remove("GITHUB_ACTIONS");
+        for name in pins::OVERRIDE_VARIABLES {
+            cmd = cmd.env_remove(name);
+        }
+        self.fakes.shell().run_unchecked(&cmd).unwrap()
+    }
+
+    /// Calls other than the version probes tool resolution makes.
+    fn cluster_calls(&self) -> Vec<fake_tools::Call> {
+        self.fakes
+            .calls()
+            .into_iter()
+            .filter(|call| call.args.first().map(String::as_str) != Some("version"))
+            .collect()
+    }
+
+    fn crds_installed(&self) {
+        let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
+        let crd = format!(
+            r#"{{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{{"name":"gateways.gateway.networking.k8s.io","annotations":{{"gateway.networking.k8s.io/bundle-version":"{}","gateway.networking.k8s.io/channel":"standard"}}}}}}"#,
+            pins.gateway_api.version
+        );
+        self.fakes
+            .rule(Rule::new("kubectl", &["get", "customresourcedefinitions"]).stdout(crd))
+            .unwrap();
+    }
+}
+
+fn text(output: &exec::Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        output.stdout_str(),
+        output.stderr_str()
+    )
+}
+
+#[test]
+fn kind_up_twice_creates_once_and_kind_down_empties_the_list() {
+    let run = Run::new();
+    let dir = run.run_dir().to_str().unwrap();
+    let first = run.xtask(&["kind-up", "--dir", dir]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert!(
+        first.stdout_str().contains("cluster release-gate is ready"),
+        "{}",
+        text(&first)
+    );
+    let kubeconfig = run.run_dir().join("kubeconfig");
+    assert!(
+        first
+            .stdout_str()
+            .contains(&format!("kubeconfig: {}", kubeconfig.display())),
+        "{}",
+        text(&first)
+    );
+    assert!(
+        first
+            .stdout_str()
+            .contains("cargo xtask kind-down --name release-gate"),
+        "{}",
+        text(&first)
+    );
+    assert!(kubeconfig.is_file());
+    assert_eq!(run.fakes.clusters(), ["release-gate"]);
+
+    run.crds_installed();
+    let second = run.xtask(&["kind-up", "--dir", dir]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert!(
+        second.stdout_str().contains("nothing changed"),
+        "{}",
+        text(&second)
+    );
+    let creates = run
+        .cluster_calls()
+        .iter()
+        .filter(|call| call.has(&["create", "cluster"]))
+        .count();
+    assert_eq!(creates, 1);
+    assert!(
+        run.run_dir().join("commands.log").is_file(),
+        "no command log"
+    );
+
+    let down = run.xtask(&["kind-down", "--dir", dir]);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+    assert!(
+        run.fakes.clusters().is_empty(),
+        "{:?}",
+        run.fakes.clusters()
+    );
+    assert!(
+        run.run_dir().join("logs").is_dir(),
+        "logs were not exported before the delete"
+    );
+    let again = run.xtask(&["kind-down", "--dir", dir]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(
+        again.stdout_str().contains("nothing to delete"),
+        "{}",
+        text(&again)
+    );
+    assert!(
+        !run.fakes.user_kubeconfig().exists(),
+        "the user's kubeconfig was written"
+    );
+}
+
+#[test]
+fn a_cluster_with_a_longer_name_is_not_reused_or_deleted() {
+    let run = Run::new();
+    run.fakes.add_clusters(&["release-gate-2"]).unwrap();
+    let dir = run.run_dir().to_str().unwrap();
+    let up = run.xtask(&["kind-up", "--dir", dir]);
+    assert_eq!(up.status.code(), Some(0), "{}", text(&up));
+    assert_eq!(run.fakes.clusters(), ["release-gate-2", "release-gate"]);
+    let down = run.xtask(&["kind-down", "--dir", dir]);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+    assert_eq!(run.fakes.clusters(), ["release-gate-2"]);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_runs_nothing() {
+    let run = Run::new();
+    let dir = run.run_dir().join("plan");
+    let output = run.xtask(&[
+        "kind-up",
+        "--dry-run",
+        "--name",
+        "dev",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = output.stdout_str();
+    let kind = run.fakes.program("kind");
+    let kubectl = run.fakes.program("kubectl");
+    let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
+    let expected = [
+        format!("{} get clusters", kind.display()),
+        format!(
+            "{} create cluster --name dev --image {} --config {}/kind-config.yaml --kubeconfig {}/kubeconfig --wait 300s",
+            kind.display(),
+            pins.node_image.reference,
+            dir.display(),
+            dir.display()
+        ),
+        format!(
+            "{} --kubeconfig {}/kubeconfig apply --server-side --field-manager=release-gate --force-conflicts -f {}",
+            kubectl.display(),
+            dir.display(),
+            pins.gateway_api.crds_url()
+        ),
+    ];
+    for line in expected {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "missing `{line}` in\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("apiVersion: kind.x-k8s.io/v1alpha4"),
+        "{stdout}"
+    );
+    assert!(
+        run.cluster_calls().is_empty(),
+        "the dry run ran {:?}",
+        run.cluster_calls()
+    );
+    assert!(!dir.exists(), "the dry run wrote files");
+
+    let down = run.xtask(&[
+        "kind-down",
+        "--dry-run",
+        "--name",
+        "dev",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+    assert!(
+        down.stdout_str()
+            .contains(&format!("{} delete cluster --name dev", kind.display())),
+        "{}",
+        text(&down)
+    );
+    assert!(run.cluster_calls().is_empty());
+}
+
+#[test]
+fn a_failing_create_exits_1_and_leaves_no_cluster() {
+    let run = Run::new();
+    run.fakes
+        .rule(
+            Rule::new("kind", &["create", "cluster"])
+                .builtin()
+                .stderr("ERROR: failed to create cluster: failed to init node with kubeadm\n")
+                .exit(1),
+        )
+        .unwrap();
+    let output = run.xtask(&["kind-up", "--dir", run.run_dir().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        output
+            .stderr_str()
+            .contains("failed to init node with kubeadm"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        run.fakes.clusters().is_empty(),
+        "{:?}",
+        run.fakes.clusters()
+    );
+}
+
+fn bad_input(run: &Run, args: &[&str], expected: &str) {
+    let output = run.xtask(args);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+    assert!(
+        output.stderr_str().contains(expected),
+        "{args:?}: {}",
+        text(&output)
+    );
+    assert!(
+        run.cluster_calls().is_empty(),
+        "{args:?} reached kind: {:?}",
+        run.cluster_calls()
+    );
+    assert!(run.fakes.clusters().is_empty());
+}
+
+#[test]
+fn bad_input_exits_2_before_any_cluster_call() {
+    let run = Run::new();
+    let dir = run.run_dir().to_str().unwrap().to_owned();
+    bad_input(
+        &run,
+        &["kind-up", "--dir", &dir, "--release", "latest"],
+        "not a release tag",
+    );
+    bad_input(
+        &run,
+        &["kind-up", "--dir", &dir, "--release", "2.1"],
+        "like v2.1.0",
+    );
+    bad_input(
+        &run,
+        &["kind-up", "--dir", &dir, "--name", "Release_Gate"],
+        "not a usable kind cluster name",
+    );
+    bad_input(
+        &run,
+        &["kind-down", "--dir", &dir, "--name", "a b"],
+        "not a usable kind cluster name",
+    );
+
+    let config = run.run_dir().join("target.toml");
+    std::fs::write(
+        &config,
+        "[release]\nrepo = \"a/b\"\n[install]\ngateway_class = \"Not_A_Label\"\n",
+    )
+    .unwrap();
+    bad_input(
+        &run,
+        &[
+            "kind-up",
+            "--dir",
+            &dir,
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        "not a DNS label",
+    );
+
+    std::fs::write(
+        &config,
+        "[release]\nrepo = \"a/b\"\n[install]\ngateway_class = \"kgateway\"\n[[install.charts]]\nname = \"kgateway\"\nchart = \"oci://cr.kgateway.dev/kgateway-dev/charts/kgateway\"\nnamespace = \"kgateway-system\"\n",
+    )
+    .unwrap();
+    bad_input(
+        &run,
+        &[
+            "kind-up",
+            "--dir",
+            &dir,
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        "has no version",
+    );
+}
