@@ -217,13 +217,14 @@ pub fn up(
             "cluster {} exists (exact name); reusing it",
             spec.name
         )));
-        if !kubeconfig.is_file() && !sh.is_dry_run() {
-            sh.run(&export_kubeconfig(&kind, &spec.name, &kubeconfig))
-                .map_err(ClusterError::infra(format!(
-                    "write the kubeconfig of {}",
-                    spec.name
-                )))?;
-        }
+        // Always rewritten: a cluster recreated elsewhere under the same name has new
+        // credentials, and a stale kubeconfig would fail every later step.
+        sh.run(&export_kubeconfig(&kind, &spec.name, &kubeconfig))
+            .map_err(ClusterError::infra(format!(
+                "write the kubeconfig of {}",
+                spec.name
+            )))?;
+        check_node_version(sh, &kubectl, spec, events)?;
     } else {
         let config = KindConfig::new(&spec.name, spec.node_port_mapping);
         if !sh.is_dry_run() {
@@ -310,6 +311,62 @@ pub fn up(
         }
     }
     Ok(report)
+}
+
+/// The Kubernetes version a node image runs: its tag (`kindest/node:v1.37.0@sha256:…`).
+pub fn node_image_kubernetes(node_image: &str) -> Option<&str> {
+    let name = node_image.split('@').next()?;
+    let (_, tag) = name.rsplit_once(':')?;
+    (!tag.contains('/')).then_some(tag)
+}
+
+/// A reused cluster must run the pinned node image's Kubernetes; otherwise reuse would test the
+/// release on a cluster nobody pinned.
+fn check_node_version(
+    sh: &Shell,
+    kubectl: &Kubectl,
+    spec: &UpSpec,
+    events: &mut dyn FnMut(Event),
+) -> Result<(), ClusterError> {
+    let step = format!("read the nodes of {}", spec.name);
+    let output = sh
+        .run(&kubectl.get_json(&Get {
+            resource: "nodes",
+            ..Get::default()
+        }))
+        .map_err(ClusterError::infra(step.clone()))?;
+    if sh.is_dry_run() {
+        return Ok(());
+    }
+    let nodes: status::List<status::Node> =
+        status::parse("nodes", &output.stdout_str()).map_err(|message| {
+            ClusterError::Unexpected {
+                step: step.clone(),
+                message,
+            }
+        })?;
+    let Some(wanted) = node_image_kubernetes(&spec.node_image) else {
+        return Ok(());
+    };
+    if nodes.items.is_empty() {
+        events(Event::Warning(format!(
+            "cluster {} reports no nodes; if later steps fail, run with --recreate",
+            spec.name
+        )));
+    }
+    for node in &nodes.items {
+        let running = &node.status.node_info.kubelet_version;
+        if running != wanted {
+            return Err(ClusterError::Unexpected {
+                step,
+                message: format!(
+                    "node {} of cluster {} runs Kubernetes {running}, but the pinned node image is {}: recreate it with `cargo xtask kind-up --name {} --recreate`",
+                    node.metadata.name, spec.name, spec.node_image, spec.name
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `kind export kubeconfig --name N --kubeconfig FILE`, for a reused cluster whose run directory

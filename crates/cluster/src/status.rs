@@ -155,6 +155,28 @@ pub struct ServicePort {
     pub node_port: Option<u16>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+pub struct Node {
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub status: NodeStatus,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+    #[serde(default)]
+    pub node_info: NodeInfo,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeInfo {
+    /// `v1.37.0`: the Kubernetes version the node runs (the node image's tag).
+    #[serde(default)]
+    pub kubelet_version: String,
+}
+
 /// Any object whose metadata is all we read (a CRD: its bundle-version annotation).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Object {

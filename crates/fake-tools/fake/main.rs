@@ -153,7 +153,11 @@ fn read_rules(state: &Path) -> Vec<Rule> {
             ("end", Some(_)) => rules.extend(current.take()),
             ("tool", Some(rule)) => rule.tool = value.to_owned(),
             ("args", Some(rule)) => {
-                rule.words = value.split(' ').filter(|w| !w.is_empty()).map(unescape).collect();
+                rule.words = value
+                    .split(' ')
+                    .filter(|w| !w.is_empty())
+                    .map(unescape)
+                    .collect();
             }
             ("stdout", Some(rule)) => rule.stdout = Some(unescape(value).into_bytes()),
             ("stdout-file", Some(rule)) => {
@@ -333,7 +337,10 @@ fn kind(state: &Path, args: &[String]) -> i32 {
     let mut clusters = read_clusters(state);
     match words.as_slice() {
         ["version"] => {
-            println!("kind {} go1.25.5 linux/amd64", version_of(state, "kind", "v0.33.0"));
+            println!(
+                "kind {} go1.25.5 linux/amd64",
+                version_of(state, "kind", "v0.33.0")
+            );
             0
         }
         ["get", "clusters"] => {
@@ -367,20 +374,22 @@ fn kind(state: &Path, args: &[String]) -> i32 {
             eprintln!(" ✓ Preparing nodes 📦");
             clusters.push(name.clone());
             write_clusters(state, &clusters);
-            let kubeconfig = flag_value(args, &["--kubeconfig"])
-                .or_else(|| env::var("KUBECONFIG").ok())
-                .unwrap_or_else(|| {
-                    format!("{}/.kube/config", env::var("HOME").unwrap_or_default())
-                });
-            let path = Path::new(&kubeconfig);
-            if let Some(parent) = path.parent() {
-                let _ = fs::create_dir_all(parent);
-            }
-            let contents = format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:6443\n  name: kind-{name}\ncontexts:\n- context:\n    cluster: kind-{name}\n    user: kind-{name}\n  name: kind-{name}\ncurrent-context: kind-{name}\nusers:\n- name: kind-{name}\n  user: {{}}\n"
-            );
-            if let Err(error) = fs::write(path, contents) {
+            if let Err(error) = write_kubeconfig(args, &name) {
                 eprintln!("ERROR: failed to create cluster: failed to write kubeconfig: {error}");
+                return 1;
+            }
+            eprintln!("Set kubectl context to \"kind-{name}\"");
+            0
+        }
+        ["export", "kubeconfig"] => {
+            if !clusters.contains(&name) {
+                eprintln!(
+                    "ERROR: could not locate any control plane nodes for cluster named '{name}'. Use the --name option to select a different cluster"
+                );
+                return 1;
+            }
+            if let Err(error) = write_kubeconfig(args, &name) {
+                eprintln!("ERROR: failed to write kubeconfig: {error}");
                 return 1;
             }
             eprintln!("Set kubectl context to \"kind-{name}\"");
@@ -397,7 +406,9 @@ fn kind(state: &Path, args: &[String]) -> i32 {
                 eprintln!("ERROR: unknown cluster \"{name}\"");
                 return 1;
             }
-            let dir = rest.first().map_or_else(|| state.join("kind-logs"), PathBuf::from);
+            let dir = rest
+                .first()
+                .map_or_else(|| state.join("kind-logs"), PathBuf::from);
             let _ = fs::create_dir_all(dir.join(format!("{name}-control-plane")));
             let _ = fs::write(dir.join("kind-version.txt"), "kind v0.33.0\n");
             eprintln!("Exported logs for cluster \"{name}\" to:");
@@ -434,6 +445,22 @@ fn kind(state: &Path, args: &[String]) -> i32 {
     }
 }
 
+/// Writes a kubeconfig for cluster `name` where kind would: `--kubeconfig`, else `$KUBECONFIG`,
+/// else `$HOME/.kube/config` (so a test notices when the user's file would be touched).
+fn write_kubeconfig(args: &[String], name: &str) -> io::Result<()> {
+    let kubeconfig = flag_value(args, &["--kubeconfig"])
+        .or_else(|| env::var("KUBECONFIG").ok())
+        .unwrap_or_else(|| format!("{}/.kube/config", env::var("HOME").unwrap_or_default()));
+    let path = Path::new(&kubeconfig);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let contents = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:6443\n  name: kind-{name}\ncontexts:\n- context:\n    cluster: kind-{name}\n    user: kind-{name}\n  name: kind-{name}\ncurrent-context: kind-{name}\nusers:\n- name: kind-{name}\n  user: {{}}\n"
+    );
+    fs::write(path, contents)
+}
+
 fn kubectl(state: &Path, args: &[String], relay: Option<String>) -> i32 {
     let positional = positionals(args);
     let words: Vec<&str> = positional.iter().map(String::as_str).collect();
@@ -461,12 +488,16 @@ fn kubectl(state: &Path, args: &[String], relay: Option<String>) -> i32 {
         }
         ["port-forward", _target, ports @ ..] => port_forward(state, ports, relay),
         ["get", _resource, _name, ..] => {
-            eprintln!("Error from server (NotFound): the fake has no recorded answer for {words:?}");
+            eprintln!(
+                "Error from server (NotFound): the fake has no recorded answer for {words:?}"
+            );
             1
         }
         ["get", ..] => {
             if flag_value(args, &["-o", "--output"]).as_deref() == Some("json") {
-                println!("{{\"apiVersion\":\"v1\",\"items\":[],\"kind\":\"List\",\"metadata\":{{\"resourceVersion\":\"\"}}}}");
+                println!(
+                    "{{\"apiVersion\":\"v1\",\"items\":[],\"kind\":\"List\",\"metadata\":{{\"resourceVersion\":\"\"}}}}"
+                );
             } else {
                 eprintln!("No resources found");
             }
@@ -498,12 +529,18 @@ fn port_forward(state: &Path, ports: &[&str], relay: Option<String>) -> i32 {
     let relay = relay
         .or_else(|| fs::read_to_string(state.join("relay")).ok())
         .map(|text| text.trim().to_owned());
-    let local_port: u16 = if local.is_empty() { 0 } else { local.parse().unwrap_or(0) };
+    let local_port: u16 = if local.is_empty() {
+        0
+    } else {
+        local.parse().unwrap_or(0)
+    };
     let listener = match TcpListener::bind(("127.0.0.1", local_port)) {
         Ok(listener) => listener,
         Err(error) => {
             eprintln!("Unable to listen on port {local_port}: {error}");
-            eprintln!("error: unable to listen on any of the requested ports: [{{{local_port} {remote}}}]");
+            eprintln!(
+                "error: unable to listen on any of the requested ports: [{{{local_port} {remote}}}]"
+            );
             return 1;
         }
     };
@@ -553,12 +590,15 @@ fn helm(state: &Path, args: &[String]) -> i32 {
                 // `helm version --template '{{.Version}}'` prints the bare version, no newline.
                 print!("{version}");
             } else {
-                println!("version.BuildInfo{{Version:\"{version}\", GitCommit:\"\", GoVersion:\"go1.25.5\"}}");
+                println!(
+                    "version.BuildInfo{{Version:\"{version}\", GitCommit:\"\", GoVersion:\"go1.25.5\"}}"
+                );
             }
             0
         }
         ["upgrade", release, _chart] => {
-            let namespace = flag_value(args, &["--namespace", "-n"]).unwrap_or_else(|| "default".to_owned());
+            let namespace =
+                flag_value(args, &["--namespace", "-n"]).unwrap_or_else(|| "default".to_owned());
             println!("Release \"{release}\" does not exist. Installing it now.");
             println!("NAME: {release}");
             println!("NAMESPACE: {namespace}");

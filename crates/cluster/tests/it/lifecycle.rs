@@ -449,3 +449,81 @@ fn fixture_is_applied_with_the_release_and_waited_on() {
         "the programmed fixture was applied again"
     );
 }
+
+#[test]
+fn a_reused_cluster_gets_a_fresh_kubeconfig_in_the_run_directory() {
+    let setup = Setup::new();
+    setup.fakes.add_clusters(&["release-gate"]).unwrap();
+    let sh = setup.fakes.shell();
+    let report = dev::up(
+        &sh,
+        &setup.tools(),
+        &setup.spec("release-gate"),
+        &mut no_events(),
+    )
+    .unwrap();
+    assert!(!report.created);
+    let export = setup
+        .fakes
+        .calls_of("kind")
+        .into_iter()
+        .find(|call| call.has(&["export", "kubeconfig"]))
+        .expect("the kubeconfig was not exported");
+    let kubeconfig = setup.run_dir().kubeconfig();
+    assert_eq!(
+        export.flag("--kubeconfig"),
+        Some(kubeconfig.to_str().unwrap())
+    );
+    assert_eq!(export.flag("--name"), Some("release-gate"));
+    assert!(kubeconfig.is_file());
+    assert!(!setup.fakes.user_kubeconfig().exists());
+}
+
+#[test]
+fn a_reused_cluster_on_another_kubernetes_is_refused_with_the_fix() {
+    let setup = Setup::bare();
+    setup
+        .fakes
+        .rule(Rule::new("kubectl", &["get", "nodes"]).stdout_file(data("nodes-v1.35.1.json")))
+        .unwrap();
+    setup.fakes.add_clusters(&["release-gate"]).unwrap();
+    let sh = setup.fakes.shell();
+    let error = dev::up(
+        &sh,
+        &setup.tools(),
+        &setup.spec("release-gate"),
+        &mut no_events(),
+    )
+    .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("runs Kubernetes v1.35.1") && text.contains("--recreate"),
+        "{text}"
+    );
+    assert_eq!(
+        setup.fakes.clusters(),
+        ["release-gate"],
+        "a refused reuse must not delete anything"
+    );
+    assert!(
+        !setup
+            .fakes
+            .calls_of("kubectl")
+            .iter()
+            .any(|call| call.has(&["apply"])),
+        "nothing may be installed on a cluster that does not match the pins"
+    );
+}
+
+#[test]
+fn node_image_kubernetes_is_the_tag() {
+    assert_eq!(
+        dev::node_image_kubernetes("kindest/node:v1.37.0@sha256:abc"),
+        Some("v1.37.0")
+    );
+    assert_eq!(
+        dev::node_image_kubernetes("localhost:5000/node:v1.36.2"),
+        Some("v1.36.2")
+    );
+    assert_eq!(dev::node_image_kubernetes("localhost:5000/node"), None);
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cluster::dev::{RunDir, Tools, UpSpec};
 use cluster::fixture::Deadlines;
-use fake_tools::FakeTools;
+use fake_tools::{FakeTools, Rule};
 
 pub fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -19,7 +19,18 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// Fakes whose reused clusters run the pinned Kubernetes (tests add rules after this one,
+    /// so a test that wants other nodes starts from [`Setup::bare`]).
     pub fn new() -> Setup {
+        let setup = Setup::bare();
+        setup
+            .fakes
+            .rule(Rule::new("kubectl", &["get", "nodes"]).stdout_file(data("nodes-v1.37.0.json")))
+            .expect("add the nodes rule");
+        setup
+    }
+
+    pub fn bare() -> Setup {
         Setup {
             fakes: FakeTools::new().expect("create the fake tools"),
             run: tempfile::tempdir().expect("create a run directory"),
