@@ -525,7 +525,7 @@ fn load_fixture_images(
             return Err(ClusterError::Unexpected {
                 step: format!("load the fixture image {image}"),
                 message: format!(
-                    "the local docker engine has no {image}: build it with `cargo xtask docker-build --file hack/echo/Dockerfile --tag {image}`"
+                    "the local docker engine has no {image}: build it with `cargo xtask echo-image --tag {image}`"
                 ),
             });
         }
@@ -570,7 +570,71 @@ fn deploy_fixture(
     sh.run(&kubectl.apply_server_side(&run_dir.fixture().to_string_lossy()))
         .map_err(ClusterError::infra("apply the conformance fixture"))?;
     report.fixture_applied = true;
-    fixture::wait_ready(sh, kubectl, fixture, deadlines)
+    let waited = fixture::wait_ready(sh, kubectl, fixture, deadlines);
+    if waited.is_err() {
+        let dir = run_dir.0.join("diagnostics");
+        let written = collect_diagnostics(sh, kubectl, fixture, &dir);
+        events(Event::Warning(format!(
+            "the fixture did not become ready; {} diagnostics written to {}",
+            written,
+            dir.display()
+        )));
+    }
+    waited
+}
+
+/// Best effort, after a failure: events sorted by time, `describe` of the Gateway API objects
+/// and pods, and the logs of every namespace's deployments that the fixture or the release
+/// uses. Returns how many files were written; a diagnostic that fails is skipped.
+pub fn collect_diagnostics(sh: &Shell, kubectl: &Kubectl, fixture: &Fixture, dir: &Path) -> usize {
+    if sh.is_dry_run() || std::fs::create_dir_all(dir).is_err() {
+        return 0;
+    }
+    let mut commands = vec![
+        ("events.txt".to_owned(), kubectl.events()),
+        (
+            "gatewayclasses.txt".to_owned(),
+            kubectl.describe("gatewayclasses", None),
+        ),
+        (
+            "gateways.txt".to_owned(),
+            kubectl.describe("gateways", None),
+        ),
+        (
+            "httproutes.txt".to_owned(),
+            kubectl.describe("httproutes", None),
+        ),
+        ("pods.txt".to_owned(), kubectl.describe("pods", None)),
+    ];
+    for backend in &fixture.backends {
+        let object = format!("deployment/{}", backend.deployment.name);
+        commands.push((
+            format!("logs-{}.txt", backend.deployment.name),
+            kubectl.logs(
+                &crate::kubectl::Target {
+                    object: &object,
+                    namespace: &backend.deployment.namespace,
+                },
+                500,
+            ),
+        ));
+    }
+    let mut written = 0;
+    for (file, cmd) in commands {
+        let Ok(output) = sh.run_unchecked(&cmd) else {
+            continue;
+        };
+        // stdout only: kubectl's warnings on stderr are kept apart, after a marker.
+        let mut text = output.stdout;
+        if !output.stderr.is_empty() {
+            text.extend_from_slice(b"\n--- stderr ---\n");
+            text.extend_from_slice(&output.stderr);
+        }
+        if std::fs::write(dir.join(file), text).is_ok() {
+            written += 1;
+        }
+    }
+    written
 }
 
 fn gateway_ready(

@@ -527,3 +527,58 @@ fn node_image_kubernetes_is_the_tag() {
     );
     assert_eq!(dev::node_image_kubernetes("localhost:5000/node"), None);
 }
+
+#[test]
+fn a_stuck_fixture_fails_naming_the_object_and_leaves_diagnostics() {
+    let setup = Setup::new();
+    setup
+        .fakes
+        .rule(
+            Rule::new("kubectl", &["get", "gateways.gateway.networking.k8s.io"])
+                .stdout_file(data("gateway-pending.json")),
+        )
+        .unwrap();
+    setup
+        .fakes
+        .rule(Rule::new("kubectl", &["get", "events"]).stdout("LAST SEEN   TYPE      REASON   OBJECT   MESSAGE\n5s   Warning   AddressNotAssigned   gateway/same-namespace   no address\n"))
+        .unwrap();
+    let sh = setup.fakes.shell();
+    let mut spec = setup.spec("release-gate");
+    spec.release = Some(ReleaseInstall {
+        tag: "v2.1.0".into(),
+        charts: Vec::new(),
+        images: Vec::new(),
+        helm_timeout: Duration::from_secs(60),
+    });
+    spec.fixture = Some(Fixture::load(&data("fixture"), "kgateway").unwrap());
+    let mut events = Vec::new();
+    let error = dev::up(&sh, &setup.tools(), &spec, &mut |event| events.push(event)).unwrap_err();
+    assert!(matches!(error, ClusterError::Stuck { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("Gateway gateway-conformance-infra/same-namespace"),
+        "{error}"
+    );
+    let diagnostics = setup.run_dir().0.join("diagnostics");
+    let events_file = std::fs::read_to_string(diagnostics.join("events.txt")).unwrap();
+    assert!(events_file.contains("AddressNotAssigned"), "{events_file}");
+    assert!(diagnostics.join("logs-infra-backend-v1.txt").is_file());
+    assert!(
+        events
+            .iter()
+            .any(|event| matches!(event, cluster::Event::Warning(w) if w.contains("diagnostics"))),
+        "{events:?}"
+    );
+    let sorted = setup
+        .fakes
+        .calls_of("kubectl")
+        .into_iter()
+        .find(|call| call.has(&["get", "events"]))
+        .unwrap();
+    assert!(
+        sorted.has(&["--all-namespaces", "--sort-by=.lastTimestamp"]),
+        "{}",
+        sorted.line()
+    );
+}
