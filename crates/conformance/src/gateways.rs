@@ -219,6 +219,9 @@ pub struct Gateway {
 impl Gateway {
     /// Writes `config` into `run_dir`, starts the gateway and waits until its listener accepts
     /// TCP connections (or it exits, which is an error quoting its stderr).
+    ///
+    /// Call it on a thread that outlives the gateway: Envoy gets SIGTERM as soon as the thread
+    /// that spawned it exits (a parent-death signal is tied to the spawning thread).
     pub fn start(
         kind: Kind,
         program: &Path,
@@ -264,6 +267,12 @@ impl Gateway {
 
     pub fn url(&self) -> String {
         self.ports.gateway_url()
+    }
+
+    /// The gateway's exit status, if it has exited (a crash is a broken environment, not a
+    /// failed case).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_status()
     }
 
     /// What the gateway wrote to stderr lately (for failure messages).
