@@ -657,3 +657,106 @@ fn gateway_ready(
         .map(|parsed| parsed.readiness().is_ok())
         .unwrap_or(false))
 }
+
+/// A cluster that exists only for one run (verify-release): created fresh, and torn down —
+/// logs exported, then deleted — when [`ThrowawayCluster::teardown`] is called or, failing
+/// that, when the value is dropped (an early return, an error, a panic unwinding).
+pub struct ThrowawayCluster<'a> {
+    sh: &'a Shell,
+    kind: Kind,
+    name: String,
+    run_dir: RunDir,
+    armed: bool,
+}
+
+impl std::fmt::Debug for ThrowawayCluster<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThrowawayCluster")
+            .field("name", &self.name)
+            .field("run_dir", &self.run_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> ThrowawayCluster<'a> {
+    /// Creates the cluster and installs what `spec` asks for. A cluster of that exact name must
+    /// not exist yet (a throwaway never adopts someone's cluster, and never deletes it). If any
+    /// step fails, the half-built cluster is torn down before the error is returned.
+    pub fn up(
+        sh: &'a Shell,
+        tools: &Tools,
+        spec: &UpSpec,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<(ThrowawayCluster<'a>, UpReport), ClusterError> {
+        let kind = Kind::new(&tools.kind);
+        if kind::has_cluster(&list_clusters(sh, &kind)?, &spec.name) {
+            return Err(ClusterError::BadInput(format!(
+                "a kind cluster named {} already exists; a throwaway run needs a fresh name (or delete it with `kind delete cluster --name {}`)",
+                spec.name, spec.name
+            )));
+        }
+        let mut guard = ThrowawayCluster {
+            sh,
+            kind,
+            name: spec.name.clone(),
+            run_dir: spec.run_dir.clone(),
+            armed: true,
+        };
+        let fresh = UpSpec {
+            recreate: false,
+            ..spec.clone()
+        };
+        match up(sh, tools, &fresh, events) {
+            Ok(report) => Ok((guard, report)),
+            Err(error) => {
+                // Tear down now, so the logs of the failed bring-up are exported before delete.
+                if let Err(cleanup) = guard.teardown_inner(events) {
+                    events(Event::Warning(format!(
+                        "tearing down {} after the failure also failed: {cleanup}",
+                        guard.name
+                    )));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.run_dir.kubeconfig()
+    }
+
+    pub fn run_dir(&self) -> &RunDir {
+        &self.run_dir
+    }
+
+    /// Exports logs into the run directory, deletes the cluster and checks it is gone.
+    pub fn teardown(mut self, events: &mut dyn FnMut(Event)) -> Result<(), ClusterError> {
+        self.teardown_inner(events)
+    }
+
+    fn teardown_inner(&mut self, events: &mut dyn FnMut(Event)) -> Result<(), ClusterError> {
+        self.armed = false;
+        teardown(
+            self.sh,
+            &self.kind,
+            &self.name,
+            &self.run_dir.kubeconfig(),
+            &self.run_dir.logs(),
+            events,
+        )
+        .map(|_| ())
+    }
+}
+
+impl Drop for ThrowawayCluster<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            // Nobody is left to tell: the cluster must still go.
+            let _ = self.teardown_inner(&mut |_| {});
+        }
+    }
+}
