@@ -110,8 +110,34 @@ impl Ports {
     }
 }
 
-/// A port nobody listens on right now (bind port 0, read it back, release it).
+/// A loopback port nobody uses right now, for a gateway listener configured by port number.
+///
+/// Picked below Linux's ephemeral range (32768-60999), then bound and released to check it is
+/// free: a port from `bind(0)` is an ephemeral one, which any outgoing connection of a parallel
+/// test may take as its source port before the gateway binds it.
 pub fn free_port() -> std::io::Result<u16> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ (u64::from(std::process::id()) << 32);
+    for _ in 0..200 {
+        // SplitMix64 over a per-process counter: distinct candidates across threads and runs.
+        let mut z = seed.wrapping_add(
+            COUNTER
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let port = 20_000 + (z % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    // Everything tried was taken: fall back to whatever the kernel hands out.
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
