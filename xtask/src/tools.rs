@@ -109,7 +109,7 @@ fn check() -> anyhow::Result<ExitCode> {
     let context = context()?;
     let sh = exec::Shell::new();
     let resolutions = tools::resolve_all(&sh, &context);
-    ui::out(&render_table(&resolutions));
+    ui::out(&render_table(&resolutions, &context.pins.docker.minimum));
     for notice in resolutions.iter().flat_map(|r| &r.notices) {
         ui::warn(notice);
     }
@@ -137,7 +137,7 @@ fn check() -> anyhow::Result<ExitCode> {
 }
 
 /// The `tools check` table: tool, pinned, path, found, verdict.
-pub fn render_table(resolutions: &[Resolution]) -> String {
+pub fn render_table(resolutions: &[Resolution], docker_minimum: &pins::Version) -> String {
     let mut rows = vec![[
         "TOOL".to_owned(),
         "PINNED".to_owned(),
@@ -148,7 +148,7 @@ pub fn render_table(resolutions: &[Resolution]) -> String {
     for resolution in resolutions {
         let pinned = match &resolution.wanted {
             Some(version) => version.with_v(),
-            None => ">= minimum".to_owned(),
+            None => format!(">= {docker_minimum}"),
         };
         let path = match (&resolution.path, resolution.source) {
             (Some(path), Some(source)) => format!("{} ({source})", path.display()),
