@@ -217,7 +217,7 @@ fn skip_reason(config: &SuiteConfig, case: &CaseInfo) -> Option<String> {
         .any(|feature| feature == case.feature)
         .then(|| {
             format!(
-                "the gateway does not support {} (listed as unsupported in the config)",
+                "the gateway does not support {} (declared unsupported for this run)",
                 case.feature
             )
         })

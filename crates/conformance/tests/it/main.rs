@@ -1,5 +1,6 @@
 //! conformance's integration tests: one binary, one module per area.
 
+mod client;
 mod gateways;
 mod manifests;
 mod report;
