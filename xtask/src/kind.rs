@@ -89,6 +89,60 @@ fn program(context: &tools::Context, tool: ToolName, dry_run: bool) -> anyhow::R
     }
 }
 
+/// The pinned Gateway API CRD bundle, downloaded and checked against the pinned sha256 into the
+/// run directory (kept there: a second run with the file in place downloads nothing), so kubectl
+/// applies exactly the bytes the pin names. `XTASK_TOOLS_MIRROR` serves it like the tools.
+fn crds_bundle(
+    context: &tools::Context,
+    run_dir: &RunDir,
+    dry_run: bool,
+) -> anyhow::Result<PathBuf> {
+    let pin = &context.pins.gateway_api;
+    let dest = run_dir.0.join(format!(
+        "gateway-api-{}-{}-install.yaml",
+        pin.version.with_v(),
+        pin.channel.as_str()
+    ));
+    let url = pin.crds_url();
+    let url = match (&context.mirror, url.split_once("://")) {
+        (Some(mirror), Some((_, host_and_path))) => format!("{mirror}/{host_and_path}"),
+        _ => url,
+    };
+    if dry_run {
+        ui::out(&format!(
+            "# download {url} to {} and check its sha256 is {}",
+            dest.display(),
+            pin.sha256
+        ));
+        return Ok(dest);
+    }
+    if let Ok(bytes) = std::fs::read(&dest) {
+        use sha2::Digest as _;
+        if download::hex(&sha2::Sha256::digest(&bytes)) == pin.sha256.as_hex() {
+            return Ok(dest);
+        }
+    }
+    ui::info(&format!(
+        "-> download the Gateway API CRDs {} from {url}",
+        pin.version.with_v()
+    ));
+    let client = download::Client::new(download::Options::default());
+    client
+        .fetch(
+            &download::Request::new(url.clone()).sha256(pin.sha256.as_hex()),
+            &dest,
+            &mut |_| {},
+        )
+        .with_context(|| {
+            format!(
+                "downloading the Gateway API CRDs from {url} (pinned sha256 {} in {})",
+                pin.sha256,
+                pins::PIN_FILE
+            )
+        })?;
+    Ok(dest)
+}
+
 fn event(event: Event) {
     match event {
         Event::Step(step) => ui::info(&format!("-> {step}")),
@@ -185,6 +239,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             .node_port
             .map(|mapping| (mapping.node_port, mapping.host_port)),
         create_wait: timeouts.cluster_create(),
+        // Replaced by the verified local copy once the run directory exists.
         crds_source: pins.gateway_api.crds_url(),
         crds_version: pins.gateway_api.version.to_string(),
         crds_timeout: timeouts.crds(),
@@ -205,6 +260,12 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     };
 
     let sh = shell(&run_dir, args.dry_run)?;
+    let spec = UpSpec {
+        crds_source: crds_bundle(&context, &run_dir, args.dry_run)?
+            .to_string_lossy()
+            .into_owned(),
+        ..spec
+    };
     let outcome = dev::up(&sh, &tools, &spec, &mut event);
     if args.dry_run {
         print_plan(&sh);

@@ -200,7 +200,8 @@ pub fn up(
     }
 
     let mut exists = kind::has_cluster(&list_clusters(sh, &kind)?, &spec.name);
-    if exists && spec.recreate {
+    // A dry run cannot know whether the cluster exists, so its plan shows the teardown too.
+    if (exists || sh.is_dry_run()) && spec.recreate {
         teardown(
             sh,
             &kind,

@@ -65,10 +65,14 @@ pub fn ensure_local(
     }
     sh.run(&docker.pull(reference))
         .map_err(ClusterError::infra(format!("pull image {reference}")))?;
+    if sh.is_dry_run() {
+        // The plan shows the pull a missing image needs; inspecting again adds nothing.
+        return Ok(None);
+    }
     inspect(sh, docker, reference)
 }
 
-/// `docker save` into `archive`, then `docker load` from it: returns what load reported.
+/// `docker save --output ARCHIVE REF…`: the tarball `kind load image-archive` takes.
 pub fn save(
     sh: &Shell,
     docker: &Docker,

@@ -5,12 +5,20 @@
 use std::path::Path;
 
 use fake_tools::{FakeTools, Rule};
+use testkit::http::{Reply, Server};
 
 struct Run {
     fakes: FakeTools,
     dir: tempfile::TempDir,
     cache: tempfile::TempDir,
+    /// Serves the CRD bundle the way XTASK_TOOLS_MIRROR mirrors every pinned URL.
+    mirror: Server,
+    bundle_sha256: String,
 }
+
+/// The Gateway API version the tests install: an override, because only a bundle whose checksum
+/// the test knows can be served (the real bundle cannot be downloaded here).
+const TEST_GATEWAY_API: &str = "v9.9.9";
 
 impl Run {
     fn new() -> Run {
@@ -26,10 +34,23 @@ impl Run {
         fakes
             .set_version("helm", &pins.helm.version.to_string())
             .unwrap();
+        let bundle = b"# a stand-in for the Gateway API standard-install.yaml\napiVersion: v1\nkind: List\nitems: []\n";
+        let mirror = Server::start();
+        let url = pins
+            .gateway_api
+            .crds_url
+            .replace("{version}", TEST_GATEWAY_API)
+            .replace("{channel}", pins.gateway_api.channel.as_str());
+        let path = url.split_once("://").unwrap().1;
+        mirror.route(&format!("/{path}"), Reply::ok(bundle.to_vec()));
+        use sha2::Digest as _;
+        let bundle_sha256 = download::hex(&sha2::Sha256::digest(bundle));
         Run {
             fakes,
             dir: tempfile::tempdir().unwrap(),
             cache: tempfile::tempdir().unwrap(),
+            mirror,
+            bundle_sha256,
         }
     }
 
@@ -38,6 +59,10 @@ impl Run {
     }
 
     fn xtask(&self, args: &[&str]) -> exec::Output {
+        self.xtask_with(args, &[])
+    }
+
+    fn xtask_with(&self, args: &[&str], extra: &[(&str, &str)]) -> exec::Output {
         let mut cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask under test")
             .args(args)
             .env("KIND", self.fakes.program("kind"))
@@ -45,10 +70,16 @@ impl Run {
             .env("HELM", self.fakes.program("helm"))
             .env("XTASK_TOOLS_DIR", self.cache.path())
             .env_remove("XTASK_FORCE_HOST_TOOLS")
-            .env_remove("XTASK_TOOLS_MIRROR")
             .env_remove("GITHUB_ACTIONS");
         for name in pins::OVERRIDE_VARIABLES {
             cmd = cmd.env_remove(name);
+        }
+        cmd = cmd
+            .env("XTASK_TOOLS_MIRROR", self.mirror.base_url())
+            .env("GATEWAY_API_VERSION", TEST_GATEWAY_API)
+            .env("GATEWAY_API_SHA256", &self.bundle_sha256);
+        for (key, value) in extra {
+            cmd = cmd.env(key, value);
         }
         self.fakes.shell().run_unchecked(&cmd).unwrap()
     }
@@ -63,10 +94,9 @@ impl Run {
     }
 
     fn crds_installed(&self) {
-        let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
         let crd = format!(
             r#"{{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{{"name":"gateways.gateway.networking.k8s.io","annotations":{{"gateway.networking.k8s.io/bundle-version":"{}","gateway.networking.k8s.io/channel":"standard"}}}}}}"#,
-            pins.gateway_api.version
+            TEST_GATEWAY_API
         );
         self.fakes
             .rule(Rule::new("kubectl", &["get", "customresourcedefinitions"]).stdout(crd))
@@ -110,6 +140,19 @@ fn kind_up_twice_creates_once_and_kind_down_empties_the_list() {
     );
     assert!(kubeconfig.is_file());
     assert_eq!(run.fakes.clusters(), ["release-gate"]);
+    let bundle = run.run_dir().join(format!(
+        "gateway-api-{TEST_GATEWAY_API}-standard-install.yaml"
+    ));
+    assert!(
+        bundle.is_file(),
+        "the verified CRD bundle is not in the run directory"
+    );
+    let apply = run
+        .cluster_calls()
+        .into_iter()
+        .find(|call| call.has(&["apply", "--server-side"]))
+        .unwrap();
+    assert_eq!(apply.flag("-f"), Some(bundle.to_str().unwrap()));
 
     run.crds_installed();
     let second = run.xtask(&["kind-up", "--dir", dir]);
@@ -194,10 +237,10 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
             dir.display()
         ),
         format!(
-            "{} --kubeconfig {}/kubeconfig apply --server-side --field-manager=release-gate --force-conflicts -f {}",
+            "{} --kubeconfig {}/kubeconfig apply --server-side --field-manager=release-gate --force-conflicts -f {}/gateway-api-{TEST_GATEWAY_API}-standard-install.yaml",
             kubectl.display(),
             dir.display(),
-            pins.gateway_api.crds_url()
+            dir.display()
         ),
     ];
     for line in expected {
@@ -336,5 +379,29 @@ fn bad_input_exits_2_before_any_cluster_call() {
             config.to_str().unwrap(),
         ],
         "has no version",
+    );
+}
+
+#[test]
+fn a_crd_bundle_with_the_wrong_checksum_is_refused_before_any_cluster() {
+    let run = Run::new();
+    let output = run.xtask_with(
+        &["kind-up", "--dir", run.run_dir().to_str().unwrap()],
+        &[("GATEWAY_API_SHA256", &"0".repeat(64))],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        output.stderr_str().contains("Gateway API CRDs"),
+        "{}",
+        text(&output)
+    );
+    assert!(run.cluster_calls().is_empty(), "{:?}", run.cluster_calls());
+    assert!(
+        !run.run_dir()
+            .join(format!(
+                "gateway-api-{TEST_GATEWAY_API}-standard-install.yaml"
+            ))
+            .exists(),
+        "an unverified bundle was left in place"
     );
 }
