@@ -550,7 +550,8 @@ fn port_forward(state: &Path, ports: &[&str], relay: Option<String>) -> i32 {
     let _ = io::stdout().flush();
     for stream in listener.incoming() {
         let Ok(client) = stream else { continue };
-        println!("Handling connection for {port}");
+        // Like kubectl, but never dying of a closed stdout: the relay matters more.
+        let _ = writeln!(io::stdout(), "Handling connection for {port}");
         let _ = io::stdout().flush();
         let Some(target) = relay.clone() else {
             eprintln!("E fake port-forward: no relay address recorded");
