@@ -232,7 +232,9 @@ fn a_hanging_create_is_killed_and_cleaned_up() {
         config: setup.run.path().join("kind-config.yaml"),
         kubeconfig: setup.run.path().join("kubeconfig"),
         wait: Duration::from_secs(1),
-        timeout: Duration::from_millis(500),
+        // Long enough for the fake to start and note its pid even on a loaded machine; the
+        // assertions below hold however long the kill takes.
+        timeout: Duration::from_secs(2),
     };
     std::fs::write(&spec.config, "kind: Cluster\n").unwrap();
     let error = dev::create_cluster(&sh, &kind, &spec, &mut |_| {}).unwrap_err();

@@ -194,8 +194,7 @@ fn a_port_forward_that_never_gets_ready_is_killed() {
         object: "service/gw",
         namespace: "infra",
     };
-    let error =
-        PortForward::start(&sh, &kubectl, &target, 80, Duration::from_millis(500)).unwrap_err();
+    let error = PortForward::start(&sh, &kubectl, &target, 80, Duration::from_secs(2)).unwrap_err();
     assert!(
         matches!(
             &error,
