@@ -109,6 +109,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.report_dir {
         write_reports(dir, &results)?;
     }
+    if ui::github_actions() {
+        github_outputs(&results)?;
+    }
     Ok(if results.success() {
         ExitCode::SUCCESS
     } else {
@@ -300,9 +303,12 @@ fn render(results: &SuiteResults) {
             }
         }
     }
-    for case in &results.cases {
-        if let Outcome::Failed { message, .. } = &case.outcome {
-            ui::error(&format!("{}: {message}", case.name));
+    // In GitHub Actions the annotations name the failures; elsewhere say them once more last.
+    if !ui::github_actions() {
+        for case in &results.cases {
+            if let Outcome::Failed { message, .. } = &case.outcome {
+                ui::error(&format!("{}: {message}", case.name));
+            }
         }
     }
 }
@@ -313,25 +319,29 @@ fn write_reports(dir: &Path, results: &SuiteResults) -> anyhow::Result<()> {
     for path in written {
         ui::info(&format!("wrote {}", path.display()));
     }
-    if ui::github_actions() {
-        for line in conformance::report::annotations(results) {
-            ui::out(&line);
-        }
-        if let Some(summary_path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-            let summary_path = PathBuf::from(summary_path);
-            let used = std::fs::metadata(&summary_path).map_or(0, |meta| meta.len() as usize);
-            let available = conformance::report::STEP_SUMMARY_LIMIT.saturating_sub(used);
-            let text = conformance::report::bounded_step_summary(
-                &conformance::report::markdown(results),
-                available,
-            );
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&summary_path)
-                .and_then(|mut file| file.write_all(text.as_bytes()))
-                .with_context(|| format!("appending the summary to {}", summary_path.display()))?;
-        }
+    Ok(())
+}
+
+/// In GitHub Actions: at most ten `::error` annotations, and the Markdown summary appended to
+/// `$GITHUB_STEP_SUMMARY` within what is left of its 1 MiB.
+fn github_outputs(results: &SuiteResults) -> anyhow::Result<()> {
+    for line in conformance::report::annotations(results) {
+        ui::out(&line);
+    }
+    if let Some(summary_path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        let summary_path = PathBuf::from(summary_path);
+        let used = std::fs::metadata(&summary_path).map_or(0, |meta| meta.len() as usize);
+        let available = conformance::report::STEP_SUMMARY_LIMIT.saturating_sub(used);
+        let text = conformance::report::bounded_step_summary(
+            &conformance::report::markdown(results),
+            available,
+        );
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary_path)
+            .and_then(|mut file| file.write_all(text.as_bytes()))
+            .with_context(|| format!("appending the summary to {}", summary_path.display()))?;
     }
     Ok(())
 }

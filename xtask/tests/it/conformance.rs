@@ -89,6 +89,57 @@ fn bad_usage_exits_2_and_says_how_to_fix_it() {
     assert_eq!(xtask(&["--local"]).status.code(), Some(2));
 }
 
+/// A "gateway" that is just replica v1-0 fails most cases: exit 1, and in GitHub Actions at most
+/// ten annotations plus the summary appended to the step summary file. Needs no gateway binary.
+#[test]
+fn failing_run_in_github_actions_annotates_and_appends_the_step_summary() {
+    let ports: [u16; 6] = std::array::from_fn(|_| gateways::free_port().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("step-summary.md");
+    std::fs::write(&summary, "earlier step output\n").unwrap();
+    let replica_list = ports.map(|port| port.to_string()).join(",");
+    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
+        .arg("conformance")
+        .args([
+            "--local",
+            "--deadline",
+            "1",
+            "--replica-ports",
+            &replica_list,
+        ])
+        .args(["--gateway-url", &format!("http://127.0.0.1:{}", ports[0])])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .timeout(Duration::from_secs(300));
+    let output = exec::Shell::new().run_unchecked(&cmd).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", output.stderr_str());
+    let stdout = output.stdout_str();
+    let annotations: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("::error"))
+        .collect();
+    assert!(
+        !annotations.is_empty() && annotations.len() <= 10,
+        "{stdout}"
+    );
+    assert!(
+        annotations
+            .iter()
+            .any(|line| line.contains("route-no-match")),
+        "{stdout}"
+    );
+    let appended = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        appended.starts_with("earlier step output\n"),
+        "appends, never truncates"
+    );
+    assert!(appended.contains("route-no-match"), "{appended}");
+    assert!(
+        output.stderr_str().contains("::group::"),
+        "cases run inside a foldable group"
+    );
+}
+
 fn haproxy() -> Option<std::path::PathBuf> {
     let found = testkit::find_program("haproxy", "HAPROXY");
     let usable = testkit::require("haproxy", || {
