@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use cluster::dev::{self, ReleaseInstall, RunDir, Tools, UpSpec};
 use cluster::fixture::{Deadlines, Fixture};
 use cluster::kind::Kind;
+use cluster::kubectl::{Kubectl, Target};
 use cluster::{ClusterError, Event, helm};
 use exec::{Shell, quote_for_display};
 use pins::ToolName;
@@ -289,6 +290,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         ui::out(&format!("cluster {} is ready", spec.name));
     }
     print_usage(
+        &sh,
         &spec,
         install.gateway_port,
         &tools.kubectl,
@@ -297,21 +299,42 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_usage(spec: &UpSpec, gateway_port: u16, kubectl: &Path, kubeconfig: &Path) {
-    let kubectl = quote_for_display(&kubectl.to_string_lossy());
-    let kubeconfig = quote_for_display(&kubeconfig.to_string_lossy());
-    ui::out(&format!("kubeconfig: {kubeconfig}"));
+/// The kubeconfig, the exact command that gives a gateway URL, and how to tear down.
+fn print_usage(sh: &Shell, spec: &UpSpec, gateway_port: u16, kubectl: &Path, kubeconfig: &Path) {
+    ui::out(&format!(
+        "kubeconfig: {}",
+        quote_for_display(&kubeconfig.to_string_lossy())
+    ));
     match &spec.fixture {
         Some(fixture) => {
             let gateway = fixture.gateway();
-            ui::out("gateway URL: run this, then use http://127.0.0.1:PORT from its first line");
-            ui::out(&format!(
-                "  {kubectl} --kubeconfig {kubeconfig} port-forward --namespace {} service/$({kubectl} --kubeconfig {kubeconfig} get services --namespace {} --selector {}={} --output jsonpath='{{.items[0].metadata.name}}') :{gateway_port} --address 127.0.0.1",
-                gateway.namespace,
-                gateway.namespace,
-                cluster::port_forward::GATEWAY_NAME_LABEL,
-                gateway.name
-            ));
+            let driver = Kubectl::new(kubectl, kubeconfig);
+            // The Service name is the implementation's choice: look it up by the Gateway API label.
+            match cluster::port_forward::find_gateway_service(
+                sh,
+                &driver,
+                &gateway.namespace,
+                &gateway.name,
+                gateway_port,
+            ) {
+                Ok((service, port)) => {
+                    let object = format!("service/{service}");
+                    let forward = driver.port_forward(
+                        &Target {
+                            object: &object,
+                            namespace: &gateway.namespace,
+                        },
+                        port,
+                    );
+                    ui::out(&format!(
+                        "gateway URL: run `{forward}`, then use http://127.0.0.1:PORT from its `Forwarding from 127.0.0.1:PORT` line"
+                    ));
+                }
+                Err(error) => ui::warn(&format!(
+                    "could not find the gateway Service of {gateway} by its {} label: {error}",
+                    cluster::port_forward::GATEWAY_NAME_LABEL
+                )),
+            }
         }
         None => ui::out(
             "gateway URL: no release installed; rerun with --release TAG to install one and the conformance fixture",

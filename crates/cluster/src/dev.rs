@@ -299,6 +299,13 @@ pub fn up(
             events,
         )?;
         if let Some(fixture) = &spec.fixture {
+            if fixture_current(sh, &kubectl, &spec.run_dir, fixture)? {
+                events(Event::Unchanged(format!(
+                    "fixture already applied and {} is programmed",
+                    fixture.gateway()
+                )));
+                return Ok(report);
+            }
             load_fixture_images(sh, tools, &kind, &spec.name, &spec.fixture_images, events)?;
             deploy_fixture(
                 sh,
@@ -547,17 +554,6 @@ fn deploy_fixture(
     report: &mut UpReport,
     events: &mut dyn FnMut(Event),
 ) -> Result<(), ClusterError> {
-    let gateway = fixture.gateway();
-    if !sh.is_dry_run() && gateway_ready(sh, kubectl, gateway)? {
-        let text = fixture.to_yaml();
-        let on_disk = std::fs::read_to_string(run_dir.fixture()).unwrap_or_default();
-        if on_disk == text {
-            events(Event::Unchanged(format!(
-                "fixture already applied and {gateway} is programmed"
-            )));
-            return Ok(());
-        }
-    }
     if !sh.is_dry_run() {
         std::fs::write(run_dir.fixture(), fixture.to_yaml()).map_err(ClusterError::io(format!(
             "write {}",
@@ -636,6 +632,24 @@ pub fn collect_diagnostics(sh: &Shell, kubectl: &Kubectl, fixture: &Fixture, dir
         }
     }
     written
+}
+
+/// The same fixture was applied before (its substituted text is in the run directory) and its
+/// Gateway is programmed now: nothing to do.
+fn fixture_current(
+    sh: &Shell,
+    kubectl: &Kubectl,
+    run_dir: &RunDir,
+    fixture: &Fixture,
+) -> Result<bool, ClusterError> {
+    if sh.is_dry_run() {
+        return Ok(false);
+    }
+    let on_disk = std::fs::read_to_string(run_dir.fixture()).unwrap_or_default();
+    if on_disk != fixture.to_yaml() {
+        return Ok(false);
+    }
+    gateway_ready(sh, kubectl, fixture.gateway())
 }
 
 fn gateway_ready(

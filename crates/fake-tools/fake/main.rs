@@ -323,8 +323,11 @@ fn builtin(state: &Path, tool: &str, args: &[String], relay: Option<String>) -> 
         "kind" => kind(state, args),
         "kubectl" => kubectl(state, args, relay),
         "helm" => helm(state, args),
+        "docker" => docker(state, args),
         other => {
-            eprintln!("fake: unknown tool name {other:?}; name the link kind, kubectl or helm");
+            eprintln!(
+                "fake: unknown tool name {other:?}; name the link kind, kubectl, helm or docker"
+            );
             98
         }
     }
@@ -613,6 +616,66 @@ fn helm(state: &Path, args: &[String]) -> i32 {
         }
         _ => {
             eprintln!("Error: unknown command {words:?} for \"helm\"");
+            1
+        }
+    }
+}
+
+/// Images the fake docker engine holds: one reference per line in the state's `images`.
+fn read_images(state: &Path) -> Vec<String> {
+    fs::read_to_string(state.join("images"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A stable fake image ID for a reference (not a real digest: the engine is a fake).
+fn image_id(reference: &str) -> String {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for byte in reference.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3);
+    }
+    format!("sha256:{hash:016x}{hash:016x}{hash:016x}{hash:016x}")
+}
+
+/// Just enough of the docker CLI for the cluster flow: version, image inspect, pull.
+fn docker(state: &Path, args: &[String]) -> i32 {
+    let words: Vec<&str> = args
+        .iter()
+        .filter(|arg| !arg.starts_with('-') && !arg.contains("{{"))
+        .map(String::as_str)
+        .collect();
+    let mut images = read_images(state);
+    match words.as_slice() {
+        ["version", ..] => {
+            println!(
+                "{{\"Client\":{{\"Version\":\"28.2.2\",\"ApiVersion\":\"1.41\"}},\"Server\":{{\"Version\":\"{}\",\"ApiVersion\":\"1.41\"}}}}",
+                version_of(state, "docker", "20.10.24")
+            );
+            0
+        }
+        ["image", "inspect", reference] => {
+            if images.iter().any(|image| image == reference) {
+                println!(
+                    "{{\"Id\":\"{}\",\"RepoTags\":[\"{reference}\"],\"RepoDigests\":[],\"Config\":{{}}}}",
+                    image_id(reference)
+                );
+                0
+            } else {
+                eprintln!("Error response from daemon: No such image: {reference}");
+                1
+            }
+        }
+        ["pull", reference] => {
+            images.push((*reference).to_owned());
+            let _ = fs::write(state.join("images"), images.join("\n") + "\n");
+            println!("{reference}");
+            0
+        }
+        _ => {
+            eprintln!("fake docker: {words:?} is not scripted; add a rule");
             1
         }
     }

@@ -16,10 +16,13 @@ use std::path::{Path, PathBuf};
 /// The built fake program.
 pub const FAKE_TOOL: &str = env!("FAKE_TOOL_BIN");
 
-/// The tools the fake can act as.
-pub const TOOLS: [&str; 3] = ["kind", "kubectl", "helm"];
+/// The tools the fake can act as (docker only as far as the cluster flow needs: version,
+/// image inspect, pull; the docker driver itself is tested against the real engine).
+pub const TOOLS: [&str; 4] = ["kind", "kubectl", "helm", "docker"];
 
-/// A temporary directory holding `bin/{kind,kubectl,helm}`, the fake's state and a fake HOME.
+/// A temporary directory holding `bin/{kind,kubectl,helm,docker}`, the fake's state and a fake
+/// HOME. The shell puts `bin` first on PATH, so tests that need the real docker name it by path
+/// or use a plain `exec::Shell`.
 pub struct FakeTools {
     root: tempfile::TempDir,
 }
@@ -271,6 +274,26 @@ impl FakeTools {
             self.state_dir().join("versions"),
             format!("{tool}={version}\n{existing}"),
         )
+    }
+
+    /// Pretends the fake docker engine already holds these images.
+    pub fn add_images(&self, references: &[&str]) -> io::Result<()> {
+        let mut text = fs::read_to_string(self.state_dir().join("images")).unwrap_or_default();
+        for reference in references {
+            text.push_str(reference);
+            text.push('\n');
+        }
+        fs::write(self.state_dir().join("images"), text)
+    }
+
+    /// The images the fake docker engine holds (added or pulled).
+    pub fn images(&self) -> Vec<String> {
+        fs::read_to_string(self.state_dir().join("images"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Pretends kind already has these clusters.

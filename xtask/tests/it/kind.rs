@@ -34,6 +34,14 @@ impl Run {
         fakes
             .set_version("helm", &pins.helm.version.to_string())
             .unwrap();
+        // A reused cluster runs the pinned node image's Kubernetes.
+        let nodes = format!(
+            r#"{{"apiVersion":"v1","kind":"List","items":[{{"metadata":{{"name":"release-gate-control-plane"}},"status":{{"nodeInfo":{{"kubeletVersion":"{}"}}}}}}]}}"#,
+            pins.node_image.kubernetes
+        );
+        fakes
+            .rule(Rule::new("kubectl", &["get", "nodes"]).stdout(nodes))
+            .unwrap();
         let bundle = b"# a stand-in for the Gateway API standard-install.yaml\napiVersion: v1\nkind: List\nitems: []\n";
         let mirror = Server::start();
         let url = pins
@@ -403,5 +411,196 @@ fn a_crd_bundle_with_the_wrong_checksum_is_refused_before_any_cluster() {
             ))
             .exists(),
         "an unverified bundle was left in place"
+    );
+}
+
+/// Recorded-shape answers for the shipped fixture: its Gateway programmed, each HTTPRoute
+/// accepted for that Gateway, every backend's pods Ready, the gateway Service labelled.
+fn script_a_healthy_release(run: &Run) -> cluster::fixture::Fixture {
+    let fixture = cluster::fixture::Fixture::load(
+        &testkit::workspace_root().join(cluster::fixture::FIXTURE_DIR),
+        "kgateway",
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let gateway = fixture.gateway().clone();
+    let condition = |kind: &str| {
+        format!(
+            r#"{{"type":"{kind}","status":"True","reason":"{kind}","message":"","observedGeneration":1}}"#
+        )
+    };
+    let gateway_json = format!(
+        r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"spec":{{"gatewayClassName":"kgateway","listeners":[{{"name":"http","port":80}}]}},"status":{{"conditions":[{},{}],"listeners":[{{"name":"http","conditions":[{}]}}]}}}}"#,
+        gateway.name,
+        gateway.namespace,
+        condition("Accepted"),
+        condition("Programmed"),
+        condition("Programmed")
+    );
+    run.fakes
+        .rule(
+            Rule::new(
+                "kubectl",
+                &["get", "gateways.gateway.networking.k8s.io", &gateway.name],
+            )
+            .stdout(gateway_json),
+        )
+        .unwrap();
+    for route in &fixture.routes {
+        let route_json = format!(
+            r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"status":{{"parents":[{{"controllerName":"kgateway.dev/kgateway","parentRef":{{"name":"{}","namespace":"{}"}},"conditions":[{},{}]}}]}}}}"#,
+            route.name,
+            route.namespace,
+            gateway.name,
+            gateway.namespace,
+            condition("Accepted"),
+            condition("ResolvedRefs")
+        );
+        run.fakes
+            .rule(
+                Rule::new(
+                    "kubectl",
+                    &["get", "httproutes.gateway.networking.k8s.io", &route.name],
+                )
+                .stdout(route_json),
+            )
+            .unwrap();
+    }
+    let replicas = fixture
+        .backends
+        .iter()
+        .map(|b| b.replicas)
+        .max()
+        .unwrap_or(1);
+    let pods: Vec<String> = (0..replicas)
+        .map(|index| format!(r#"{{"metadata":{{"name":"pod-{index}"}},"status":{{"phase":"Running","conditions":[{{"type":"Ready","status":"True"}}]}}}}"#))
+        .collect();
+    run.fakes
+        .rule(
+            Rule::new("kubectl", &["get", "pods"])
+                .stdout(format!(r#"{{"items":[{}]}}"#, pods.join(","))),
+        )
+        .unwrap();
+    let service = format!(
+        r#"{{"items":[{{"metadata":{{"name":"{}","namespace":"{}","labels":{{"gateway.networking.k8s.io/gateway-name":"{}"}}}},"spec":{{"type":"LoadBalancer","ports":[{{"name":"http","port":80,"nodePort":31234}}]}}}}]}}"#,
+        gateway.name, gateway.namespace, gateway.name
+    );
+    run.fakes
+        .rule(Rule::new("kubectl", &["get", "services"]).stdout(service))
+        .unwrap();
+    fixture
+}
+
+#[test]
+fn kind_up_with_a_release_installs_charts_images_and_the_fixture_once() {
+    let run = Run::new();
+    let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
+    run.fakes.add_images(&[&pins.images.echo]).unwrap();
+    let fixture = script_a_healthy_release(&run);
+    let dir = run.run_dir().to_str().unwrap().to_owned();
+    let first = run.xtask(&["kind-up", "--dir", &dir, "--release", "v2.1.0"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+
+    let upgrades: Vec<fake_tools::Call> = run
+        .cluster_calls()
+        .into_iter()
+        .filter(|call| call.has(&["upgrade", "--install"]))
+        .collect();
+    let names: Vec<&str> = upgrades.iter().map(|call| call.args[2].as_str()).collect();
+    assert_eq!(
+        names,
+        ["kgateway-crds", "kgateway"],
+        "charts in config order"
+    );
+    let kubeconfig = run.run_dir().join("kubeconfig");
+    for call in &upgrades {
+        assert_eq!(call.flag("--version"), Some("v2.1.0"), "{}", call.line());
+        assert_eq!(call.flag("--namespace"), Some("kgateway-system"));
+        assert!(
+            call.has(&["--create-namespace", "--wait"]),
+            "{}",
+            call.line()
+        );
+        assert_eq!(
+            call.flag("--kubeconfig"),
+            Some(kubeconfig.to_str().unwrap())
+        );
+    }
+    let loaded: Vec<String> = run
+        .cluster_calls()
+        .into_iter()
+        .filter(|call| call.has(&["load", "docker-image"]))
+        .map(|call| call.args[2].clone())
+        .collect();
+    assert_eq!(
+        loaded,
+        [
+            "cr.kgateway.dev/kgateway-dev/kgateway:v2.1.0",
+            "cr.kgateway.dev/kgateway-dev/sds:v2.1.0",
+            "cr.kgateway.dev/kgateway-dev/envoy-wrapper:v2.1.0",
+            pins.images.echo.as_str()
+        ]
+    );
+    let applied = std::fs::read_to_string(run.run_dir().join("fixture.yaml")).unwrap();
+    assert_eq!(
+        applied.matches("gatewayClassName: kgateway").count(),
+        fixture.gateways.len(),
+        "{applied}"
+    );
+    let gateway = fixture.gateway();
+    let forward = format!(
+        "{} --kubeconfig {} port-forward service/{} :80 --namespace {} --address 127.0.0.1",
+        run.fakes.program("kubectl").display(),
+        kubeconfig.display(),
+        gateway.name,
+        gateway.namespace
+    );
+    assert!(
+        first.stdout_str().contains(&forward),
+        "missing `{forward}`:\n{}",
+        text(&first)
+    );
+
+    // Second run: helm reports both releases deployed at the version, the CRDs are installed.
+    run.crds_installed();
+    for chart in ["kgateway-crds", "kgateway"] {
+        let filter = format!("^{chart}$");
+        run.fakes
+            .rule(Rule::new("helm", &["list", &filter]).stdout(format!(
+                r#"[{{"name":"{chart}","namespace":"kgateway-system","revision":"1","status":"deployed","chart":"{chart}-v2.1.0","app_version":"v2.1.0"}}]"#
+            )))
+            .unwrap();
+    }
+    let second = run.xtask(&["kind-up", "--dir", &dir, "--release", "v2.1.0"]);
+
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert!(
+        second.stdout_str().contains("nothing changed"),
+        "{}",
+        text(&second)
+    );
+    let upgrades = run
+        .cluster_calls()
+        .iter()
+        .filter(|call| call.has(&["upgrade", "--install"]))
+        .count();
+    assert_eq!(upgrades, 2, "the second run reinstalled a chart");
+}
+
+#[test]
+fn a_missing_echo_image_names_the_command_that_builds_it() {
+    let run = Run::new();
+    script_a_healthy_release(&run);
+    let output = run.xtask(&[
+        "kind-up",
+        "--dir",
+        run.run_dir().to_str().unwrap(),
+        "--release",
+        "v2.1.0",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        output.stderr_str().contains("cargo xtask echo-image --tag"),
+        "{}",
+        text(&output)
     );
 }

@@ -27,8 +27,8 @@ fn records_argv_exactly_with_the_environment_it_saw() {
         &["--kubeconfig", "/run/kubeconfig", "get", awkward],
     );
     let calls = fakes.calls();
-    assert_eq!(calls.len(), 4);
-    let last = &calls[3];
+    assert_eq!(calls.len(), TOOLS.len() + 1);
+    let last = calls.last().unwrap();
     assert_eq!(last.tool, "kubectl");
     assert_eq!(
         last.args,
@@ -201,5 +201,42 @@ fn versions_are_scriptable() {
     assert_eq!(
         run(&fakes, "kind", &["version"]).stdout_str(),
         "kind v0.33.0 go1.25.5 linux/amd64\n"
+    );
+}
+
+#[test]
+fn docker_holds_added_and_pulled_images() {
+    let fakes = FakeTools::new().unwrap();
+    fakes.add_images(&["release-gate/echo:v0.1.0"]).unwrap();
+    let inspect = |reference: &str| {
+        run(
+            &fakes,
+            "docker",
+            &["image", "inspect", "--format", "{{json .}}", reference],
+        )
+    };
+    let found = inspect("release-gate/echo:v0.1.0");
+    assert!(found.status.success());
+    assert!(
+        found.stdout_str().contains("\"Id\":\"sha256:"),
+        "{}",
+        found.stdout_str()
+    );
+    let missing = inspect("cr.example/x:v1");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        missing
+            .stderr_str()
+            .contains("No such image: cr.example/x:v1")
+    );
+    assert!(
+        run(&fakes, "docker", &["pull", "--quiet", "cr.example/x:v1"])
+            .status
+            .success()
+    );
+    assert!(inspect("cr.example/x:v1").status.success());
+    assert_eq!(
+        fakes.images(),
+        ["release-gate/echo:v0.1.0", "cr.example/x:v1"]
     );
 }
