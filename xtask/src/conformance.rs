@@ -119,18 +119,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn suite_config(
-    args: &Args,
+/// The suite configuration a target config and the pins give for a gateway URL: what
+/// `verify-release` uses for a cluster run (it adds the replica controls its port-forwards
+/// provide), and what the flags of this subcommand refine.
+pub fn suite_for_target(
     target: &config::Target,
     pins: &pins::Pins,
-) -> anyhow::Result<SuiteConfig> {
+    gateway_url: &str,
+    mode: Mode,
+    version: &str,
+) -> SuiteConfig {
     let section = &target.conformance;
-    let mode = if args.local {
-        Mode::Local
-    } else {
-        Mode::Cluster
-    };
-    let mut suite = SuiteConfig::new(&args.gateway_url, mode);
+    let mut suite = SuiteConfig::new(gateway_url, mode);
     suite.skip = section
         .skip
         .iter()
@@ -138,41 +138,66 @@ fn suite_config(
             case: case.clone(),
             reason: "skipped by the target config".to_owned(),
         })
-        .chain(args.skip.iter().map(|case| Skip {
-            case: case.clone(),
-            reason: "skipped with --skip".to_owned(),
-        }))
         .collect();
-    suite.unsupported_features = section
+    suite.unsupported_features = section.unsupported_features.clone();
+    suite.listeners = section.listeners.clone();
+    suite.health_urls = section.health_urls.clone();
+    suite.consistency.successes = section.consecutive_successes;
+    suite.consistency.poll = Duration::from_millis(section.poll_interval_ms);
+    suite.consistency.deadline = Duration::from_secs(section.deadline_seconds);
+    suite.request_timeout = Duration::from_secs(section.request_timeout_seconds);
+    suite.concurrency = section.concurrency;
+    let release = &target.release;
+    let mut repo = release.repo.splitn(2, '/');
+    let organization = repo.next().unwrap_or_default().to_owned();
+    let name = repo.next().unwrap_or_default().to_owned();
+    suite.implementation = Implementation {
+        project: release.project.clone().unwrap_or(name),
+        version: version.to_owned(),
+        url: format!("https://github.com/{}", release.repo),
+        contact: release.contact.clone(),
+        organization,
+    };
+    suite.gateway_api = GatewayApi {
+        version: pins.gateway_api.version.to_string(),
+        channel: pins.gateway_api.channel.as_str().to_owned(),
+    };
+    suite
+}
+
+/// [`suite_for_target`] refined by this subcommand's flags.
+fn suite_config(
+    args: &Args,
+    target: &config::Target,
+    pins: &pins::Pins,
+) -> anyhow::Result<SuiteConfig> {
+    let (mode, default_version) = if args.local {
+        (Mode::Local, "local".to_owned())
+    } else {
+        (Mode::Cluster, target.release.tag.clone())
+    };
+    let version = args.version.clone().unwrap_or(default_version);
+    let mut suite = suite_for_target(target, pins, &args.gateway_url, mode, &version);
+    if let Some(project) = &args.project {
+        suite.implementation.project.clone_from(project);
+    }
+    suite.skip.extend(args.skip.iter().map(|case| Skip {
+        case: case.clone(),
+        reason: "skipped with --skip".to_owned(),
+    }));
+    suite
         .unsupported_features
-        .iter()
-        .chain(&args.unsupported)
-        .cloned()
-        .collect();
-    suite.listeners = section
-        .listeners
-        .iter()
-        .chain(&args.listeners)
-        .cloned()
-        .collect();
+        .extend(args.unsupported.iter().cloned());
+    suite.listeners.extend(args.listeners.iter().cloned());
     if !suite.listeners.is_empty() && !suite.listeners.contains(&args.gateway_url) {
         suite.listeners.insert(0, args.gateway_url.clone());
     }
-    suite.health_urls = section
-        .health_urls
-        .iter()
-        .chain(&args.health_urls)
-        .cloned()
-        .collect();
-    suite.consistency.successes = section.consecutive_successes;
-    suite.consistency.poll = Duration::from_millis(section.poll_interval_ms);
-    suite.consistency.deadline =
-        Duration::from_secs(args.deadline.unwrap_or(section.deadline_seconds));
-    if args.deadline == Some(0) {
-        return Err(bad_input("--deadline must be at least 1 second"));
+    suite.health_urls.extend(args.health_urls.iter().cloned());
+    match args.deadline {
+        Some(0) => return Err(bad_input("--deadline must be at least 1 second")),
+        Some(seconds) => suite.consistency.deadline = Duration::from_secs(seconds),
+        None => {}
     }
-    suite.request_timeout = Duration::from_secs(section.request_timeout_seconds);
-    suite.concurrency = section.concurrency;
     if args.local && !args.replica_control.is_empty() {
         return Err(bad_input(
             "--replica-control is for runs without --local; local mode flips its own replicas",
@@ -188,42 +213,6 @@ fn suite_config(
         .iter()
         .map(|spec| parse_control(spec))
         .collect::<Result<_, _>>()?;
-
-    let release = &target.release;
-    let owner = release
-        .repo
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    suite.implementation = Implementation {
-        project: args
-            .project
-            .clone()
-            .or_else(|| release.project.clone())
-            .unwrap_or_else(|| {
-                release
-                    .repo
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned()
-            }),
-        version: args.version.clone().unwrap_or_else(|| {
-            if args.local {
-                "local".to_owned()
-            } else {
-                release.tag.clone()
-            }
-        }),
-        url: format!("https://github.com/{}", release.repo),
-        contact: release.contact.clone(),
-        organization: owner,
-    };
-    suite.gateway_api = GatewayApi {
-        version: pins.gateway_api.version.to_string(),
-        channel: pins.gateway_api.channel.as_str().to_owned(),
-    };
     Ok(suite)
 }
 
