@@ -209,7 +209,14 @@ impl Response {
         }
     }
 
-    pub fn write(&self, writer: &mut impl Write, keep_alive: bool) -> io::Result<()> {
+    /// Writes the response; `head_only` (a HEAD request) keeps the Content-Length of the body
+    /// it would have sent but sends no body, as HTTP requires.
+    pub fn write(
+        &self,
+        writer: &mut impl Write,
+        keep_alive: bool,
+        head_only: bool,
+    ) -> io::Result<()> {
         let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
         for (name, value) in &self.headers {
             head.push_str(name);
@@ -223,6 +230,9 @@ impl Response {
         }
         head.push_str("\r\n");
         writer.write_all(head.as_bytes())?;
+        if head_only {
+            return Ok(());
+        }
         writer.write_all(&self.body)
     }
 }

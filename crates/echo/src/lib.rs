@@ -221,7 +221,7 @@ fn serve_connection(stream: TcpStream, state: &State) -> io::Result<()> {
             Err(http::ReadError::Io(error)) => return Err(error),
             Err(http::ReadError::Malformed(why)) => {
                 let response = http::Response::text(400, &format!("bad request: {why}\n"));
-                response.write(&mut writer, false)?;
+                response.write(&mut writer, false, false)?;
                 writer.flush()?;
                 return Ok(());
             }
@@ -232,7 +232,7 @@ fn serve_connection(stream: TcpStream, state: &State) -> io::Result<()> {
         state.requests.fetch_add(1, Ordering::Relaxed);
         let keep_alive = request.keep_alive();
         let response = respond(&request, state, &peer);
-        response.write(&mut writer, keep_alive)?;
+        response.write(&mut writer, keep_alive, request.method == "HEAD")?;
         writer.flush()?;
         if !keep_alive {
             return Ok(());

@@ -148,6 +148,29 @@ fn keeps_the_connection_alive_and_honours_close() {
 }
 
 #[test]
+fn head_gets_the_headers_without_a_body() {
+    let (server, _) = start();
+    let mut connection = connect(&server);
+    connection
+        .get_mut()
+        .write_all(b"HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        connection.read_line(&mut line).unwrap();
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    // The same connection answers the next request at once: no stray body bytes in between.
+    let reply = exchange(&mut connection, "GET /after HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(reply.echo().path, "/after");
+}
+
+#[test]
 fn status_paths_and_set_header() {
     let (server, _) = start();
     let mut connection = connect(&server);
