@@ -240,8 +240,9 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             .node_port
             .map(|mapping| (mapping.node_port, mapping.host_port)),
         create_wait: timeouts.cluster_create(),
-        // Replaced by the verified local copy once the run directory exists.
-        crds_source: pins.gateway_api.crds_url(),
+        crds_source: crds_bundle(&context, &run_dir, args.dry_run)?
+            .to_string_lossy()
+            .into_owned(),
         crds_version: pins.gateway_api.version.to_string(),
         crds_timeout: timeouts.crds(),
         recreate: args.recreate,
@@ -261,12 +262,6 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     };
 
     let sh = shell(&run_dir, args.dry_run)?;
-    let spec = UpSpec {
-        crds_source: crds_bundle(&context, &run_dir, args.dry_run)?
-            .to_string_lossy()
-            .into_owned(),
-        ..spec
-    };
     let outcome = dev::up(&sh, &tools, &spec, &mut event);
     if args.dry_run {
         print_plan(&sh);
@@ -280,7 +275,21 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         outcome.map_err(report)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let up_report = outcome.map_err(report)?;
+    let up_report = match outcome {
+        Ok(up_report) => up_report,
+        Err(error) => {
+            if !error.is_bad_input() {
+                // A failed create was already deleted; a later failure leaves the cluster up on
+                // purpose, for a developer to look at.
+                ui::info(&format!(
+                    "note: if kind created cluster {name}, it is kept for debugging (kubeconfig: {}); `cargo xtask kind-down --name {name}` exports its logs and deletes it",
+                    run_dir.kubeconfig().display(),
+                    name = spec.name
+                ));
+            }
+            return Err(report(error));
+        }
+    };
     if up_report.unchanged() {
         ui::out(&format!(
             "cluster {} is up to date: nothing changed",
