@@ -144,8 +144,14 @@ fn crds_bundle(
     Ok(dest)
 }
 
-fn event(event: Event) {
+/// Shows a library event; in a dry run steps are only intentions.
+fn event(dry_run: bool) -> impl FnMut(Event) {
+    move |event| show_event(event, dry_run)
+}
+
+fn show_event(event: Event, dry_run: bool) {
     match event {
+        Event::Step(step) if dry_run => ui::info(&format!("-> would {step}")),
         Event::Step(step) => ui::info(&format!("-> {step}")),
         Event::Unchanged(what) => ui::info(&format!("unchanged: {what}")),
         Event::Warning(warning) => ui::warn(&warning),
@@ -262,7 +268,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     };
 
     let sh = shell(&run_dir, args.dry_run)?;
-    let outcome = dev::up(&sh, &tools, &spec, &mut event);
+    let outcome = dev::up(&sh, &tools, &spec, &mut event(args.dry_run));
     if args.dry_run {
         print_plan(&sh);
         ui::out("# the kind config written before `kind create cluster`:");
@@ -367,7 +373,7 @@ pub fn down(args: DownArgs) -> anyhow::Result<ExitCode> {
         &args.name,
         &run_dir.kubeconfig(),
         &run_dir.logs(),
-        &mut event,
+        &mut event(args.dry_run),
     );
     if args.dry_run {
         print_plan(&sh);
