@@ -70,6 +70,9 @@ impl Kind {
             Kind::Envoy => exec::Cmd::new(program, purpose)
                 .arg("-c")
                 .arg(config)
+                // Without this, a second Envoy on the machine fails on the hot-restart domain
+                // socket (base id 0) that the first one holds.
+                .arg("--disable-hot-restart")
                 .args(["--concurrency", "1", "--log-level", "warn"]),
         }
     }

@@ -134,3 +134,23 @@ fn a_whole_run_records_every_case_in_order() {
             .all(|c| !c.outcome.is_failed() || c.requests > 0)
     );
 }
+
+#[test]
+fn an_unreachable_listener_fails_once_and_the_cases_behind_it_are_not_run() {
+    let port = conformance::gateways::free_port().unwrap();
+    let mut config = SuiteConfig::new(&format!("http://127.0.0.1:{port}"), Mode::Local);
+    config.consistency.deadline = Duration::from_millis(200);
+    let results = conformance::run(&config, &mut |_| {}).unwrap();
+    let failed: Vec<&str> = results
+        .cases
+        .iter()
+        .filter(|case| case.outcome.is_failed())
+        .map(|case| case.name.as_str())
+        .collect();
+    assert_eq!(failed, [cases::LISTENER_CONNECTIVITY]);
+    let Outcome::Skipped { reason } = &results.case(cases::ROUTE_EXACT).unwrap().outcome else {
+        panic!("cases behind a dead listener are skipped");
+    };
+    assert!(reason.contains("listener-connectivity"), "{reason}");
+    assert!(!results.success());
+}
