@@ -68,7 +68,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     server.route("/large.bin", testkit::http::Reply::file(&large.0));
     server.route("/small.bin", testkit::http::Reply::file(&small.0));
     let sh = exec::Shell::new();
-    let self_exe = std::env::current_exe().context("finding this xtask binary")?;
+    // A private copy: a concurrent `cargo build` may replace target/debug/xtask mid-run.
+    let self_exe = dir.path().join("xtask-bench-child");
+    std::fs::copy("/proc/self/exe", &self_exe).context("copying this xtask binary")?;
     let out = dir.path().join("downloaded.bin");
 
     let mut curl_best = f64::INFINITY;
