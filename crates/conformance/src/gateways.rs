@@ -337,6 +337,39 @@ mod tests {
     }
 
     #[test]
+    fn gateway_commands_run_in_the_foreground() {
+        let config = Path::new("/run/gw.conf");
+        let argv = |kind: Kind| kind.command(Path::new("/bin/gw"), config).arg_strings();
+        assert_eq!(argv(Kind::Haproxy), ["-db", "-f", "/run/gw.conf"]);
+        assert_eq!(
+            argv(Kind::Nginx),
+            ["-c", "/run/gw.conf", "-g", "daemon off;"]
+        );
+        assert_eq!(
+            argv(Kind::Envoy),
+            [
+                "-c",
+                "/run/gw.conf",
+                "--disable-hot-restart",
+                "--concurrency",
+                "1",
+                "--log-level",
+                "warn"
+            ]
+        );
+        assert_eq!(Kind::Nginx.unsupported_features(), ["HealthCheck"]);
+        assert!(Kind::Envoy.unsupported_features().is_empty());
+    }
+
+    #[test]
+    fn free_ports_avoid_the_ephemeral_range() {
+        for _ in 0..20 {
+            let port = free_port().unwrap();
+            assert!((20_000..32_000).contains(&port), "{port}");
+        }
+    }
+
+    #[test]
     fn a_variant_must_find_its_text_exactly_once() {
         let variant = Variant {
             gateway: Kind::Haproxy,
