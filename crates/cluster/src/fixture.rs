@@ -256,18 +256,24 @@ fn get_stdout(
     kubectl: &Kubectl,
     query: &Get<'_>,
     step: &str,
-) -> Result<Option<String>, ClusterError> {
+) -> Result<Result<String, String>, ClusterError> {
     let output = sh
         .run_unchecked(&kubectl.get_json(query))
         .map_err(ClusterError::infra(step.to_owned()))?;
     if sh.is_dry_run() {
-        return Ok(Some(String::new()));
+        return Ok(Ok(String::new()));
     }
     if output.status.success() {
-        Ok(Some(output.stdout_str()))
+        Ok(Ok(output.stdout_str()))
     } else {
-        // Not found yet (the controller has not created it) is a state to wait through.
-        Ok(None)
+        // Not found yet (the controller has not created it) is a state to wait through; the
+        // stuck message quotes what kubectl said, so an unreachable API server is visible.
+        let stderr = output.stderr_str();
+        let last_line = stderr.lines().rev().find(|line| !line.trim().is_empty());
+        Ok(Err(format!(
+            "kubectl get failed: {}",
+            last_line.unwrap_or("no message").trim()
+        )))
     }
 }
 
@@ -294,8 +300,9 @@ pub fn wait_ready(
                     namespace: Some(&gateway.namespace),
                     selector: None,
                 };
-                let Some(stdout) = get_stdout(sh, kubectl, &query, &step)? else {
-                    return Ok(Err("not found".to_owned()));
+                let stdout = match get_stdout(sh, kubectl, &query, &step)? {
+                    Ok(stdout) => stdout,
+                    Err(failed) => return Ok(Err(failed)),
                 };
                 if sh.is_dry_run() {
                     return Ok(Ok(()));
@@ -326,8 +333,9 @@ pub fn wait_ready(
                     namespace: Some(&route.namespace),
                     selector: None,
                 };
-                let Some(stdout) = get_stdout(sh, kubectl, &query, &step)? else {
-                    return Ok(Err("not found".to_owned()));
+                let stdout = match get_stdout(sh, kubectl, &query, &step)? {
+                    Ok(stdout) => stdout,
+                    Err(failed) => return Ok(Err(failed)),
                 };
                 if sh.is_dry_run() {
                     return Ok(Ok(()));
@@ -359,8 +367,9 @@ pub fn wait_ready(
                     namespace: Some(&backend.deployment.namespace),
                     selector: Some(&backend.selector),
                 };
-                let Some(stdout) = get_stdout(sh, kubectl, &query, &step)? else {
-                    return Ok(Err("kubectl get pods failed".to_owned()));
+                let stdout = match get_stdout(sh, kubectl, &query, &step)? {
+                    Ok(stdout) => stdout,
+                    Err(failed) => return Ok(Err(failed)),
                 };
                 if sh.is_dry_run() {
                     return Ok(Ok(()));

@@ -209,3 +209,17 @@ fn a_gateway_that_becomes_programmed_later_passes() {
         .count();
     assert_eq!(gets, 4, "three pending answers, then programmed");
 }
+
+#[test]
+fn a_missing_gateway_is_stuck_with_kubectls_message() {
+    let error = wait_with(&[]).unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("Gateway gateway-conformance-infra/same-namespace"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kubectl get failed: Error from server (NotFound)"),
+        "{text}"
+    );
+}
