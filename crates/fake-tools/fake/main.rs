@@ -32,11 +32,11 @@ struct Rule {
 
 fn main() {
     let argv: Vec<String> = env::args().collect();
-    let tool = Path::new(&argv[0])
+    let tool = Path::new(argv.first().map_or("", String::as_str))
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let args: Vec<String> = argv[1..].to_vec();
+    let args: Vec<String> = argv.get(1..).unwrap_or_default().to_vec();
     let Some(state) = env::var_os("FAKE_TOOLS_STATE").map(PathBuf::from) else {
         eprintln!("fake {tool}: FAKE_TOOLS_STATE is not set; tests set it on the Shell");
         exit(97);
@@ -56,13 +56,12 @@ fn main() {
 }
 
 fn apply_rule(state: &Path, tool: &str, args: &[String], rule: Rule) -> ! {
-    let mut code = 0;
-    if rule.builtin {
-        code = builtin(state, tool, args, rule.relay.clone());
-    } else if rule.relay.is_some() {
-        // A relay rule is a port-forward with a chosen destination.
-        code = builtin(state, tool, args, rule.relay.clone());
-    }
+    // A relay rule is a port-forward with a chosen destination, so it runs the built-in too.
+    let code = if rule.builtin || rule.relay.is_some() {
+        builtin(state, tool, args, rule.relay.clone())
+    } else {
+        0
+    };
     if let Some(stdout) = &rule.stdout {
         let _ = io::stdout().write_all(stdout);
         let _ = io::stdout().flush();
