@@ -7,6 +7,11 @@
 //! planned (`--dry-run`), asserted in unit tests and logged. Every kubectl and helm call names
 //! the run's kubeconfig; nothing reads or writes `~/.kube/config`. This crate never prints and
 //! never reads the process environment: it reports through return values and [`Event`]s.
+//!
+//! Entry points: [`dev::up`] / [`dev::teardown`] (the idempotent developer cluster behind
+//! `cargo xtask kind-up` / `kind-down`), [`dev::ThrowawayCluster`] (a run's cluster, always torn
+//! down, logs first), [`fixture`] (apply and wait, naming what is stuck), and
+//! [`port_forward`] (the gateway URL and a replica's health toggle for the conformance suite).
 
 pub mod dev;
 pub mod fixture;
