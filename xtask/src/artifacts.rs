@@ -127,7 +127,11 @@ fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
     let outcome = ui::group(&format!("artifacts fetch {repo} {tag}"), || {
         artifact::fetch(&plan, &env, &sh, &|event| renderer.render(event))
     });
-    renderer.finish_all();
+    renderer.finish(if outcome.is_ok() {
+        "done"
+    } else {
+        "failed"
+    });
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) if error.is_bad_input() => return Err(crate::bad_input(error.to_string())),
@@ -159,36 +163,49 @@ fn find_docker() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Renders the artifact crate's events: one progress display per asset.
+/// Renders the artifact crate's events: one byte-progress display for the whole fetch (a
+/// bar on a terminal, where parallel downloads would fight over separate ones), and a line
+/// per asset as it is verified.
 #[derive(Default)]
 struct Renderer {
-    bars: Mutex<HashMap<String, ui::Progress>>,
+    state: Mutex<RenderState>,
+}
+
+#[derive(Default)]
+struct RenderState {
+    overall: Option<ui::Progress>,
+    /// Bytes so far per asset (a restarted download goes back down).
+    done: HashMap<String, u64>,
 }
 
 impl Renderer {
     fn render(&self, event: artifact::Event) {
-        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         match event {
             artifact::Event::Resolved {
                 tag,
                 prerelease,
                 assets,
                 selected,
-            } => ui::info(&format!(
-                "release {tag}{}: {assets} assets, {selected} selected",
-                if prerelease { " (pre-release)" } else { "" }
-            )),
+                bytes,
+            } => {
+                ui::info(&format!(
+                    "release {tag}{}: {assets} assets, {selected} selected",
+                    if prerelease { " (pre-release)" } else { "" }
+                ));
+                state.overall = Some(ui::Progress::bytes("assets", Some(bytes)));
+            }
             artifact::Event::Download { asset, event } => match event {
-                download::Event::Started { total, offset, .. } => {
+                download::Event::Started { offset, .. } => {
                     if offset > 0 {
                         ui::info(&format!("{asset}: resuming at byte {offset}"));
                     }
-                    bars.entry(asset.clone())
-                        .or_insert_with(|| ui::Progress::bytes(&asset, total));
                 }
                 download::Event::Progress { done, .. } => {
-                    if let Some(bar) = bars.get(&asset) {
-                        bar.set_position(done);
+                    state.done.insert(asset, done);
+                    let total = state.done.values().sum();
+                    if let Some(overall) = &state.overall {
+                        overall.set_position(total);
                     }
                 }
                 download::Event::Retrying {
@@ -207,27 +224,27 @@ impl Renderer {
                 from_cache,
                 verification,
             } => {
-                let how = describe(&verification);
-                let outcome = if from_cache {
-                    format!("{size} bytes from the cache, {how}")
-                } else {
-                    format!("{size} bytes, {how}")
-                };
-                match bars.remove(&asset) {
-                    Some(bar) => bar.finish(&outcome),
-                    None => ui::info(&format!("{asset}: {outcome}")),
+                state.done.insert(asset.clone(), size);
+                let total = state.done.values().sum();
+                if let Some(overall) = &state.overall {
+                    overall.set_position(total);
                 }
+                let source = if from_cache { " from the cache" } else { "" };
+                ui::info(&format!(
+                    "{asset}: {size} bytes{source}, {}",
+                    describe(&verification)
+                ));
             }
             artifact::Event::Image { reference, step } => ui::info(&format!("{step} {reference}")),
             artifact::Event::Note(note) => ui::warn(&note),
         }
     }
 
-    /// Bars of downloads that failed are closed so the terminal is left clean.
-    fn finish_all(&self) {
-        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
-        for (_, bar) in bars.drain() {
-            bar.finish("not completed");
+    /// Closes the progress display, saying how the fetch ended.
+    fn finish(&self, outcome: &str) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(overall) = state.overall.take() {
+            overall.finish(outcome);
         }
     }
 }

@@ -96,6 +96,8 @@ pub enum Event {
         prerelease: bool,
         assets: usize,
         selected: usize,
+        /// Bytes to fetch: the selected assets and the checksum files that prove them.
+        bytes: u64,
     },
     Download {
         asset: String,
@@ -427,12 +429,6 @@ pub fn fetch(
                 || plan.digest_list.as_deref() == Some(asset.name.as_str())
         })
         .collect();
-    on_event(Event::Resolved {
-        tag: release.tag_name.clone(),
-        prerelease: release.prerelease,
-        assets: release.assets.len(),
-        selected: selected.len(),
-    });
     if selected.is_empty() && plan.images.is_empty() {
         return Err(ArtifactError::NothingSelected {
             patterns: plan.patterns.clone(),
@@ -446,20 +442,45 @@ pub fn fetch(
     for asset in selected.iter().chain(&lists).chain(&needed_sidecars) {
         names::check(&asset.name).map_err(ArtifactError::UnsafeName)?;
     }
+    on_event(Event::Resolved {
+        tag: release.tag_name.clone(),
+        prerelease: release.prerelease,
+        assets: release.assets.len(),
+        selected: selected.len(),
+        bytes: selected
+            .iter()
+            .chain(&lists)
+            .chain(&needed_sidecars)
+            .map(|asset| asset.size)
+            .sum(),
+    });
 
     fs::create_dir_all(&plan.dest).map_err(|source| ArtifactError::Io {
         path: plan.dest.clone(),
         what: "create the destination folder",
         source,
     })?;
-    // A record from an earlier run must not survive a failed one: later steps trust it.
-    let stale = plan.dest.join(record::FILE_NAME);
-    if stale.exists() {
-        fs::remove_file(&stale).map_err(|source| ArtifactError::Io {
-            path: stale.clone(),
-            what: "remove the previous record",
-            source,
-        })?;
+    // A record from an earlier run must not survive a failed one: later steps trust it. The
+    // `.part` files an interrupted run (Ctrl-C, a kill) left for these names go too.
+    let stale_record = plan.dest.join(record::FILE_NAME);
+    let stale_parts = selected
+        .iter()
+        .chain(&lists)
+        .chain(&needed_sidecars)
+        .map(|asset| download::part_path(&plan.dest.join(&asset.name)))
+        .chain([download::part_path(&stale_record)]);
+    for stale in std::iter::once(stale_record.clone()).chain(stale_parts) {
+        match fs::remove_file(&stale) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(ArtifactError::Io {
+                    path: stale,
+                    what: "remove the leftover",
+                    source,
+                });
+            }
+        }
     }
 
     let bearer = match &env.token {

@@ -658,3 +658,20 @@ fn plain_http_download_url_off_loopback_is_refused() {
     );
     assert!(files(dest.path()).is_empty());
 }
+
+#[test]
+fn leftovers_of_an_interrupted_run_are_cleared() {
+    let server = Server::start();
+    standard_release(&server);
+    let dest = tempfile::tempdir().unwrap();
+    // What a killed run leaves: a half-written download and a half-written record.
+    std::fs::write(dest.path().join("chart-v1.2.3.tgz.part"), b"half").unwrap();
+    std::fs::write(dest.path().join("artifacts.json.part"), b"{").unwrap();
+    let mut plan = plan(dest.path());
+    plan.patterns = vec!["*.tgz".into()];
+    run(&plan, &env(&server)).result.unwrap();
+    assert_eq!(
+        files(dest.path()),
+        ["artifacts.json", "chart-v1.2.3.tgz", "checksums.txt"]
+    );
+}
