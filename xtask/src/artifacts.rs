@@ -127,11 +127,7 @@ fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
     let outcome = ui::group(&format!("artifacts fetch {repo} {tag}"), || {
         artifact::fetch(&plan, &env, &sh, &|event| renderer.render(event))
     });
-    renderer.finish(if outcome.is_ok() {
-        "done"
-    } else {
-        "failed"
-    });
+    renderer.finish(if outcome.is_ok() { "done" } else { "failed" });
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) if error.is_bad_input() => return Err(crate::bad_input(error.to_string())),
