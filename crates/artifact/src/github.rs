@@ -65,6 +65,10 @@ pub struct Asset {
     pub name: String,
     pub size: u64,
     pub browser_download_url: String,
+    /// The API's endpoint for this asset (`…/releases/assets/{id}`); with
+    /// `Accept: application/octet-stream` it redirects to the file.
+    #[serde(default)]
+    pub url: Option<String>,
     /// `sha256:<hex>`, computed by GitHub at upload (assets uploaded since mid-2025).
     #[serde(default)]
     pub digest: Option<String>,

@@ -489,9 +489,19 @@ pub fn fetch(
     };
     let download_one = |job: &Job<'_>| -> Result<AssetRecord, ArtifactError> {
         let asset = job.asset;
-        let mut request = download::Request::new(&asset.browser_download_url)
+        // With a token, download through the API's asset endpoint, as `gh release download`
+        // does (private repositories need it): the API host gets the token, the storage host
+        // it redirects to does not. Without one, the public download URL costs no API quota.
+        let (url, accept) = match (&bearer, &asset.url) {
+            (Some(_), Some(api_url)) => (api_url.as_str(), Some("application/octet-stream")),
+            _ => (asset.browser_download_url.as_str(), None),
+        };
+        let mut request = download::Request::new(url)
             .size(asset.size)
             .bearer(bearer.clone());
+        if let Some(accept) = accept {
+            request = request.header("Accept", accept);
+        }
         if let Some(expected) = &job.expected {
             request = request.sha256(expected.clone());
         }
@@ -515,7 +525,7 @@ pub fn fetch(
         });
         Ok(AssetRecord {
             name: asset.name.clone(),
-            url: asset.browser_download_url.clone(),
+            url: url.to_owned(),
             path: asset.name.clone(),
             size: fetched.size,
             sha256: fetched.sha256,

@@ -32,7 +32,8 @@ pub struct Record {
 #[serde(deny_unknown_fields)]
 pub struct AssetRecord {
     pub name: String,
-    /// Where it was downloaded from (the release's download URL).
+    /// Where it was downloaded from: the release's public download URL, or the API's asset
+    /// endpoint when a token was given.
     pub url: String,
     /// The file, relative to the folder holding `artifacts.json`.
     pub path: String,

@@ -48,12 +48,13 @@ pub fn asset(name: &str, body: impl Into<Vec<u8>>) -> FakeAsset {
 pub fn publish(server: &Server, tag: &str, assets: &[FakeAsset], draft: bool) {
     let listed: Vec<serde_json::Value> = assets
         .iter()
-        .map(|a| {
+        .enumerate()
+        .map(|(index, a)| {
             let mut value = serde_json::json!({
                 "name": a.name,
                 "size": a.size.unwrap_or(a.body.len() as u64),
                 "browser_download_url": server.url(&format!("dl/{tag}/{}", a.name)),
-                "url": server.url(&format!("repos/o/r/releases/assets/{}", a.name.len())),
+                "url": server.url(&format!("repos/o/r/releases/assets/{index}")),
                 "content_type": "application/octet-stream",
             });
             if let Some(digest) = &a.digest {
@@ -76,11 +77,10 @@ pub fn publish(server: &Server, tag: &str, assets: &[FakeAsset], draft: bool) {
         Reply::json(release.clone()),
     );
     server.route("repos/o/r/releases/latest", Reply::json(release));
-    for a in assets {
-        server.route(
-            &format!("dl/{tag}/{}", a.name),
-            Reply::ok(a.body.clone()).ranges(),
-        );
+    for (index, a) in assets.iter().enumerate() {
+        let reply = Reply::ok(a.body.clone()).ranges();
+        server.route(&format!("dl/{tag}/{}", a.name), reply.clone());
+        server.route(&format!("repos/o/r/releases/assets/{index}"), reply);
     }
 }
 
@@ -418,10 +418,11 @@ fn token_reaches_the_api_but_not_the_download_host() {
     let api = Server::start();
     let cdn = Server::start_on("127.0.0.2");
     let (install, _) = standard_release(&api);
-    // The asset URL is on the API host and redirects to another host, as GitHub's do.
+    // With a token, assets come through the API's asset endpoint, which redirects to a
+    // storage host, as GitHub's does. install.yaml is asset 0.
     cdn.route("/blob/install.yaml", Reply::ok(install.body.clone()));
     api.route(
-        "dl/v1.2.3/install.yaml",
+        "repos/o/r/releases/assets/0",
         Reply::redirect(cdn.url("blob/install.yaml")),
     );
     let dest = tempfile::tempdir().unwrap();
@@ -431,12 +432,24 @@ fn token_reaches_the_api_but_not_the_download_host() {
     env.token = Some("ghp_secretvalue".into());
     let run = run(&plan, &env);
     let outcome = run.result.unwrap();
-    let api_call = &api.requests_for("repos/o/r/releases/tags/v1.2.3")[0];
+    let release_call = &api.requests_for("repos/o/r/releases/tags/v1.2.3")[0];
     assert_eq!(
-        api_call.header("authorization"),
+        release_call.header("authorization"),
         Some("Bearer ghp_secretvalue")
     );
-    assert_eq!(api_call.header("x-github-api-version"), Some("2022-11-28"));
+    assert_eq!(
+        release_call.header("x-github-api-version"),
+        Some("2022-11-28")
+    );
+    let asset_call = &api.requests_for("repos/o/r/releases/assets/0")[0];
+    assert_eq!(
+        asset_call.header("authorization"),
+        Some("Bearer ghp_secretvalue")
+    );
+    assert_eq!(
+        asset_call.header("accept"),
+        Some("application/octet-stream")
+    );
     let cdn_calls = cdn.requests();
     assert_eq!(cdn_calls.len(), 1);
     assert_eq!(
@@ -444,9 +457,43 @@ fn token_reaches_the_api_but_not_the_download_host() {
         None,
         "the token followed the redirect"
     );
+    assert_eq!(
+        std::fs::read(dest.path().join("install.yaml")).unwrap(),
+        install.body
+    );
+    let recorded = outcome
+        .record
+        .assets
+        .iter()
+        .find(|a| a.name == "install.yaml")
+        .unwrap();
+    assert_eq!(recorded.url, api.url("repos/o/r/releases/assets/0"));
     let written = std::fs::read_to_string(&outcome.record_path).unwrap();
     assert!(!written.contains("ghp_secretvalue"));
     assert!(!format!("{:?}", run.events).contains("ghp_secretvalue"));
+}
+
+#[test]
+fn without_a_token_the_public_download_url_is_used() {
+    let server = Server::start();
+    standard_release(&server);
+    let dest = tempfile::tempdir().unwrap();
+    let mut plan = plan(dest.path());
+    plan.patterns = vec!["install.yaml".into()];
+    run(&plan, &env(&server)).result.unwrap();
+    assert_eq!(server.requests_for("dl/v1.2.3/install.yaml").len(), 1);
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| !r.path().contains("/releases/assets/"))
+    );
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.header("authorization").is_none())
+    );
 }
 
 #[test]
