@@ -116,6 +116,9 @@ fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
         token,
         download: download::Options {
             max_size: artifacts.max_asset_mib.saturating_mul(1024 * 1024),
+            request_timeout: Duration::from_secs(artifacts.request_timeout_secs),
+            total_timeout: Duration::from_secs(artifacts.total_timeout_secs),
+            retries: artifacts.retries,
             cache_dir,
             ..download::Options::default()
         },

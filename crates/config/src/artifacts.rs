@@ -34,6 +34,27 @@ pub struct Artifacts {
     /// Pull images named in `image:` fields of downloaded YAML manifests.
     #[serde(default = "default_true")]
     pub images_from_manifests: bool,
+    /// Seconds for connecting, for response headers, and for any stall while a body streams.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+    /// Seconds one asset may take in all, retries and waits included.
+    #[serde(default = "default_total_timeout_secs")]
+    pub total_timeout_secs: u64,
+    /// Retries after a failed attempt (connect errors, timeouts, 5xx, 429, dropped bodies).
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+}
+
+fn default_request_timeout_secs() -> u64 {
+    30
+}
+
+fn default_total_timeout_secs() -> u64 {
+    1800
+}
+
+fn default_retries() -> u32 {
+    5
 }
 
 fn default_max_asset_mib() -> u64 {
@@ -59,6 +80,9 @@ impl Default for Artifacts {
             max_asset_mib: default_max_asset_mib(),
             parallelism: default_parallelism(),
             images_from_manifests: true,
+            request_timeout_secs: default_request_timeout_secs(),
+            total_timeout_secs: default_total_timeout_secs(),
+            retries: default_retries(),
         }
     }
 }
@@ -71,6 +95,24 @@ impl Artifacts {
                 message: format!(
                     "[artifacts] parallelism = {} is out of range: use 1 to 32",
                     self.parallelism
+                ),
+            });
+        }
+        if self.request_timeout_secs == 0 || self.total_timeout_secs < self.request_timeout_secs {
+            return Some(Problem {
+                near: "timeout_secs".to_owned(),
+                message: format!(
+                    "[artifacts] request_timeout_secs = {} and total_timeout_secs = {} do not fit: both above 0, the total at least the per-request one",
+                    self.request_timeout_secs, self.total_timeout_secs
+                ),
+            });
+        }
+        if self.retries > 20 {
+            return Some(Problem {
+                near: "retries".to_owned(),
+                message: format!(
+                    "[artifacts] retries = {} is more than 20; a release that fails that often is broken",
+                    self.retries
                 ),
             });
         }
@@ -117,5 +159,47 @@ impl Artifacts {
             .iter()
             .map(|image| image.replace("{version}", tag))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn with_artifacts(section: &str) -> Result<crate::Target, crate::ConfigError> {
+        let text = format!(
+            "[release]\nrepo = \"a/b\"\n[install]\ngateway_class = \"x\"\n[artifacts]\n{section}"
+        );
+        crate::parse(Path::new("t.toml"), &text)
+    }
+
+    #[test]
+    fn defaults_are_sane() {
+        let artifacts = with_artifacts("").unwrap().artifacts;
+        assert_eq!(artifacts.parallelism, 4);
+        assert!(artifacts.images_from_manifests);
+        assert!(!artifacts.allow_unverified);
+        assert!(artifacts.total_timeout_secs >= artifacts.request_timeout_secs);
+    }
+
+    #[test]
+    fn out_of_range_values_are_located_with_a_fix() {
+        let error = with_artifacts("parallelism = 0\n").unwrap_err();
+        assert_eq!(error.line_col, Some((6, 1)), "{error}");
+        assert!(error.message.contains("1 to 32"), "{error}");
+        let error = with_artifacts("digest_list = \"../x\"\n").unwrap_err();
+        assert!(error.message.contains("plain name"), "{error}");
+        let error =
+            with_artifacts("request_timeout_secs = 60\ntotal_timeout_secs = 10\n").unwrap_err();
+        assert!(error.message.contains("total"), "{error}");
+        assert!(with_artifacts("image_archives = [\"\"]\n").is_err());
+    }
+
+    #[test]
+    fn version_placeholder_is_the_tag() {
+        let artifacts = with_artifacts("images = [\"cr.example/a:{version}\"]\n")
+            .unwrap()
+            .artifacts;
+        assert_eq!(artifacts.images_for("v2.1.0"), ["cr.example/a:v2.1.0"]);
     }
 }
