@@ -84,6 +84,17 @@ pub fn workspace_root() -> PathBuf {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Children run in their own process groups, so a terminal's Ctrl-C (or CI's SIGTERM on
+    // cancel) reaches only us: stop the running commands, let the callers unwind through their
+    // cleanup (log export, cluster deletion, guards), then exit 130.
+    if let Err(error) = ctrlc::set_handler(|| {
+        exec::interrupt();
+        ui::warn("interrupted: stopping running commands, then cleaning up");
+    }) {
+        ui::warn(&format!(
+            "cannot install the interrupt handler: {error}; Ctrl-C will skip cleanup"
+        ));
+    }
     let result = match cli.command {
         Command::VerifyRelease(args) => verify_release::run(args),
         Command::KindUp(args) => kind::up(args),
@@ -97,6 +108,12 @@ fn main() -> ExitCode {
         Command::Bench(command) => bench::run(command),
     };
     match result {
+        Ok(_) | Err(_) if exec::was_interrupted() => {
+            if let Err(error) = &result {
+                ui::error(&format!("{error:#}"));
+            }
+            ExitCode::from(130)
+        }
         Ok(code) => code,
         Err(error) => {
             let bad = error

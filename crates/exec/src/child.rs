@@ -18,6 +18,8 @@ pub struct ChildGuard {
     stderr: Arc<Mutex<Vec<u8>>>,
     display: String,
     purpose: String,
+    /// The interrupt count when the child started: a later interrupt stops waits on it.
+    generation: u64,
 }
 
 impl ChildGuard {
@@ -28,6 +30,7 @@ impl ChildGuard {
             stderr: Arc::default(),
             display: cmd.to_string(),
             purpose: cmd.purpose().to_owned(),
+            generation: crate::shell::interrupt_generation(),
         }
     }
 
@@ -42,6 +45,7 @@ impl ChildGuard {
             purpose: cmd.purpose().to_owned(),
             source,
         })?;
+        let generation = crate::shell::interrupt_generation();
         let stderr_buffer: Arc<Mutex<Vec<u8>>> = Arc::default();
         if let Some(mut pipe) = child.stderr.take() {
             let sink = Arc::clone(&stderr_buffer);
@@ -67,6 +71,7 @@ impl ChildGuard {
             stderr: stderr_buffer,
             display: cmd.to_string(),
             purpose: cmd.purpose().to_owned(),
+            generation,
         })
     }
 
@@ -106,7 +111,27 @@ impl ChildGuard {
                 let _ = sender.send(None);
             }
         });
-        match receiver.recv_timeout(timeout) {
+        // Wait in slices so an interrupt stops the wait (and the child) promptly.
+        let generation = self.generation;
+        let deadline = Instant::now() + timeout;
+        let received = loop {
+            let slice = deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(100));
+            match receiver.recv_timeout(slice) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {
+                    if crate::shell::interrupt_generation() != generation {
+                        self.kill();
+                        return Err(ExecError::Interrupted {
+                            cmd: self.display.clone(),
+                            purpose: self.purpose.clone(),
+                        });
+                    }
+                }
+                other => break other,
+            }
+        };
+        match received {
             Ok(Some(value)) => Ok(value),
             Ok(None) => {
                 let status = self.wait_briefly();

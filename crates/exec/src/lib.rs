@@ -16,4 +16,4 @@ mod shell;
 
 pub use child::ChildGuard;
 pub use cmd::{Cmd, quote_for_display};
-pub use shell::{ExecError, Output, Shell};
+pub use shell::{ExecError, Output, Shell, interrupt, was_interrupted};

@@ -7,6 +7,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,26 @@ use crate::cmd::Cmd;
 
 /// How much of a failing command's stderr an error quotes.
 const STDERR_TAIL_BYTES: usize = 2048;
+
+/// How many interrupts (Ctrl-C, SIGTERM) the process has received.
+static INTERRUPTS: AtomicU64 = AtomicU64::new(0);
+
+/// Marks every command running right now as interrupted: each is killed with its process group
+/// and returns [`ExecError::Interrupted`]. Commands started afterwards run normally, so the
+/// cleanup that the interrupted caller does on its way out (exporting logs, deleting a cluster)
+/// still happens. Called from the binary's signal handler; safe from any thread.
+pub fn interrupt() {
+    INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Whether [`interrupt`] was ever called in this process.
+pub fn was_interrupted() -> bool {
+    INTERRUPTS.load(Ordering::SeqCst) > 0
+}
+
+pub(crate) fn interrupt_generation() -> u64 {
+    INTERRUPTS.load(Ordering::SeqCst)
+}
 
 /// What a finished command printed, stdout and stderr kept apart.
 #[derive(Debug, Clone)]
@@ -72,6 +93,8 @@ pub enum ExecError {
         purpose: String,
         source: io::Error,
     },
+    /// The process was interrupted (Ctrl-C) while it ran, and it was killed with its group.
+    Interrupted { cmd: String, purpose: String },
 }
 
 impl ExecError {
@@ -133,6 +156,9 @@ impl fmt::Display for ExecError {
                 source,
             } => {
                 write!(f, "talking to `{cmd}` ({purpose}) failed: {source}")
+            }
+            ExecError::Interrupted { cmd, purpose } => {
+                write!(f, "`{cmd}` ({purpose}) was stopped by an interrupt")
             }
         }
     }
@@ -284,6 +310,7 @@ impl Shell {
             source,
         })?;
         let pid = child.id();
+        let generation = interrupt_generation();
         let stdin_writer = match (cmd.stdin.clone(), child.stdin.take()) {
             (Some(bytes), Some(mut pipe)) => Some(thread::spawn(move || pipe.write_all(&bytes))),
             _ => None,
@@ -296,6 +323,16 @@ impl Shell {
             match child.try_wait().map_err(io_error)? {
                 Some(status) => break status,
                 None => {
+                    if interrupt_generation() != generation {
+                        kill_process_group(pid);
+                        let _ = child.wait();
+                        let _ = stderr_reader.join();
+                        let _ = stdout_reader.join();
+                        return Err(ExecError::Interrupted {
+                            cmd: cmd.to_string(),
+                            purpose: cmd.purpose.clone(),
+                        });
+                    }
                     if let Some(limit) = cmd.timeout
                         && started.elapsed() >= limit
                     {

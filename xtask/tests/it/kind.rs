@@ -71,6 +71,11 @@ impl Run {
     }
 
     fn xtask_with(&self, args: &[&str], extra: &[(&str, &str)]) -> exec::Output {
+        let cmd = self.xtask_cmd(args, extra);
+        self.fakes.shell().run_unchecked(&cmd).unwrap()
+    }
+
+    fn xtask_cmd(&self, args: &[&str], extra: &[(&str, &str)]) -> exec::Cmd {
         let mut cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask under test")
             .args(args)
             .env("KIND", self.fakes.program("kind"))
@@ -89,7 +94,7 @@ impl Run {
         for (key, value) in extra {
             cmd = cmd.env(key, value);
         }
-        self.fakes.shell().run_unchecked(&cmd).unwrap()
+        cmd
     }
 
     /// Calls other than the version probes tool resolution makes.
@@ -311,6 +316,61 @@ fn a_failing_create_exits_1_and_leaves_no_cluster() {
         "{:?}",
         run.fakes.clusters()
     );
+}
+
+#[test]
+fn ctrl_c_during_create_stops_kind_deletes_the_cluster_and_exits_130() {
+    let run = Run::new();
+    // kind has created the node container and hangs in kubeadm when the user presses Ctrl-C.
+    run.fakes
+        .rule(Rule::new("kind", &["create", "cluster"]).builtin().hang())
+        .unwrap();
+    let cmd = run.xtask_cmd(&["kind-up", "--dir", run.run_dir().to_str().unwrap()], &[]);
+    let mut xtask = run.fakes.shell().spawn(&cmd).unwrap();
+    let mut waited = std::time::Duration::ZERO;
+    let step = std::time::Duration::from_millis(50);
+    while run.fakes.pids().is_empty() {
+        assert!(
+            waited < std::time::Duration::from_secs(120) && xtask.try_status().is_none(),
+            "kind create never started: {}",
+            xtask.stderr_tail()
+        );
+        std::thread::sleep(step);
+        waited += step;
+    }
+    assert_eq!(run.fakes.clusters(), ["release-gate"]);
+    // A terminal delivers SIGINT to xtask alone: its children run in their own process groups.
+    let pid = xtask.id().unwrap().to_string();
+    exec::Shell::new()
+        .run(&exec::Cmd::new("kill", "send SIGINT to xtask").args(["-INT", &pid]))
+        .unwrap();
+    let status = loop {
+        if let Some(status) = xtask.try_status() {
+            break status;
+        }
+        assert!(
+            waited < std::time::Duration::from_secs(240),
+            "xtask did not stop after SIGINT: {}",
+            xtask.stderr_tail()
+        );
+        std::thread::sleep(step);
+        waited += step;
+    };
+    let stderr = xtask.stderr_tail();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let hanging_kind = run.fakes.pids()[0];
+    assert!(
+        !fake_tools::process_alive(hanging_kind),
+        "kind create survived the interrupt"
+    );
+    assert!(
+        run.fakes.clusters().is_empty(),
+        "left behind: {:?}",
+        run.fakes.clusters()
+    );
+    let last = run.fakes.calls_of("kind").pop().unwrap();
+    assert!(last.has(&["delete", "cluster"]), "{}", last.line());
 }
 
 fn bad_input(run: &Run, args: &[&str], expected: &str) {
