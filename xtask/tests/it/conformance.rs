@@ -71,7 +71,18 @@ fn bad_usage_exits_2_and_says_how_to_fix_it() {
             "not an infra-backend-v1 replica",
         ),
     ];
-    for (args, fix) in cases {
+    let more: [(&[&str], &str); 3] = [
+        (
+            &["--local", "--start-gateway", "caddy"],
+            "use haproxy, nginx or envoy",
+        ),
+        (
+            &["--local", "--start-gateway", "envoy", "--variant", "nope"],
+            "envoy has the variants weights-50-50",
+        ),
+        (&["--start-gateway", "envoy"], "--local"),
+    ];
+    for (args, fix) in cases.into_iter().chain(more) {
         let output = xtask(args);
         assert_eq!(
             output.status.code(),
@@ -346,4 +357,57 @@ fn echo_image_builds_from_scratch_and_serves_the_contract() {
     );
     let _ = sh
         .run(&exec::Cmd::new("docker", "remove the test image").args(["image", "rm", "-f", &tag]));
+}
+
+/// `--start-gateway` with a broken variant: the suite names exactly the broken case.
+#[test]
+fn start_gateway_with_a_variant_fails_exactly_its_case() {
+    let found = testkit::find_program("envoy", "ENVOY");
+    let usable = testkit::require("envoy", || {
+        let path = found.clone().ok_or("envoy is not installed")?;
+        exec::Shell::new()
+            .run(
+                &exec::Cmd::new(&path, "probe envoy")
+                    .arg("--version")
+                    .timeout(Duration::from_secs(30)),
+            )
+            .map(drop)
+            .map_err(|error| error.to_string())
+    });
+    if !usable {
+        return;
+    }
+    let ports: [u16; 6] = std::array::from_fn(|_| gateways::free_port().unwrap());
+    let replica_list = ports.map(|port| port.to_string()).join(",");
+    let envoy = found.unwrap();
+    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
+        .arg("conformance")
+        .args([
+            "--local",
+            "--start-gateway",
+            "envoy",
+            "--variant",
+            "v2-string-prefix",
+        ])
+        .args(["--replica-ports", &replica_list, "--deadline", "5"])
+        .env("ENVOY", &envoy)
+        .env_remove("GITHUB_ACTIONS")
+        .timeout(Duration::from_secs(300));
+    let output = exec::Shell::new().run_unchecked(&cmd).unwrap();
+    let stdout = output.stdout_str();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        output.stderr_str()
+    );
+    assert!(
+        stdout.contains("10 passed, 1 failed, 0 skipped"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("FAIL  route-prefix-segment"), "{stdout}");
+    assert!(
+        stdout.contains("GET /v2example answered 200 from infra-backend-v2"),
+        "{stdout}"
+    );
 }
