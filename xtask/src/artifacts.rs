@@ -120,6 +120,8 @@ fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
             total_timeout: Duration::from_secs(artifacts.total_timeout_secs),
             retries: artifacts.retries,
             cache_dir,
+            // Ctrl-C (the handler in main) stops downloads between chunks; `.part` files go.
+            cancel: Some(download::CancelCheck::new(exec::was_interrupted)),
             ..download::Options::default()
         },
         docker: find_docker().map(docker::Docker::new),

@@ -56,6 +56,29 @@ pub struct Options {
     /// Where verified files are kept by sha256; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
     pub user_agent: String,
+    /// Asked between chunks and while waiting to retry: true stops the fetch (Ctrl-C). A
+    /// read blocked on a silent server notices within `request_timeout`.
+    pub cancel: Option<CancelCheck>,
+}
+
+/// A question the client asks to learn whether to give up now.
+#[derive(Clone)]
+pub struct CancelCheck(std::sync::Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl CancelCheck {
+    pub fn new(check: impl Fn() -> bool + Send + Sync + 'static) -> CancelCheck {
+        CancelCheck(std::sync::Arc::new(check))
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for CancelCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CancelCheck")
+    }
 }
 
 impl Default for Options {
@@ -70,6 +93,7 @@ impl Default for Options {
             max_size: 2 * 1024 * 1024 * 1024,
             cache_dir: None,
             user_agent: concat!("release-gate/", env!("CARGO_PKG_VERSION")).to_owned(),
+            cancel: None,
         }
     }
 }
@@ -266,6 +290,10 @@ pub enum DownloadError {
         expected: String,
         actual: String,
     },
+    /// Stopped on request (Ctrl-C); nothing was kept.
+    Cancelled {
+        url: String,
+    },
     /// A transport failure retrying cannot fix (TLS certificate, …).
     Transport {
         url: String,
@@ -365,6 +393,9 @@ impl fmt::Display for DownloadError {
                 "{url} has sha256 {actual} but {expected} was published; the file was discarded"
             ),
             DownloadError::Transport { url, reason } => write!(f, "GET {url} failed: {reason}"),
+            DownloadError::Cancelled { url } => {
+                write!(f, "GET {url} was interrupted; the partial file was removed")
+            }
             DownloadError::Io {
                 path,
                 action,
@@ -622,6 +653,11 @@ impl Client {
         let deadline = started + self.options.total_timeout;
         let mut failures = 0;
         loop {
+            if self.cancelled() {
+                return Err(DownloadError::Cancelled {
+                    url: url.to_owned(),
+                });
+            }
             match attempt(deadline, on_event) {
                 Ok(()) => return Ok(failures + 1),
                 Err(Failure::Fatal(error)) => return Err(error),
@@ -655,9 +691,33 @@ impl Client {
                         delay,
                         reason,
                     });
-                    thread::sleep(delay);
+                    self.wait(url, delay)?;
                 }
             }
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.options
+            .cancel
+            .as_ref()
+            .is_some_and(CancelCheck::is_cancelled)
+    }
+
+    /// Sleeps `delay` in short steps, so a cancel does not wait out a long `Retry-After`.
+    fn wait(&self, url: &str, delay: Duration) -> Result<(), DownloadError> {
+        let until = Instant::now() + delay;
+        loop {
+            if self.cancelled() {
+                return Err(DownloadError::Cancelled {
+                    url: url.to_owned(),
+                });
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            thread::sleep(left.min(Duration::from_millis(100)));
         }
     }
 
@@ -767,6 +827,9 @@ impl Client {
                     reason: format!("the body broke off after {} bytes: {error}", sink.written),
                     retry_after: None,
                 });
+            }
+            if self.cancelled() {
+                return Err(Failure::Fatal(DownloadError::Cancelled { url }));
             }
             if ended {
                 break;

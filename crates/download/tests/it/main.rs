@@ -556,3 +556,62 @@ fn connection_refused_is_retried_then_reported() {
     );
     assert!(names_in(dir.path()).is_empty());
 }
+
+#[test]
+fn cancel_mid_body_stops_and_keeps_nothing() {
+    let server = Server::start();
+    server.route("/a.bin", Reply::ok(payload(4_000_000)));
+    let checks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&checks);
+    // Yes from the third question on: the body has started by then.
+    let client = client_with(move |options| {
+        options.cancel = Some(download::CancelCheck::new(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2
+        }))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (result, events) = fetch(
+        &client,
+        &Request::new(server.url("a.bin")),
+        &dir.path().join("a.bin"),
+    );
+    assert!(
+        matches!(result, Err(DownloadError::Cancelled { .. })),
+        "{result:?}"
+    );
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Progress { .. })),
+        "cancelled before the body"
+    );
+    assert!(names_in(dir.path()).is_empty());
+}
+
+#[test]
+fn cancel_interrupts_a_long_retry_wait() {
+    let server = Server::start();
+    server.route("/a", Reply::status(503).header("Retry-After", "100"));
+    let checks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&checks);
+    let client = client_with(move |options| {
+        options.max_retry_after = Duration::from_secs(1000);
+        options.cancel = Some(download::CancelCheck::new(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 3
+        }))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (result, events) = fetch(
+        &client,
+        &Request::new(server.url("a")),
+        &dir.path().join("a"),
+    );
+    assert!(
+        matches!(result, Err(DownloadError::Cancelled { .. })),
+        "{result:?}"
+    );
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::Retrying { delay, .. } if *delay == Duration::from_secs(100))
+        )
+    );
+    assert_eq!(server.requests().len(), 1);
+}
