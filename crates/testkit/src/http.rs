@@ -43,6 +43,7 @@ pub struct Reply {
     declared_length: Option<u64>,
     omit_length: bool,
     delay: Option<Duration>,
+    stall: Option<(u64, Duration)>,
 }
 
 impl Reply {
@@ -57,6 +58,7 @@ impl Reply {
             declared_length: None,
             omit_length: false,
             delay: None,
+            stall: None,
         }
     }
 
@@ -116,6 +118,13 @@ impl Reply {
     /// No Content-Length: the body ends when the connection closes.
     pub fn no_content_length(mut self) -> Reply {
         self.omit_length = true;
+        self
+    }
+
+    /// Send `bytes` of the body, pause for `pause`, then send the rest: a download that is
+    /// still running when a test acts (interrupts it, say).
+    pub fn stall_after(mut self, bytes: u64, pause: Duration) -> Reply {
+        self.stall = Some((bytes, pause));
         self
     }
 
@@ -357,22 +366,36 @@ fn respond(mut stream: TcpStream, request: &Recorded, reply: &Reply) -> io::Resu
     stream.write_all(head.as_bytes())?;
     if request.method != "HEAD" {
         let send = reply.drop_after.map_or(length, |limit| limit.min(length));
-        match &reply.body {
-            Body::Bytes(bytes) => {
-                let from = start as usize;
-                stream.write_all(&bytes[from..from + send as usize])?;
-            }
-            Body::File(path) => {
-                let mut file = File::open(path)?;
-                io::Seek::seek(&mut file, io::SeekFrom::Start(start))?;
-                // File to socket: std uses sendfile here, so the server is not the bottleneck
-                // when a benchmark compares clients.
-                io::copy(&mut file.take(send), &mut stream)?;
-            }
+        let (first, pause) = match reply.stall {
+            Some((bytes, pause)) => (bytes.min(send), Some(pause)),
+            None => (send, None),
+        };
+        send_body(&mut stream, &reply.body, start, first)?;
+        if let Some(pause) = pause {
+            stream.flush()?;
+            thread::sleep(pause);
+            send_body(&mut stream, &reply.body, start + first, send - first)?;
         }
     }
     stream.flush()?;
     stream.shutdown(Shutdown::Both)
+}
+
+/// Sends `count` bytes of `body` from `offset`.
+fn send_body(stream: &mut TcpStream, body: &Body, offset: u64, count: u64) -> io::Result<()> {
+    match body {
+        Body::Bytes(bytes) => {
+            let from = offset as usize;
+            stream.write_all(&bytes[from..from + count as usize])
+        }
+        Body::File(path) => {
+            let mut file = File::open(path)?;
+            io::Seek::seek(&mut file, io::SeekFrom::Start(offset))?;
+            // File to socket: std uses sendfile here, so the server is not the bottleneck
+            // when a benchmark compares clients.
+            io::copy(&mut file.take(count), stream).map(|_| ())
+        }
+    }
 }
 
 fn parse_range(value: &str) -> Option<(u64, Option<u64>)> {

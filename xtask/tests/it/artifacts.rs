@@ -228,3 +228,73 @@ fn bad_input_exits_2_with_a_fix() {
         );
     }
 }
+
+#[test]
+fn ctrl_c_mid_download_exits_130_and_keeps_nothing() {
+    let server = Server::start();
+    let assets = publish(&server, None);
+    // The chart stalls after its first bytes, so the download is running when Ctrl-C comes.
+    server.route(
+        "download/v1.2.3/chart-1.2.3.tgz",
+        Reply::ok(assets[1].1.clone()).stall_after(50_000, std::time::Duration::from_secs(2)),
+    );
+    let dest = tempfile::tempdir().unwrap();
+    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask artifacts fetch")
+        .args([
+            "artifacts",
+            "fetch",
+            "--repo",
+            "o/r",
+            "--tag",
+            "v1.2.3",
+            "--dest",
+            dest.path().to_str().unwrap(),
+            "--pattern",
+            "*.tgz",
+            "--no-cache",
+        ])
+        .env("GITHUB_API_URL", server.base_url())
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_TOKEN");
+    let mut xtask = exec::Shell::new().spawn(&cmd).unwrap();
+    let step = std::time::Duration::from_millis(20);
+    let mut waited = std::time::Duration::ZERO;
+    while server
+        .requests_for("download/v1.2.3/chart-1.2.3.tgz")
+        .is_empty()
+    {
+        assert!(
+            waited < std::time::Duration::from_secs(60) && xtask.try_status().is_none(),
+            "the download never started: {}",
+            xtask.stderr_tail()
+        );
+        std::thread::sleep(step);
+        waited += step;
+    }
+    let pid = xtask.id().unwrap().to_string();
+    exec::Shell::new()
+        .run(&exec::Cmd::new("kill", "send SIGINT to xtask").args(["-INT", &pid]))
+        .unwrap();
+    let status = loop {
+        if let Some(status) = xtask.try_status() {
+            break status;
+        }
+        assert!(
+            waited < std::time::Duration::from_secs(120),
+            "xtask did not stop after SIGINT: {}",
+            xtask.stderr_tail()
+        );
+        std::thread::sleep(step);
+        waited += step;
+    };
+    let stderr = xtask.stderr_tail();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let left = names(dest.path());
+    assert!(
+        !left
+            .iter()
+            .any(|name| name.starts_with("chart") || name == "artifacts.json"),
+        "left behind: {left:?}"
+    );
+}
