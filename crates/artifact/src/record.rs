@@ -166,6 +166,40 @@ pub fn read(path: &Path) -> Result<Record, ReadError> {
     Ok(record)
 }
 
+/// Re-hashes every recorded file in `dir` against the record: for a step that must know the
+/// bytes are still the verified ones (a file edited after the fetch keeps its size).
+pub fn verify_files(dir: &Path, record: &Record) -> Result<(), ReadError> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    for asset in &record.assets {
+        let path = dir.join(&asset.path);
+        let mut file = fs::File::open(&path).map_err(|source| ReadError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let mut hasher = sha2::Sha256::new();
+        let mut buffer = vec![0; 256 * 1024];
+        loop {
+            let read = file.read(&mut buffer).map_err(|source| ReadError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+        }
+        let actual = download::hex(&hasher.finalize());
+        if actual != asset.sha256 {
+            return Err(ReadError::Invalid {
+                path,
+                why: format!("its sha256 is {actual}, the record says {}", asset.sha256),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Writes the record atomically (a reader never sees half a file).
 pub fn write(dir: &Path, record: &Record) -> io::Result<PathBuf> {
     let path = dir.join(FILE_NAME);

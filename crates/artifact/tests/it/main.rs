@@ -668,7 +668,16 @@ fn record_reader_refuses_a_tampered_folder() {
     standard_release(&server);
     let dest = tempfile::tempdir().unwrap();
     run(&plan(dest.path()), &env(&server)).result.unwrap();
-    std::fs::write(dest.path().join("install.yaml"), "short").unwrap();
+    let record = record::read(dest.path()).unwrap();
+    record::verify_files(dest.path(), &record).unwrap();
+    // Same size, other bytes: only re-hashing notices.
+    let manifest = dest.path().join("install.yaml");
+    let mut bytes = std::fs::read(&manifest).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&manifest, &bytes).unwrap();
+    let error = record::verify_files(dest.path(), &record).unwrap_err();
+    assert!(error.to_string().contains("install.yaml"), "{error}");
+    std::fs::write(&manifest, "short").unwrap();
     let error = record::read(dest.path()).unwrap_err();
     assert!(error.to_string().contains("install.yaml"), "{error}");
 }
