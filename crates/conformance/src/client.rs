@@ -386,38 +386,38 @@ fn read_exact_into(reader: &mut impl Read, length: u64, body: &mut Vec<u8>) -> i
 }
 
 /// Sends requests from `concurrency` threads until `observe` returns false or `limit` requests
-/// were sent. `make` builds the n-th request; `observe` sees every result on the calling thread,
-/// in completion order. Returns how many requests were sent.
-pub fn drive<M, O>(client: &Client, concurrency: usize, limit: u64, make: M, mut observe: O) -> u64
+/// were sent. `make` builds the n-th request; `observe` sees every result, one at a time, in
+/// completion order (called under a lock on the sending threads: no channel hop per response).
+/// Returns how many requests were sent.
+pub fn drive<M, O>(client: &Client, concurrency: usize, limit: u64, make: M, observe: O) -> u64
 where
     M: Fn(u64) -> Request + Sync,
-    O: FnMut(Result<Response, RequestError>) -> bool,
+    O: FnMut(Result<Response, RequestError>) -> bool + Send,
 {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let next = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
-    let (sender, receiver) = std::sync::mpsc::sync_channel(concurrency.max(1) * 4);
+    let observe = Mutex::new(observe);
     std::thread::scope(|scope| {
         for _ in 0..concurrency.max(1) {
-            let sender = sender.clone();
-            let (next, stop, make) = (&next, &stop, &make);
+            let (next, stop, make, observe) = (&next, &stop, &make, &observe);
             scope.spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     if index >= limit {
                         break;
                     }
-                    if sender.send(client.send(&make(index))).is_err() {
+                    let result = client.send(&make(index));
+                    let mut observe = observe.lock().unwrap_or_else(|e| e.into_inner());
+                    // Results that finish after the decision are not shown to the observer.
+                    if stop.load(Ordering::Relaxed) {
                         break;
+                    }
+                    if !(*observe)(result) {
+                        stop.store(true, Ordering::Relaxed);
                     }
                 }
             });
-        }
-        drop(sender);
-        for result in receiver.iter() {
-            if !stop.load(Ordering::Relaxed) && !observe(result) {
-                stop.store(true, Ordering::Relaxed);
-            }
         }
     });
     next.load(Ordering::Relaxed).min(limit)

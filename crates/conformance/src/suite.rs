@@ -439,7 +439,7 @@ impl Context<'_> {
         &self,
         target: &str,
         test: &mut stats::SplitTest,
-        index: &dyn Fn(&str) -> Option<usize>,
+        index: &(dyn Fn(&str) -> Option<usize> + Sync),
     ) -> Result<(), String> {
         let request = Request::get(target);
         let mut problem: Option<String> = None;
