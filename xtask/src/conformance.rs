@@ -109,6 +109,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .health_urls
             .push(planned.kind.health_url(&planned.ports));
     }
+    // Ctrl-C ends the case in progress and skips the rest, so the guards below clean up.
+    suite.cancelled = Some(exec::was_interrupted);
     suite.validate().map_err(bad_input)?;
 
     // The replicas and the gateway live as long as this scope: every exit path stops them.

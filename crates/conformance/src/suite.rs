@@ -70,6 +70,9 @@ pub struct SuiteConfig {
     pub implementation: Implementation,
     pub gateway_api: GatewayApi,
     pub mode: Mode,
+    /// Asked between attempts and requests: true stops the run early (Ctrl-C), the case in
+    /// progress fails as interrupted and the rest are skipped, so guards can clean up.
+    pub cancelled: Option<fn() -> bool>,
 }
 
 impl SuiteConfig {
@@ -89,6 +92,7 @@ impl SuiteConfig {
             implementation: Implementation::default(),
             gateway_api: GatewayApi::default(),
             mode,
+            cancelled: None,
         }
     }
 
@@ -169,7 +173,9 @@ pub fn run(
         let unreachable = results
             .iter()
             .any(|done| done.name == cases::LISTENER_CONNECTIVITY && done.outcome.is_failed());
-        let result = if unreachable && case.name != cases::GATEWAY_HEALTH_ENDPOINTS {
+        let result = if config.cancelled.is_some_and(|cancelled| cancelled()) {
+            skipped_result(case, "not run: the run was interrupted")
+        } else if unreachable && case.name != cases::GATEWAY_HEALTH_ENDPOINTS {
             // Every other case talks to the listener: waiting out each deadline would only
             // repeat the connectivity failure, and the run is red already.
             skipped_result(
@@ -300,6 +306,10 @@ impl Context<'_> {
         self.send_with(&self.client, request)
     }
 
+    fn cancelled(&self) -> bool {
+        self.config.cancelled.is_some_and(|cancelled| cancelled())
+    }
+
     fn run(&self, case: &CaseInfo, split: &mut Option<ObservedSplit>) -> Result<(), Failure> {
         if let Some(probes) = cases::routing_probes(case.name) {
             return self.eventually(|| self.check_probes(&self.client, &probes));
@@ -324,6 +334,12 @@ impl Context<'_> {
         let mut failures = 0u64;
         let mut recent: Vec<String> = Vec::new();
         loop {
+            if self.cancelled() {
+                return Err(failed(
+                    "interrupted before the case could pass",
+                    format!("{attempts} attempts over {:.1?}", started.elapsed()),
+                ));
+            }
             attempts += 1;
             match attempt() {
                 Ok(()) => {
@@ -450,6 +466,10 @@ impl Context<'_> {
             limit,
             |_| request.clone(),
             |result| {
+                if self.cancelled() {
+                    problem = Some("interrupted before the split was decided".to_owned());
+                    return false;
+                }
                 let attributed = match result {
                     Err(error) => Err(error.to_string()),
                     Ok(response) => match attributed_pod(&response) {

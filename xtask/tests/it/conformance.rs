@@ -411,3 +411,66 @@ fn start_gateway_with_a_variant_fails_exactly_its_case() {
         "{stdout}"
     );
 }
+
+/// Ctrl-C (SIGINT) during a run: the case in progress ends as interrupted, xtask exits 130 and
+/// the gateway it started is gone.
+#[test]
+fn an_interrupted_local_run_stops_its_gateway_and_exits_130() {
+    let Some(program) = haproxy() else { return };
+    let ports: [u16; 6] = std::array::from_fn(|_| gateways::free_port().unwrap());
+    let replica_list = ports.map(|port| port.to_string()).join(",");
+    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
+        .arg("conformance")
+        .args([
+            "--local",
+            "--start-gateway",
+            "haproxy",
+            "--variant",
+            "health-checks-off",
+        ])
+        .args(["--replica-ports", &replica_list, "--deadline", "120"])
+        .env("HAPROXY", &program)
+        .env_remove("GITHUB_ACTIONS");
+    let sh = exec::Shell::new();
+    let mut xtask = sh.spawn(&cmd).unwrap();
+    let pid = xtask.id().unwrap().to_string();
+    // health-eviction cannot pass with checks off: wait until it is the case in progress.
+    let started = std::time::Instant::now();
+    while !xtask.stderr_tail().contains("PASS  weighted-split") {
+        assert!(
+            xtask.try_status().is_none(),
+            "xtask ended early: {}",
+            xtask.stderr_tail()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{}",
+            xtask.stderr_tail()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stderr = xtask.stderr_tail();
+    let gateway_url = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("haproxy listening at "))
+        .expect("xtask names the gateway URL")
+        .to_owned();
+    sh.run(&exec::Cmd::new("kill", "send Ctrl-C to xtask").args(["-INT", &pid]))
+        .unwrap();
+    let status = loop {
+        if let Some(status) = xtask.try_status() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "xtask did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130), "{}", xtask.stderr_tail());
+    let address = gateway_url.trim_start_matches("http://");
+    assert!(
+        std::net::TcpStream::connect(address).is_err(),
+        "the gateway at {address} is still listening after xtask exited"
+    );
+}

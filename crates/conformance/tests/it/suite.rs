@@ -154,3 +154,30 @@ fn an_unreachable_listener_fails_once_and_the_cases_behind_it_are_not_run() {
     assert!(reason.contains("listener-connectivity"), "{reason}");
     assert!(!results.success());
 }
+
+static STOP_AFTER_FIRST_CASE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+#[test]
+fn a_cancelled_run_skips_what_it_did_not_start() {
+    let fixture = LocalFixture::start(&[0; 6]).unwrap();
+    let mut config = config_for(&fixture, 0);
+    config.cancelled = Some(|| STOP_AFTER_FIRST_CASE.load(std::sync::atomic::Ordering::SeqCst));
+    let results = conformance::run(&config, &mut |event| {
+        if let conformance::Event::Finished(_) = event {
+            STOP_AFTER_FIRST_CASE.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    assert_eq!(results.cases[0].outcome, Outcome::Passed);
+    for case in &results.cases[1..] {
+        assert_eq!(
+            case.outcome,
+            Outcome::Skipped {
+                reason: "not run: the run was interrupted".to_owned()
+            },
+            "{}",
+            case.name
+        );
+    }
+}
