@@ -108,6 +108,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         suite
             .health_urls
             .push(planned.kind.health_url(&planned.ports));
+        // The report is about the gateway that ran, not the target config's project.
+        if args.project.is_none() {
+            suite.implementation.project = match &args.variant {
+                Some(variant) => format!("{} ({variant})", planned.kind),
+                None => planned.kind.name().to_owned(),
+            };
+            suite.implementation.url = planned.kind.homepage().to_owned();
+            suite.implementation.organization = String::new();
+            suite.implementation.contact = Vec::new();
+        }
     }
     // Ctrl-C ends the case in progress and skips the rest, so the guards below clean up.
     suite.cancelled = Some(exec::was_interrupted);

@@ -30,6 +30,15 @@ impl Kind {
         }
     }
 
+    /// The project's home page, for reports about a local run against it.
+    pub fn homepage(self) -> &'static str {
+        match self {
+            Kind::Haproxy => "https://www.haproxy.org",
+            Kind::Nginx => "https://nginx.org",
+            Kind::Envoy => "https://www.envoyproxy.io",
+        }
+    }
+
     /// The template's file name in `hack/conformance/gateways/`.
     pub fn template_file(self) -> &'static str {
         match self {
