@@ -387,8 +387,8 @@ fn read_exact_into(reader: &mut impl Read, length: u64, body: &mut Vec<u8>) -> i
 
 /// Sends requests from `concurrency` threads until `observe` returns false or `limit` requests
 /// were sent. `make` builds the n-th request; `observe` sees every result, one at a time, in
-/// completion order (called under a lock on the sending threads: no channel hop per response).
-/// Returns how many requests were sent.
+/// completion order (called under a lock on the sending threads: no channel hop per response),
+/// including the few already in flight when it said stop. Returns how many requests were sent.
 pub fn drive<M, O>(client: &Client, concurrency: usize, limit: u64, make: M, observe: O) -> u64
 where
     M: Fn(u64) -> Request + Sync,
@@ -409,10 +409,6 @@ where
                     }
                     let result = client.send(&make(index));
                     let mut observe = observe.lock().unwrap_or_else(|e| e.into_inner());
-                    // Results that finish after the decision are not shown to the observer.
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
                     if !(*observe)(result) {
                         stop.store(true, Ordering::Relaxed);
                     }

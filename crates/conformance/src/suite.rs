@@ -486,9 +486,14 @@ impl Context<'_> {
                         }),
                     },
                 };
+                // Responses still in flight after the decision are recorded too: the split
+                // test ignores them unless one proves a weight-0 backend was used.
+                let decided = test.verdict().is_decided() || problem.is_some();
                 match attributed {
                     Err(why) => {
-                        problem = Some(why);
+                        if !decided {
+                            problem = Some(why);
+                        }
                         false
                     }
                     Ok(backend) => !test.record(backend).is_decided(),
