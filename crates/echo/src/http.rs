@@ -79,7 +79,12 @@ fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, ReadError> {
 }
 
 /// Reads the next request on a connection. Ok(None) when the peer closed between requests.
-pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, ReadError> {
+/// `continue_100` is called before the body of a request that sent `Expect: 100-continue`
+/// (clients such as curl wait for the interim response before sending a large body).
+pub fn read_request(
+    reader: &mut impl BufRead,
+    mut continue_100: impl FnMut() -> io::Result<()>,
+) -> Result<Option<Request>, ReadError> {
     let mut line = match read_line(reader)? {
         Some(line) => line,
         None => return Ok(None),
@@ -129,6 +134,19 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, ReadEr
         version: version.to_owned(),
         headers,
     };
+    let has_body = request.header_values("Transfer-Encoding").next().is_some()
+        || request
+            .header_values("Content-Length")
+            .next()
+            .is_some_and(|length| length != "0");
+    if has_body
+        && request.version == "HTTP/1.1"
+        && request
+            .header_values("Expect")
+            .any(|value| value.eq_ignore_ascii_case("100-continue"))
+    {
+        continue_100()?;
+    }
     discard_body(reader, &request)?;
     Ok(Some(request))
 }
@@ -298,25 +316,25 @@ mod tests {
 GET /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n\
 GET /c HTTP/1.0\r\n\r\n";
         let mut reader = io::BufReader::new(&raw[..]);
-        let first = read_request(&mut reader).ok().flatten().unwrap();
+        let first = read_request(&mut reader, || Ok(())).ok().flatten().unwrap();
         assert_eq!(
             (first.method.as_str(), first.target.as_str()),
             ("POST", "/a?x=1")
         );
         assert!(first.keep_alive());
-        let second = read_request(&mut reader).ok().flatten().unwrap();
+        let second = read_request(&mut reader, || Ok(())).ok().flatten().unwrap();
         assert_eq!(second.target, "/b");
-        let third = read_request(&mut reader).ok().flatten().unwrap();
+        let third = read_request(&mut reader, || Ok(())).ok().flatten().unwrap();
         assert_eq!(third.version, "HTTP/1.0");
         assert!(!third.keep_alive());
-        assert!(matches!(read_request(&mut reader), Ok(None)));
+        assert!(matches!(read_request(&mut reader, || Ok(())), Ok(None)));
     }
 
     #[test]
     fn rejects_garbage() {
         let mut reader = io::BufReader::new(&b"NOT HTTP\r\n\r\n"[..]);
         assert!(matches!(
-            read_request(&mut reader),
+            read_request(&mut reader, || Ok(())),
             Err(ReadError::Malformed(_))
         ));
     }

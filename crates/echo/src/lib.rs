@@ -215,7 +215,11 @@ fn serve_connection(stream: TcpStream, state: &State) -> io::Result<()> {
     let mut reader = BufReader::with_capacity(16 * 1024, stream.try_clone()?);
     let mut writer = io::BufWriter::with_capacity(16 * 1024, stream);
     loop {
-        let request = match http::read_request(&mut reader) {
+        let continue_100 = || {
+            writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            writer.flush()
+        };
+        let request = match http::read_request(&mut reader, continue_100) {
             Ok(Some(request)) => request,
             Ok(None) => return Ok(()),
             Err(http::ReadError::Io(error)) => return Err(error),

@@ -171,6 +171,23 @@ fn head_gets_the_headers_without_a_body() {
 }
 
 #[test]
+fn expect_100_continue_gets_the_interim_response_before_the_body() {
+    let (server, _) = start();
+    let mut connection = connect(&server);
+    connection
+        .get_mut()
+        .write_all(b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        .unwrap();
+    let mut interim = String::new();
+    connection.read_line(&mut interim).unwrap();
+    assert_eq!(interim, "HTTP/1.1 100 Continue\r\n");
+    let mut blank = String::new();
+    connection.read_line(&mut blank).unwrap();
+    let reply = exchange(&mut connection, "body");
+    assert_eq!((reply.status, reply.echo().path.as_str()), (200, "/upload"));
+}
+
+#[test]
 fn status_paths_and_set_header() {
     let (server, _) = start();
     let mut connection = connect(&server);
