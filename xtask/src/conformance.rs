@@ -19,6 +19,9 @@ use crate::{bad_input, ui};
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// Print the cases (name, feature, support level, what each checks) and exit
+    #[arg(long, exclusive = true)]
+    pub list: bool,
     /// Start the six echo replicas on loopback and run against a locally started gateway
     #[arg(long)]
     pub local: bool,
@@ -26,7 +29,7 @@ pub struct Args {
     #[arg(
         long,
         value_name = "URL",
-        required_unless_present = "start_gateway",
+        required_unless_present_any = ["start_gateway", "list"],
         conflicts_with = "start_gateway"
     )]
     pub gateway_url: Option<String>,
@@ -74,6 +77,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.list {
+        for case in &conformance::cases::CASES {
+            ui::out(&format!(
+                "{:<26} {:<30} {:<9} {}",
+                case.name,
+                case.feature,
+                case.support.as_str(),
+                case.description
+            ));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let root = crate::workspace_root();
     let config_path = args
         .config

@@ -474,3 +474,21 @@ fn an_interrupted_local_run_stops_its_gateway_and_exits_130() {
         "the gateway at {address} is still listening after xtask exited"
     );
 }
+
+#[test]
+fn list_prints_every_case_and_needs_no_gateway() {
+    let output = xtask(&["--list"]);
+    assert_eq!(output.status.code(), Some(0), "{}", output.stderr_str());
+    let stdout = output.stdout_str();
+    for case in conformance::cases::names() {
+        assert!(
+            stdout.lines().any(|line| line.starts_with(case)),
+            "{case} missing from\n{stdout}"
+        );
+    }
+    assert_eq!(
+        xtask(&["--list", "--local"]).status.code(),
+        Some(2),
+        "--list takes nothing else"
+    );
+}
