@@ -13,6 +13,7 @@
 
 pub mod checksums;
 pub mod github;
+mod glob;
 pub mod images;
 pub mod names;
 pub mod record;
@@ -27,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use docker::Docker;
 use download::DownloadError;
 use exec::Shell;
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use glob::GlobSet;
 
 use crate::checksums::Kind;
 use crate::record::{AssetRecord, ImageRecord, ImageSource, Record, Role, Verification};
@@ -315,19 +316,17 @@ pub struct Outcome {
     pub record_path: PathBuf,
 }
 
-fn globs(patterns: &[String]) -> Result<GlobSet, ArtifactError> {
-    let mut builder = GlobSetBuilder::new();
-    for pattern in patterns {
-        let glob = Glob::new(pattern).map_err(|error| ArtifactError::BadPattern {
-            pattern: pattern.clone(),
-            why: error.kind().to_string(),
-        })?;
-        builder.add(glob);
-    }
-    builder.build().map_err(|error| ArtifactError::BadPattern {
-        pattern: patterns.join(", "),
-        why: error.to_string(),
+/// Reads a downloaded text file (a checksum list, a manifest, a digest list).
+fn read_text(path: &Path) -> Result<String, ArtifactError> {
+    fs::read_to_string(path).map_err(|source| ArtifactError::Io {
+        path: path.to_owned(),
+        what: "read",
+        source,
     })
+}
+
+fn globs(patterns: &[String]) -> Result<GlobSet, ArtifactError> {
+    GlobSet::new(patterns).map_err(|(pattern, why)| ArtifactError::BadPattern { pattern, why })
 }
 
 /// Runs `work` over `items` on at most `workers` threads, results in input order. After the
@@ -552,23 +551,16 @@ pub fn fetch(
         .collect();
     let mut assets = parallel(&checksum_jobs, plan.parallelism, download_one)?;
 
-    let read_text = |name: &str| -> Result<String, ArtifactError> {
-        let path = plan.dest.join(name);
-        fs::read_to_string(&path).map_err(|source| ArtifactError::Io {
-            path,
-            what: "read",
-            source,
-        })
-    };
     let mut listed: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for list in &lists {
-        let sums = checksums::parse_list(&read_text(&list.name)?).map_err(|error| {
-            ArtifactError::BadChecksumFile {
-                file: list.name.clone(),
-                line: error.line,
-                why: error.why,
-            }
-        })?;
+        let sums =
+            checksums::parse_list(&read_text(&plan.dest.join(&list.name))?).map_err(|error| {
+                ArtifactError::BadChecksumFile {
+                    file: list.name.clone(),
+                    line: error.line,
+                    why: error.why,
+                }
+            })?;
         for (name, sum) in sums {
             listed
                 .entry(name)
@@ -590,13 +582,13 @@ pub fn fetch(
             ));
         }
         if let Some(sidecar) = sidecars.get(&asset.name) {
-            let sum = checksums::parse_sidecar(&read_text(&sidecar.name)?, &asset.name).map_err(
-                |error| ArtifactError::BadChecksumFile {
-                    file: sidecar.name.clone(),
-                    line: error.line,
-                    why: error.why,
-                },
-            )?;
+            let sum =
+                checksums::parse_sidecar(&read_text(&plan.dest.join(&sidecar.name))?, &asset.name)
+                    .map_err(|error| ArtifactError::BadChecksumFile {
+                        file: sidecar.name.clone(),
+                        line: error.line,
+                        why: error.why,
+                    })?;
             sources.push((
                 sidecar.name.clone(),
                 sum,
@@ -700,11 +692,7 @@ fn fetch_images(
                 continue;
             }
             let path = plan.dest.join(&asset.path);
-            let text = fs::read_to_string(&path).map_err(|source| ArtifactError::Io {
-                path: path.clone(),
-                what: "read",
-                source,
-            })?;
+            let text = read_text(&path)?;
             let found =
                 images::manifest_images(&text).map_err(|why| ArtifactError::BadManifest {
                     asset: asset.name.clone(),
@@ -742,11 +730,7 @@ fn fetch_images(
         Some(name) => match assets.iter().find(|a| a.name == *name) {
             Some(asset) => {
                 let path = plan.dest.join(&asset.path);
-                let text = fs::read_to_string(&path).map_err(|source| ArtifactError::Io {
-                    path: path.clone(),
-                    what: "read",
-                    source,
-                })?;
+                let text = read_text(&path)?;
                 Some(images::parse_digest_list(&text).map_err(|why| {
                     ArtifactError::BadChecksumFile {
                         file: name.clone(),

@@ -502,7 +502,13 @@ pub struct Client {
 
 impl Client {
     pub fn new(options: Options) -> Client {
+        // ureq never picks native-tls by itself; the system's roots are the ones users trust.
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::NativeTls)
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
         let config = ureq::Agent::config_builder()
+            .tls_config(tls)
             .http_status_as_error(false)
             // Redirects are followed here, hop by hop, so each hop's host decides the token.
             .max_redirects(0)
