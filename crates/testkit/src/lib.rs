@@ -1,4 +1,5 @@
-//! testkit: support code for the workspace's tests only (never a dependency of a shipped crate).
+//! testkit: support code for the workspace's tests and benchmarks (a dependency of the xtask for
+//! `bench` and `--start-gateway`, never of a library crate).
 //!
 //! [`require`] is the one rule for tests that need a real component (dockerd, haproxy, nginx,
 //! envoy): under `CI=true` a missing component fails the test loudly; elsewhere the test says

@@ -15,8 +15,8 @@ use conformance::gateways::{self, Gateway, Kind, Ports};
 use conformance::results::{Mode, Outcome};
 use conformance::{SuiteConfig, run_case};
 
-use crate::conformance::find_program;
 use crate::ui;
+use testkit::find_program;
 
 #[derive(clap::Args)]
 pub struct Args {
