@@ -56,53 +56,133 @@ pub fn escape_workflow_data(text: &str) -> String {
         .replace('\n', "%0A")
 }
 
-/// A byte-progress display: a bar on a terminal, one line at start and end otherwise.
+/// A byte-progress display: a bar redrawn in place on a terminal (at most ten times a second),
+/// one line at start and end otherwise. Hand-written: one bar is all we draw, and a progress
+/// library costs the cold build more than these lines do.
 pub struct Progress {
-    bar: Option<indicatif::ProgressBar>,
+    terminal: bool,
     label: String,
+    total: Option<u64>,
+    started: std::time::Instant,
+    last_draw: std::cell::Cell<Option<std::time::Instant>>,
+    position: std::cell::Cell<u64>,
 }
 
 impl Progress {
     pub fn bytes(label: &str, total: Option<u64>) -> Progress {
-        if std::io::stderr().is_terminal() && !github_actions() {
-            let bar = match total {
-                Some(total) => indicatif::ProgressBar::new(total),
-                None => indicatif::ProgressBar::new_spinner(),
-            };
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            bar.set_message(label.to_owned());
-            Progress {
-                bar: Some(bar),
-                label: label.to_owned(),
-            }
-        } else {
+        let terminal = std::io::stderr().is_terminal() && !github_actions();
+        if !terminal {
             match total {
                 Some(total) => info(&format!("{label}: {total} bytes")),
                 None => info(&format!("{label}: starting")),
             }
-            Progress {
-                bar: None,
-                label: label.to_owned(),
-            }
+        }
+        Progress {
+            terminal,
+            label: label.to_owned(),
+            total,
+            started: std::time::Instant::now(),
+            last_draw: std::cell::Cell::new(None),
+            position: std::cell::Cell::new(0),
         }
     }
 
     pub fn set_position(&self, bytes: u64) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(bytes);
+        self.position.set(bytes);
+        let now = std::time::Instant::now();
+        let due = self
+            .last_draw
+            .get()
+            .is_none_or(|last| now.duration_since(last).as_millis() >= 100);
+        if self.terminal && due {
+            self.last_draw.set(Some(now));
+            self.draw("");
         }
     }
 
     pub fn finish(self, outcome: &str) {
-        match self.bar {
-            Some(bar) => bar.finish_with_message(format!("{} {outcome}", self.label)),
-            None => info(&format!("{}: {outcome}", self.label)),
+        if self.terminal {
+            self.draw(outcome);
+            eprintln!();
+        } else {
+            info(&format!("{}: {outcome}", self.label));
         }
+    }
+
+    fn draw(&self, outcome: &str) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let line = render_bar(
+            &self.label,
+            self.position.get(),
+            self.total,
+            seconds,
+            outcome,
+        );
+        // Carriage return and erase-line redraw the bar in place.
+        eprint!("\r\x1b[2K{line}");
+    }
+}
+
+/// One progress line: `label [=====>    ] 12.0 MiB/40.0 MiB 6.0 MiB/s outcome`.
+pub fn render_bar(
+    label: &str,
+    done: u64,
+    total: Option<u64>,
+    seconds: f64,
+    outcome: &str,
+) -> String {
+    const WIDTH: usize = 30;
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    let rate = if seconds > 0.0 {
+        mib(done) / seconds
+    } else {
+        0.0
+    };
+    let mut line = format!("{label:<30.30} ");
+    match total {
+        Some(total) if total > 0 => {
+            let filled = ((done.min(total) as f64 / total as f64) * WIDTH as f64) as usize;
+            let mut bar = "=".repeat(filled);
+            if filled < WIDTH {
+                bar.push('>');
+                bar.push_str(&" ".repeat(WIDTH - filled - 1));
+            }
+            line.push_str(&format!("[{bar}] {:.1}/{:.1} MiB", mib(done), mib(total)));
+        }
+        _ => line.push_str(&format!("{:.1} MiB", mib(done))),
+    }
+    line.push_str(&format!(" {rate:.1} MiB/s"));
+    if !outcome.is_empty() {
+        line.push(' ');
+        line.push_str(outcome);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_fills_with_progress_and_names_the_rate() {
+        let mib = 1024 * 1024;
+        let half = render_bar("kind", 20 * mib, Some(40 * mib), 2.0, "");
+        assert_eq!(
+            half,
+            format!(
+                "{:<30} [{}>{}] 20.0/40.0 MiB 10.0 MiB/s",
+                "kind",
+                "=".repeat(15),
+                " ".repeat(14)
+            )
+        );
+        let done = render_bar("kind", 40 * mib, Some(40 * mib), 4.0, "verified");
+        assert!(done.contains(&format!("[{}]", "=".repeat(30))), "{done}");
+        assert!(done.ends_with("10.0 MiB/s verified"), "{done}");
+        let unknown = render_bar("assets", 3 * mib, None, 0.0, "");
+        assert_eq!(unknown, format!("{:<30} 3.0 MiB 0.0 MiB/s", "assets"));
+        // More bytes than announced never overflows the bar.
+        let over = render_bar("x", 50, Some(40), 1.0, "");
+        assert!(over.contains(&format!("[{}]", "=".repeat(30))), "{over}");
     }
 }

@@ -18,6 +18,13 @@ pub enum Command {
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    // The dev profile keeps dependencies unoptimized for the cold-build budget; figures from it
+    // understate what the code does (downloads run at about a quarter of the optimized speed).
+    if cfg!(debug_assertions) {
+        crate::ui::warn(
+            "this is a debug build, so throughput figures understate the code: measure with `cargo run --release -p xtask -- bench …`",
+        );
+    }
     match command {
         Command::Artifacts(args) => artifacts::run(args),
         Command::Conformance(args) => conformance::run(args),
