@@ -31,6 +31,22 @@ fn gateway_readiness_needs_programmed_for_the_current_generation() {
     );
 }
 
+/// A real recording: envoyproxy/gateway issue #812 pasted `kubectl get gateway/eg -o yaml` for a
+/// Gateway whose listener says Programmed while the Gateway itself is not (its Deployment had no
+/// replicas). Converted to the JSON kubectl prints; the reporter trimmed metadata, so only
+/// `generation: 1` (what every observedGeneration says) was restored.
+#[test]
+fn a_recorded_gateway_with_a_programmed_listener_but_no_replicas_is_not_ready() {
+    let recorded: Gateway =
+        status::parse("gateway", &read("gateway-recorded-envoy-gateway-812.json")).unwrap();
+    let why = recorded.readiness().unwrap_err();
+    assert!(
+        why.contains("Programmed is False") && why.contains("NoResources"),
+        "{why}"
+    );
+    assert!(why.contains("Deployment replicas unavailable"), "{why}");
+}
+
 #[test]
 fn route_readiness_is_judged_for_our_parent_only() {
     let route: HttpRoute = status::parse("route", &read("httproute-backend-missing.json")).unwrap();
