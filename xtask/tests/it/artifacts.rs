@@ -257,38 +257,17 @@ fn ctrl_c_mid_download_exits_130_and_keeps_nothing() {
         .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_TOKEN");
     let mut xtask = exec::Shell::new().spawn(&cmd).unwrap();
-    let step = std::time::Duration::from_millis(20);
-    let mut waited = std::time::Duration::ZERO;
-    while server
-        .requests_for("download/v1.2.3/chart-1.2.3.tgz")
-        .is_empty()
-    {
-        assert!(
-            waited < std::time::Duration::from_secs(60) && xtask.try_status().is_none(),
-            "the download never started: {}",
-            xtask.stderr_tail()
-        );
-        std::thread::sleep(step);
-        waited += step;
-    }
-    let pid = xtask.id().unwrap().to_string();
-    exec::Shell::new()
-        .run(&exec::Cmd::new("kill", "send SIGINT to xtask").args(["-INT", &pid]))
-        .unwrap();
-    let status = loop {
-        if let Some(status) = xtask.try_status() {
-            break status;
-        }
-        assert!(
-            waited < std::time::Duration::from_secs(120),
-            "xtask did not stop after SIGINT: {}",
-            xtask.stderr_tail()
-        );
-        std::thread::sleep(step);
-        waited += step;
-    };
-    let stderr = xtask.stderr_tail();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    let (code, stderr) = crate::interrupt_when(
+        &mut xtask,
+        "the download",
+        std::time::Duration::from_secs(120),
+        |_| {
+            !server
+                .requests_for("download/v1.2.3/chart-1.2.3.tgz")
+                .is_empty()
+        },
+    );
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     let left = names(dest.path());
     assert!(

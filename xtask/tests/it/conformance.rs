@@ -431,43 +431,27 @@ fn an_interrupted_local_run_stops_its_gateway_and_exits_130() {
         .args(["--replica-ports", &replica_list, "--deadline", "120"])
         .env("HAPROXY", &program)
         .env_remove("GITHUB_ACTIONS");
-    let sh = exec::Shell::new();
-    let mut xtask = sh.spawn(&cmd).unwrap();
-    let pid = xtask.id().unwrap().to_string();
-    // health-eviction cannot pass with checks off: wait until it is the case in progress.
-    let started = std::time::Instant::now();
-    while !xtask.stderr_tail().contains("PASS  weighted-split") {
-        assert!(
-            xtask.try_status().is_none(),
-            "xtask ended early: {}",
-            xtask.stderr_tail()
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "{}",
-            xtask.stderr_tail()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let stderr = xtask.stderr_tail();
-    let gateway_url = stderr
-        .lines()
-        .find_map(|line| line.strip_prefix("haproxy listening at "))
-        .expect("xtask names the gateway URL")
-        .to_owned();
-    sh.run(&exec::Cmd::new("kill", "send Ctrl-C to xtask").args(["-INT", &pid]))
-        .unwrap();
-    let status = loop {
-        if let Some(status) = xtask.try_status() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "xtask did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(130), "{}", xtask.stderr_tail());
+    let mut xtask = exec::Shell::new().spawn(&cmd).unwrap();
+    // health-eviction cannot pass with checks off: interrupt once it is the case in progress,
+    // noting the gateway's URL before later output pushes it out of the stderr tail.
+    let mut gateway_url = None;
+    let (code, stderr) = crate::interrupt_when(
+        &mut xtask,
+        "health-eviction",
+        Duration::from_secs(180),
+        |xtask| {
+            let stderr = xtask.stderr_tail();
+            if gateway_url.is_none() {
+                gateway_url = stderr
+                    .lines()
+                    .find_map(|line| line.strip_prefix("haproxy listening at "))
+                    .map(str::to_owned);
+            }
+            stderr.contains("PASS  weighted-split")
+        },
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    let gateway_url = gateway_url.expect("xtask names the gateway URL");
     let address = gateway_url.trim_start_matches("http://");
     assert!(
         std::net::TcpStream::connect(address).is_err(),

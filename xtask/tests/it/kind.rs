@@ -327,37 +327,18 @@ fn ctrl_c_during_create_stops_kind_deletes_the_cluster_and_exits_130() {
         .unwrap();
     let cmd = run.xtask_cmd(&["kind-up", "--dir", run.run_dir().to_str().unwrap()], &[]);
     let mut xtask = run.fakes.shell().spawn(&cmd).unwrap();
-    let mut waited = std::time::Duration::ZERO;
-    let step = std::time::Duration::from_millis(50);
-    while run.fakes.pids().is_empty() {
-        assert!(
-            waited < std::time::Duration::from_secs(120) && xtask.try_status().is_none(),
-            "kind create never started: {}",
-            xtask.stderr_tail()
-        );
-        std::thread::sleep(step);
-        waited += step;
-    }
-    assert_eq!(run.fakes.clusters(), ["release-gate"]);
-    // A terminal delivers SIGINT to xtask alone: its children run in their own process groups.
-    let pid = xtask.id().unwrap().to_string();
-    exec::Shell::new()
-        .run(&exec::Cmd::new("kill", "send SIGINT to xtask").args(["-INT", &pid]))
-        .unwrap();
-    let status = loop {
-        if let Some(status) = xtask.try_status() {
-            break status;
-        }
-        assert!(
-            waited < std::time::Duration::from_secs(240),
-            "xtask did not stop after SIGINT: {}",
-            xtask.stderr_tail()
-        );
-        std::thread::sleep(step);
-        waited += step;
-    };
-    let stderr = xtask.stderr_tail();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    let mut clusters_when_interrupted = Vec::new();
+    let (code, stderr) = crate::interrupt_when(
+        &mut xtask,
+        "kind create",
+        std::time::Duration::from_secs(240),
+        |_| {
+            clusters_when_interrupted = run.fakes.clusters();
+            !run.fakes.pids().is_empty()
+        },
+    );
+    assert_eq!(clusters_when_interrupted, ["release-gate"]);
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     let hanging_kind = run.fakes.pids()[0];
     assert!(

@@ -7,3 +7,43 @@ mod kind;
 mod tidy;
 mod tools;
 mod versions;
+
+use std::time::{Duration, Instant};
+
+/// Ctrl-C the way a terminal delivers it: waits until `started` says the work is under way
+/// (failing if xtask ends first or `patience` runs out), sends SIGINT to xtask alone (its
+/// children run in their own process groups), then waits for xtask to stop after its cleanup.
+/// Returns the exit code and the tail of stderr.
+fn interrupt_when(
+    xtask: &mut exec::ChildGuard,
+    what: &str,
+    patience: Duration,
+    mut started: impl FnMut(&exec::ChildGuard) -> bool,
+) -> (Option<i32>, String) {
+    let begun = Instant::now();
+    while !started(xtask) {
+        assert!(
+            xtask.try_status().is_none() && begun.elapsed() < patience,
+            "{what} never started: {}",
+            xtask.stderr_tail()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = xtask.id().expect("a running xtask").to_string();
+    exec::Shell::new()
+        .run(&exec::Cmd::new("kill", "send SIGINT to xtask").args(["-INT", &pid]))
+        .unwrap();
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = xtask.try_status() {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < patience,
+            "xtask did not stop after SIGINT: {}",
+            xtask.stderr_tail()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status.code(), xtask.stderr_tail())
+}
