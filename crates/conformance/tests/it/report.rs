@@ -273,6 +273,68 @@ fn junit_parses_with_an_independent_reader() {
     assert_eq!(message, "nginx has no active health checks");
 }
 
+/// The JUnit file as Python's standard library reads it (the parser most CI report tools build
+/// on): every testcase with its name, classname and outcome element, as JSON.
+const PYTHON_JUNIT_READER: &str = r#"
+import json, sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.stdin.buffer).getroot()
+suites = root.findall("testsuite") if root.tag == "testsuites" else [root]
+cases = []
+for suite in suites:
+    for case in suite.findall("testcase"):
+        outcome = None
+        for kind in ("failure", "error", "skipped"):
+            element = case.find(kind)
+            if element is not None:
+                outcome = [kind, element.get("message") or "", element.text or ""]
+        cases.append([case.get("name"), case.get("classname"), outcome])
+json.dump({"tests": [s.get("tests") for s in suites], "cases": cases}, sys.stdout)
+"#;
+
+#[test]
+fn junit_parses_with_pythons_standard_library() {
+    let mut python = None;
+    if !testkit::require("python3", || {
+        python = testkit::find_program("python3", "PYTHON3");
+        python
+            .as_ref()
+            .map(|_| ())
+            .ok_or_else(|| "python3 is not on PATH".to_owned())
+    }) {
+        return;
+    }
+    let xml = report::junit_xml(&sample());
+    let cmd = exec::Cmd::new(python.unwrap(), "read the JUnit report with xml.etree")
+        .args(["-c", PYTHON_JUNIT_READER])
+        .stdin_bytes(xml.into_bytes());
+    let output = exec::Shell::new().run(&cmd).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&output.stdout_str()).unwrap();
+    assert_eq!(parsed["tests"], serde_json::json!(["5"]));
+    let cases = parsed["cases"].as_array().unwrap();
+    let names: Vec<&str> = cases.iter().map(|case| case[0].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "route-exact",
+            "route-header",
+            "lb-evenness",
+            "weighted-split",
+            "health-eviction"
+        ]
+    );
+    assert_eq!(cases[0][1], "conformance.core");
+    assert!(cases[0][2].is_null(), "{}", cases[0]);
+    assert_eq!(cases[3][2][0], "failure");
+    assert_eq!(
+        cases[3][2][1],
+        "infra-backend-v1 got 50.2% of 251 requests, expected 70.0%"
+    );
+    let body = cases[3][2][2].as_str().unwrap();
+    assert!(body.contains("<pod a&b> \"quoted\" ünïcödé"), "{body}");
+    assert_eq!(cases[4][2][0], "skipped");
+    assert_eq!(cases[4][2][1], "nginx has no active health checks");
+}
+
 #[test]
 fn junit_snapshot() {
     let xml = filter_junit_times(&report::junit_xml(&sample()));
