@@ -15,6 +15,7 @@ fn main() {
     let binary = out_dir.join("fake-tool");
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     println!("cargo::rerun-if-changed=fake/main.rs");
+    println!("cargo::rerun-if-changed=fake/codec.rs");
     let status = Command::new(rustc)
         .args([
             "--edition",

@@ -16,6 +16,10 @@ use std::process::exit;
 use std::thread;
 use std::time::Duration;
 
+mod codec;
+
+use codec::{escape, unescape};
+
 /// What a test asked for when a rule matches.
 #[derive(Default, Debug)]
 struct Rule {
@@ -91,31 +95,6 @@ fn note_pid(state: &Path) {
     {
         let _ = writeln!(file, "{}", std::process::id());
     }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('\t', "\\t")
-        .replace('\n', "\\n")
-}
-
-fn unescape(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some('s') => out.push(' '),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// One line per call: tool, the KUBECONFIG and HOME it saw (`-` when unset), then argv.

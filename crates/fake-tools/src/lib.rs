@@ -13,6 +13,11 @@ use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+#[path = "../fake/codec.rs"]
+mod codec;
+
+use codec::{escape, escape_word, unescape};
+
 /// The built fake program.
 pub const FAKE_TOOL: &str = env!("FAKE_TOOL_BIN");
 
@@ -137,11 +142,7 @@ impl Rule {
     fn render(&self) -> String {
         let mut text = String::from("rule\n");
         let _ = writeln!(text, "tool {}", self.tool);
-        let words: Vec<String> = self
-            .words
-            .iter()
-            .map(|w| escape(w).replace(' ', "\\s"))
-            .collect();
+        let words: Vec<String> = self.words.iter().map(|w| escape_word(w)).collect();
         let _ = writeln!(text, "args {}", words.join(" "));
         if let Some(stdout) = &self.stdout {
             let _ = writeln!(text, "stdout {}", escape(stdout));
@@ -170,30 +171,6 @@ impl Rule {
         text.push_str("end\n");
         text
     }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('\t', "\\t")
-        .replace('\n', "\\n")
-}
-
-fn unescape(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 impl FakeTools {
