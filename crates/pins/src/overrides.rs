@@ -118,29 +118,20 @@ impl Pins {
             }
         }
 
-        if let Some(value) = get("GO_VERSION") {
-            let version = parse_version("GO_VERSION", value)?;
-            if version != pins.build.go {
+        // Toolchains inside container builds are written without a leading `v` (`1.25.1`).
+        for (variable, pinned) in [
+            ("GO_VERSION", &mut pins.build.go),
+            ("RUST_VERSION", &mut pins.build.rust),
+        ] {
+            let Some(value) = get(variable) else { continue };
+            let version = parse_version(variable, value)?;
+            if version != *pinned {
                 used.push(Override {
-                    variable: "GO_VERSION".into(),
-                    pinned: pins.build.go.to_string(),
+                    variable: variable.into(),
+                    pinned: pinned.to_string(),
                     value: value.to_owned(),
                 });
-                pins.build.go = Version {
-                    v_prefix: false,
-                    ..version
-                };
-            }
-        }
-        if let Some(value) = get("RUST_VERSION") {
-            let version = parse_version("RUST_VERSION", value)?;
-            if version != pins.build.rust {
-                used.push(Override {
-                    variable: "RUST_VERSION".into(),
-                    pinned: pins.build.rust.to_string(),
-                    value: value.to_owned(),
-                });
-                pins.build.rust = Version {
+                *pinned = Version {
                     v_prefix: false,
                     ..version
                 };
