@@ -13,7 +13,9 @@
 mod child;
 mod cmd;
 mod shell;
+mod usage;
 
 pub use child::ChildGuard;
 pub use cmd::{Cmd, quote_for_display};
 pub use shell::{ExecError, Output, Shell, interrupt, was_interrupted};
+pub use usage::{Usage, cpu_time};

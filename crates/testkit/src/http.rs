@@ -44,6 +44,7 @@ pub struct Reply {
     omit_length: bool,
     delay: Option<Duration>,
     stall: Option<(u64, Duration)>,
+    rate: Option<u64>,
 }
 
 impl Reply {
@@ -59,6 +60,7 @@ impl Reply {
             omit_length: false,
             delay: None,
             stall: None,
+            rate: None,
         }
     }
 
@@ -125,6 +127,13 @@ impl Reply {
     /// still running when a test acts (interrupts it, say).
     pub fn stall_after(mut self, bytes: u64, pause: Duration) -> Reply {
         self.stall = Some((bytes, pause));
+        self
+    }
+
+    /// Send the body at no more than `bytes_per_second`: a network link slower than loopback,
+    /// for benchmarks that compare clients the way users' downloads run.
+    pub fn rate(mut self, bytes_per_second: u64) -> Reply {
+        self.rate = Some(bytes_per_second.max(1));
         self
     }
 
@@ -370,15 +379,48 @@ fn respond(mut stream: TcpStream, request: &Recorded, reply: &Reply) -> io::Resu
             Some((bytes, pause)) => (bytes.min(send), Some(pause)),
             None => (send, None),
         };
-        send_body(&mut stream, &reply.body, start, first)?;
+        send_paced(&mut stream, &reply.body, start, first, reply.rate)?;
         if let Some(pause) = pause {
             stream.flush()?;
             thread::sleep(pause);
-            send_body(&mut stream, &reply.body, start + first, send - first)?;
+            send_paced(
+                &mut stream,
+                &reply.body,
+                start + first,
+                send - first,
+                reply.rate,
+            )?;
         }
     }
     stream.flush()?;
     stream.shutdown(Shutdown::Both)
+}
+
+/// Sends `count` bytes of `body` from `offset`, no faster than `rate` bytes a second if set:
+/// in slices of a fiftieth of a second, each sent when the schedule from the start allows.
+fn send_paced(
+    stream: &mut TcpStream,
+    body: &Body,
+    offset: u64,
+    count: u64,
+    rate: Option<u64>,
+) -> io::Result<()> {
+    let Some(rate) = rate else {
+        return send_body(stream, body, offset, count);
+    };
+    let slice = (rate / 50).max(1);
+    let started = std::time::Instant::now();
+    let mut sent = 0;
+    while sent < count {
+        let due = Duration::from_secs_f64(sent as f64 / rate as f64);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            thread::sleep(wait);
+        }
+        let now = slice.min(count - sent);
+        send_body(stream, body, offset + sent, now)?;
+        sent += now;
+    }
+    Ok(())
 }
 
 /// Sends `count` bytes of `body` from `offset`.
@@ -462,5 +504,26 @@ mod tests {
         let text = get(&server, "/big", "");
         assert!(text.contains("Content-Length: 100"), "{text}");
         assert_eq!(text.split("\r\n\r\n").nth(1).unwrap().len(), 10);
+    }
+
+    #[test]
+    fn a_rate_paces_the_body_without_changing_it() {
+        let server = Server::start();
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        // 200 kB at 400 kB/s in 8 kB slices: the 25th slice is due 0.48 s after the first.
+        server.route("/slow", Reply::ok(body.clone()).rate(400_000));
+        let started = std::time::Instant::now();
+        let mut stream = TcpStream::connect(server.addr()).unwrap();
+        write!(stream, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let elapsed = started.elapsed();
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert_eq!(&raw[split..], &body[..]);
+        // Sleeps never end early, so this lower bound holds on any machine, however slow.
+        assert!(
+            elapsed >= Duration::from_millis(480),
+            "took only {elapsed:?}"
+        );
     }
 }
