@@ -156,6 +156,11 @@ pub enum ArtifactError {
         patterns: Vec<String>,
         available: Vec<String>,
     },
+    /// Patterns the target says the release carries that match none of its assets.
+    MissingAssets {
+        patterns: Vec<String>,
+        available: Vec<String>,
+    },
     UnsafeName(names::Unsafe),
     NoChecksum {
         assets: Vec<String>,
@@ -254,6 +259,19 @@ impl fmt::Display for ArtifactError {
             } => write!(
                 f,
                 "nothing to fetch: no asset matches {patterns:?} and no image is configured; the release has {available:?}"
+            ),
+            ArtifactError::MissingAssets {
+                patterns,
+                available,
+            } => write!(
+                f,
+                "the release publishes no asset matching {}: either the release is missing it, or the \
+                 target config's [artifacts].patterns (or --pattern) no longer fits the release; the release has {available:?}",
+                patterns
+                    .iter()
+                    .map(|p| format!("{p:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             ArtifactError::UnsafeName(unsafe_name) => {
                 write!(f, "{unsafe_name}; nothing was written")
@@ -428,6 +446,21 @@ pub fn fetch(
                 || plan.digest_list.as_deref() == Some(asset.name.as_str())
         })
         .collect();
+    // Every pattern names something the release must carry: one that matches nothing is a
+    // release without an asset it should have (or a config out of date), never a quiet skip.
+    let mut missing = Vec::new();
+    for pattern in &plan.patterns {
+        let one = globs(std::slice::from_ref(pattern))?;
+        if !all_names.iter().any(|name| one.is_match(name)) {
+            missing.push(pattern.clone());
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ArtifactError::MissingAssets {
+            patterns: missing,
+            available: all_names.iter().map(|n| (*n).to_owned()).collect(),
+        });
+    }
     if selected.is_empty() && plan.images.is_empty() {
         return Err(ArtifactError::NothingSelected {
             patterns: plan.patterns.clone(),

@@ -16,18 +16,27 @@ struct Ran {
     stderr: String,
 }
 
-fn xtask(server: &Server, args: &[&str], token: Option<&str>) -> Ran {
-    let mut cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask artifacts fetch")
+/// xtask with `args`, its GitHub API pointed at `server`, no token and no docker.
+fn xtask_cmd(server: &Server, args: &[&str]) -> exec::Cmd {
+    exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask artifacts fetch")
         .args(args)
         .env("GITHUB_API_URL", server.base_url())
         .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_TOKEN")
         .env_remove("DOCKER")
-        .timeout(std::time::Duration::from_secs(120));
-    cmd = match token {
-        Some(token) => cmd.env("GITHUB_TOKEN", token),
-        None => cmd.env_remove("GITHUB_TOKEN"),
-    };
-    let output = exec::Shell::new().run_unchecked(&cmd).unwrap();
+        .timeout(std::time::Duration::from_secs(120))
+}
+
+fn xtask(server: &Server, args: &[&str], token: Option<&str>) -> Ran {
+    let mut cmd = xtask_cmd(server, args);
+    if let Some(token) = token {
+        cmd = cmd.env("GITHUB_TOKEN", token);
+    }
+    ran(&cmd)
+}
+
+fn ran(cmd: &exec::Cmd) -> Ran {
+    let output = exec::Shell::new().run_unchecked(cmd).unwrap();
     Ran {
         code: output.status.code(),
         stdout: output.stdout_str(),
@@ -152,6 +161,167 @@ fn fetch_writes_verified_files_and_the_record() {
     assert_eq!(
         server.requests_for("repos/o/r/releases/tags/v1.2.3")[0].header("authorization"),
         Some("Bearer ghp_do_not_print_me")
+    );
+}
+
+/// A release shaped like kgateway's (its release workflow attaches goreleaser's default
+/// archives and checksum list): `v2.1.0` of kgateway-dev/kgateway, with or without the arm64
+/// archive.
+fn publish_kgateway_shaped(server: &Server, with_arm64: bool) -> Vec<(String, Vec<u8>)> {
+    let mut archives: Vec<(String, Vec<u8>)> = vec![(
+        "kgateway_2.1.0_linux_amd64.tar.gz".into(),
+        (0..150_000u32).map(|i| (i % 241) as u8).collect(),
+    )];
+    if with_arm64 {
+        archives.push((
+            "kgateway_2.1.0_linux_arm64.tar.gz".into(),
+            (0..140_000u32).map(|i| (i % 239) as u8).collect(),
+        ));
+    }
+    let sums: String = archives
+        .iter()
+        .map(|(name, body)| format!("{}  {name}\n", sha(body)))
+        .collect();
+    let mut all = archives.clone();
+    all.push(("kgateway_2.1.0_checksums.txt".into(), sums.into_bytes()));
+    let listed: Vec<serde_json::Value> = all
+        .iter()
+        .map(|(name, body)| {
+            serde_json::json!({
+                "name": name,
+                "size": body.len(),
+                "browser_download_url": server.url(&format!("download/v2.1.0/{name}")),
+            })
+        })
+        .collect();
+    let release = serde_json::json!({
+        "tag_name": "v2.1.0", "draft": false, "prerelease": false,
+        "html_url": "https://github.com/kgateway-dev/kgateway/releases/tag/v2.1.0",
+        "assets": listed,
+    });
+    server.route(
+        "repos/kgateway-dev/kgateway/releases/tags/v2.1.0",
+        Reply::json(release.to_string()),
+    );
+    for (name, body) in &all {
+        server.route(
+            &format!("download/v2.1.0/{name}"),
+            Reply::ok(body.clone()).ranges(),
+        );
+    }
+    archives
+}
+
+/// A docker CLI that "pulls" anything and reports a fixed registry digest; argv goes to a log.
+fn fake_docker(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("docker");
+    let script = format!(
+        "#!/bin/sh\necho \"$@\" >> '{log}'\ncase \"$1\" in\n  version) echo '20.10.24' ;;\n  pull) exit 0 ;;\n  image)\n    ref=\"$5\"; repo=\"${{ref%:*}}\"\n    printf '{{\"Id\":\"sha256:%s\",\"RepoDigests\":[\"%s@sha256:%s\"],\"RepoTags\":[\"%s\"]}}\\n' {id} \"$repo\" {digest} \"$ref\" ;;\n  *) echo \"unexpected: $*\" >&2; exit 1 ;;\nesac\n",
+        log = dir.join("docker.log").display(),
+        id = "1".repeat(64),
+        digest = "a".repeat(64),
+    );
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn the_default_kgateway_config_verifies_a_kgateway_shaped_release() {
+    let server = Server::start();
+    let archives = publish_kgateway_shaped(&server, true);
+    let tools = tempfile::tempdir().unwrap();
+    let docker = fake_docker(tools.path());
+    let dest = tempfile::tempdir().unwrap();
+    // No --config and no --pattern: hack/targets/kgateway.toml decides what is fetched.
+    let cmd = xtask_cmd(
+        &server,
+        &[
+            "artifacts",
+            "fetch",
+            "--repo",
+            "kgateway-dev/kgateway",
+            "--tag",
+            "v2.1.0",
+            "--dest",
+            dest.path().to_str().unwrap(),
+            "--no-cache",
+        ],
+    )
+    .env("DOCKER", &docker);
+    let ran = ran(&cmd);
+    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(
+        names(dest.path()),
+        [
+            "artifacts.json",
+            "kgateway_2.1.0_checksums.txt",
+            "kgateway_2.1.0_linux_amd64.tar.gz",
+            "kgateway_2.1.0_linux_arm64.tar.gz",
+        ]
+    );
+    let record = artifact::record::read(dest.path()).unwrap();
+    for (name, body) in &archives {
+        let recorded = record.assets.iter().find(|a| &a.name == name).unwrap();
+        assert_eq!(recorded.sha256, sha(body));
+        assert_eq!(
+            recorded.verification,
+            artifact::record::Verification::ChecksumFile {
+                file: "kgateway_2.1.0_checksums.txt".into()
+            }
+        );
+    }
+    let images: Vec<&str> = record.images.iter().map(|i| i.reference.as_str()).collect();
+    assert_eq!(
+        images,
+        [
+            "cr.kgateway.dev/kgateway-dev/kgateway:v2.1.0",
+            "cr.kgateway.dev/kgateway-dev/sds:v2.1.0",
+            "cr.kgateway.dev/kgateway-dev/envoy-wrapper:v2.1.0",
+        ]
+    );
+    let log = std::fs::read_to_string(tools.path().join("docker.log")).unwrap();
+    assert!(
+        log.contains("pull --quiet cr.kgateway.dev/kgateway-dev/sds:v2.1.0"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_release_missing_an_archive_the_config_names_fails_naming_it() {
+    let server = Server::start();
+    publish_kgateway_shaped(&server, false);
+    let tools = tempfile::tempdir().unwrap();
+    let docker = fake_docker(tools.path());
+    let dest = tempfile::tempdir().unwrap();
+    let cmd = xtask_cmd(
+        &server,
+        &[
+            "artifacts",
+            "fetch",
+            "--repo",
+            "kgateway-dev/kgateway",
+            "--tag",
+            "v2.1.0",
+            "--dest",
+            dest.path().to_str().unwrap(),
+            "--no-cache",
+        ],
+    )
+    .env("DOCKER", &docker);
+    let ran = ran(&cmd);
+    assert_eq!(ran.code, Some(1), "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("no asset matching \"kgateway_*_linux_arm64.tar.gz\""),
+        "{}",
+        ran.stderr
+    );
+    assert!(names(dest.path()).is_empty(), "{:?}", names(dest.path()));
+    assert!(
+        !tools.path().join("docker.log").exists(),
+        "nothing may be pulled for a release that fails its asset check"
     );
 }
 

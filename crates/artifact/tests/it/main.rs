@@ -239,6 +239,55 @@ fn latest_resolves_to_the_published_tag() {
 }
 
 #[test]
+fn a_pattern_the_release_does_not_carry_fails_naming_it_before_any_download() {
+    let server = Server::start();
+    standard_release(&server);
+    let dest = tempfile::tempdir().unwrap();
+    let mut plan = plan(dest.path());
+    // A goreleaser release that lost its arm64 archive: the one pattern that matches nothing
+    // is the one named, and the assets the release does have are listed next to it.
+    plan.patterns = vec![
+        "*.yaml".into(),
+        "chart-*.tgz".into(),
+        "demo_*_linux_arm64.tar.gz".into(),
+    ];
+    let result = run(&plan, &env(&server)).result;
+    match &result {
+        Err(
+            error @ ArtifactError::MissingAssets {
+                patterns,
+                available,
+            },
+        ) => {
+            assert_eq!(patterns, &["demo_*_linux_arm64.tar.gz"]);
+            assert!(
+                available.contains(&"install.yaml".to_owned()),
+                "{available:?}"
+            );
+            let text = error.to_string();
+            assert!(text.contains("\"demo_*_linux_arm64.tar.gz\""), "{text}");
+            assert!(text.contains("[artifacts].patterns"), "{text}");
+            assert!(
+                !error.is_bad_input(),
+                "a release without its asset is a failed verdict"
+            );
+        }
+        other => panic!("expected MissingAssets, got {other:?}"),
+    }
+    assert!(files(dest.path()).is_empty(), "{:?}", files(dest.path()));
+    let downloads: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.path().to_owned())
+        .filter(|path| path.contains("/dl/"))
+        .collect();
+    assert!(
+        downloads.is_empty(),
+        "downloaded before deciding: {downloads:?}"
+    );
+}
+
+#[test]
 fn sidecars_and_github_digests_verify_too() {
     let server = Server::start();
     let binary = asset("tool-linux-amd64", payload(5, 5000));
