@@ -199,7 +199,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let ideal_floor = (curl_cpu + hash_cpu + server_cpu) / cores as f64;
     let ideal_ceiling = loopback.curl.best_wall() / ideal_floor;
     ui::out(&format!(
-        "  CPU floor for any client that hashes every byte, on {cores} cores: ({curl_cpu:.3} s curl's work + {hash_cpu:.3} s sha256 + {server_cpu:.3} s server) / {cores} = {ideal_floor:.3} s: at most {:.0} MiB/s = {ideal_ceiling:.2} of curl's best",
+        "  CPU floor for a client that receives like curl and hashes every byte, on {cores} cores: ({curl_cpu:.3} s curl's work + {hash_cpu:.3} s sha256 + {server_cpu:.3} s server) / {cores} = {ideal_floor:.3} s: at most {:.0} MiB/s = {ideal_ceiling:.2} of curl's best",
         mib_per_s(mib, ideal_floor),
     ));
     let ours_cpu = loopback.ours.median(|s| s.client_cpu);
@@ -229,7 +229,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     ));
     if ideal_ceiling < 0.8 {
         ui::out(&format!(
-            "  on loopback this machine's CPU allows any verifying client at most {ideal_ceiling:.2} of curl's best: curl hashes nothing, and its run already keeps the cores busy serving and receiving"
+            "  on loopback this machine's CPU allows a client that receives like curl and hashes every byte at most {ideal_ceiling:.2} of curl's best: curl hashes nothing, and its run already keeps the cores busy serving and receiving"
         ));
     }
     let large_rss = loopback
