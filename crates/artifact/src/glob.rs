@@ -41,6 +41,18 @@ impl GlobSet {
         let name: Vec<char> = name.chars().collect();
         self.patterns.iter().any(|tokens| matches(tokens, &name))
     }
+
+    /// The positions (in the order given to [`GlobSet::new`]) of the patterns that match none
+    /// of `names`.
+    pub fn unmatched(&self, names: &[&str]) -> Vec<usize> {
+        let names: Vec<Vec<char>> = names.iter().map(|name| name.chars().collect()).collect();
+        self.patterns
+            .iter()
+            .enumerate()
+            .filter(|(_, tokens)| !names.iter().any(|name| matches(tokens, name)))
+            .map(|(index, _)| index)
+            .collect()
+    }
 }
 
 type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
@@ -193,6 +205,15 @@ mod tests {
         }
         assert!(set(&["*.txt", "*.yaml"]).is_match("x.yaml"));
         assert!(!GlobSet::default().is_match("x"));
+    }
+
+    #[test]
+    fn unmatched_names_each_pattern_that_matches_nothing() {
+        let globs = set(&["*.tar.gz", "*_arm64.tar.gz", "*checksums.txt", "*.sig"]);
+        let names = ["k_linux_amd64.tar.gz", "k_checksums.txt"];
+        assert_eq!(globs.unmatched(&names), [1, 3]);
+        assert_eq!(globs.unmatched(&[]), [0, 1, 2, 3]);
+        assert!(GlobSet::default().unmatched(&names).is_empty());
     }
 
     #[test]

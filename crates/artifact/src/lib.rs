@@ -448,13 +448,11 @@ pub fn fetch(
         .collect();
     // Every pattern names something the release must carry: one that matches nothing is a
     // release without an asset it should have (or a config out of date), never a quiet skip.
-    let mut missing = Vec::new();
-    for pattern in &plan.patterns {
-        let one = globs(std::slice::from_ref(pattern))?;
-        if !all_names.iter().any(|name| one.is_match(name)) {
-            missing.push(pattern.clone());
-        }
-    }
+    let missing: Vec<String> = selectors
+        .unmatched(&all_names)
+        .into_iter()
+        .map(|index| plan.patterns[index].clone())
+        .collect();
     if !missing.is_empty() {
         return Err(ArtifactError::MissingAssets {
             patterns: missing,
