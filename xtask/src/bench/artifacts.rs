@@ -68,17 +68,20 @@ impl Samples {
         self.0.iter().map(|s| s.wall).fold(f64::INFINITY, f64::min)
     }
     fn median(&self, field: impl Fn(&Sample) -> f64) -> f64 {
-        let mut values: Vec<f64> = self.0.iter().map(field).collect();
-        values.sort_by(f64::total_cmp);
-        values[values.len() / 2]
+        median(self.0.iter().map(field).collect())
     }
+}
+
+/// The middle value (the upper one of an even count); `values` is never empty here.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// What a round compared.
 struct Round {
     curl: Samples,
     ours: Samples,
-    ratios: Vec<f64>,
     peak_rss_kib: u64,
 }
 
@@ -86,10 +89,16 @@ impl Round {
     fn best_ratio(&self) -> f64 {
         self.curl.best_wall() / self.ours.best_wall()
     }
+    /// The median of each run's ratio (curl's and ours of the same run are paired).
     fn median_ratio(&self) -> f64 {
-        let mut ratios = self.ratios.clone();
-        ratios.sort_by(f64::total_cmp);
-        ratios[ratios.len() / 2]
+        median(
+            self.curl
+                .0
+                .iter()
+                .zip(&self.ours.0)
+                .map(|(curl, ours)| curl.wall / ours.wall)
+                .collect(),
+        )
     }
 }
 
@@ -262,7 +271,6 @@ impl Bench<'_> {
         let mut round = Round {
             curl: Samples::default(),
             ours: Samples::default(),
-            ratios: Vec::new(),
             peak_rss_kib: 0,
         };
         for run in 1..=runs {
@@ -280,7 +288,6 @@ impl Bench<'_> {
                 mib_per_s(self.size_mib, figures.seconds),
                 figures.peak_rss_kib
             ));
-            round.ratios.push(curl.wall / ours.wall);
             round.peak_rss_kib = round.peak_rss_kib.max(figures.peak_rss_kib);
             round.curl.0.push(curl);
             round.ours.0.push(ours);
@@ -288,13 +295,18 @@ impl Bench<'_> {
         Ok(round)
     }
 
-    /// One curl download of `url`, its size checked.
-    fn curl(&self, url: &str) -> anyhow::Result<Sample> {
-        let cmd = exec::Cmd::new(&self.curl, "download with curl for comparison")
+    /// curl downloading `url` to the scratch file.
+    fn curl_cmd(&self, url: &str) -> exec::Cmd {
+        exec::Cmd::new(&self.curl, "download with curl for comparison")
             .args(["--silent", "--show-error", "--fail", "--output"])
             .arg(&self.out)
             .arg(url)
-            .timeout(Duration::from_secs(600));
+            .timeout(Duration::from_secs(600))
+    }
+
+    /// One curl download of `url`, its size checked.
+    fn curl(&self, url: &str) -> anyhow::Result<Sample> {
+        let cmd = self.curl_cmd(url);
         let sample = measured(|| self.sh.run(&cmd).map(|_| ()).map_err(Into::into))?;
         check_size(&self.out, self.size_mib)?;
         std::fs::remove_file(&self.out).ok();
@@ -333,11 +345,7 @@ fn curl_with_sha256sum(bench: &Bench<'_>, sha256: &str) -> anyhow::Result<Option
     let Some(sha256sum) = find_on_path("sha256sum") else {
         return Ok(None);
     };
-    let fetch = exec::Cmd::new(&bench.curl, "download with curl for comparison")
-        .args(["--silent", "--show-error", "--fail", "--output"])
-        .arg(&bench.out)
-        .arg(bench.server.url("large.bin"))
-        .timeout(Duration::from_secs(600));
+    let fetch = bench.curl_cmd(&bench.server.url("large.bin"));
     let check = exec::Cmd::new(sha256sum, "verify curl's download like a release script")
         .args(["--check", "--status"])
         .stdin_bytes(format!("{sha256}  {}\n", bench.out.display()))
