@@ -57,3 +57,29 @@ pub fn find_program(name: &str, env_var: &str) -> Option<PathBuf> {
             .find(|candidate| candidate.is_file())
     })
 }
+
+/// Writes `dir/docker`, a docker CLI for tests that "pulls" any image and answers `image
+/// inspect` with image ID `1…1` and the registry digest `REPO@sha256:<digest>` (REPO is the
+/// reference without its tag). Every call's argv is appended to `dir/docker.log`; any other
+/// subcommand fails with "unexpected". Returns the script's path.
+pub fn fake_docker(dir: &Path, digest: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("docker");
+    let script = format!(
+        "#!/bin/sh\n\
+         echo \"$@\" >> '{log}'\n\
+         case \"$1\" in\n\
+         \x20 pull) exit 0 ;;\n\
+         \x20 image)\n\
+         \x20   ref=\"$5\"; repo=\"${{ref%:*}}\"\n\
+         \x20   printf '{{\"Id\":\"sha256:%s\",\"RepoDigests\":[\"%s@sha256:%s\"],\"RepoTags\":[\"%s\"]}}\\n' {id} \"$repo\" {digest} \"$ref\" ;;\n\
+         \x20 *) echo \"unexpected: $*\" >&2; exit 1 ;;\n\
+         esac\n",
+        log = dir.join("docker.log").display(),
+        id = "1".repeat(64),
+    );
+    std::fs::write(&path, script).expect("writing the fake docker");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .expect("making the fake docker executable");
+    path
+}

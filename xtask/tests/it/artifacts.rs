@@ -65,31 +65,37 @@ fn publish(server: &Server, sums_override: Option<String>) -> Vec<(String, Vec<u
     });
     let mut all = assets.clone();
     all.push(("checksums.txt".into(), sums.into_bytes()));
-    let listed: Vec<serde_json::Value> = all
+    serve_release(server, "o/r", "v1.2.3", &all);
+    assets
+}
+
+/// Serves published release `tag` of `repo` with `assets`: the API answer at
+/// `repos/REPO/releases/tags/TAG` and each asset at `download/TAG/NAME`, with `Range`.
+fn serve_release(server: &Server, repo: &str, tag: &str, assets: &[(String, Vec<u8>)]) {
+    let listed: Vec<serde_json::Value> = assets
         .iter()
         .map(|(name, body)| {
             serde_json::json!({
                 "name": name,
                 "size": body.len(),
-                "browser_download_url": server.url(&format!("download/v1.2.3/{name}")),
+                "browser_download_url": server.url(&format!("download/{tag}/{name}")),
             })
         })
         .collect();
     let release = serde_json::json!({
-        "tag_name": "v1.2.3", "draft": false, "prerelease": false,
-        "html_url": "https://github.com/o/r/releases/tag/v1.2.3", "assets": listed,
+        "tag_name": tag, "draft": false, "prerelease": false,
+        "html_url": format!("https://github.com/{repo}/releases/tag/{tag}"), "assets": listed,
     });
     server.route(
-        "repos/o/r/releases/tags/v1.2.3",
+        &format!("repos/{repo}/releases/tags/{tag}"),
         Reply::json(release.to_string()),
     );
-    for (name, body) in &all {
+    for (name, body) in assets {
         server.route(
-            &format!("download/v1.2.3/{name}"),
+            &format!("download/{tag}/{name}"),
             Reply::ok(body.clone()).ranges(),
         );
     }
-    assets
 }
 
 fn names(dir: &Path) -> Vec<String> {
@@ -184,59 +190,16 @@ fn publish_kgateway_shaped(server: &Server, with_arm64: bool) -> Vec<(String, Ve
         .collect();
     let mut all = archives.clone();
     all.push(("kgateway_2.1.0_checksums.txt".into(), sums.into_bytes()));
-    let listed: Vec<serde_json::Value> = all
-        .iter()
-        .map(|(name, body)| {
-            serde_json::json!({
-                "name": name,
-                "size": body.len(),
-                "browser_download_url": server.url(&format!("download/v2.1.0/{name}")),
-            })
-        })
-        .collect();
-    let release = serde_json::json!({
-        "tag_name": "v2.1.0", "draft": false, "prerelease": false,
-        "html_url": "https://github.com/kgateway-dev/kgateway/releases/tag/v2.1.0",
-        "assets": listed,
-    });
-    server.route(
-        "repos/kgateway-dev/kgateway/releases/tags/v2.1.0",
-        Reply::json(release.to_string()),
-    );
-    for (name, body) in &all {
-        server.route(
-            &format!("download/v2.1.0/{name}"),
-            Reply::ok(body.clone()).ranges(),
-        );
-    }
+    serve_release(server, "kgateway-dev/kgateway", "v2.1.0", &all);
     archives
 }
 
-/// A docker CLI that "pulls" anything and reports a fixed registry digest; argv goes to a log.
-fn fake_docker(dir: &Path) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join("docker");
-    let script = format!(
-        "#!/bin/sh\necho \"$@\" >> '{log}'\ncase \"$1\" in\n  version) echo '20.10.24' ;;\n  pull) exit 0 ;;\n  image)\n    ref=\"$5\"; repo=\"${{ref%:*}}\"\n    printf '{{\"Id\":\"sha256:%s\",\"RepoDigests\":[\"%s@sha256:%s\"],\"RepoTags\":[\"%s\"]}}\\n' {id} \"$repo\" {digest} \"$ref\" ;;\n  *) echo \"unexpected: $*\" >&2; exit 1 ;;\nesac\n",
-        log = dir.join("docker.log").display(),
-        id = "1".repeat(64),
-        digest = "a".repeat(64),
-    );
-    std::fs::write(&path, script).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
-#[test]
-fn the_default_kgateway_config_verifies_a_kgateway_shaped_release() {
-    let server = Server::start();
-    let archives = publish_kgateway_shaped(&server, true);
-    let tools = tempfile::tempdir().unwrap();
-    let docker = fake_docker(tools.path());
-    let dest = tempfile::tempdir().unwrap();
-    // No --config and no --pattern: hack/targets/kgateway.toml decides what is fetched.
+/// `artifacts fetch` of kgateway-dev/kgateway v2.1.0 into `dest` with the default target
+/// config (no --config, no --pattern) and a fake docker in `tools`.
+fn fetch_kgateway(server: &Server, dest: &Path, tools: &Path) -> Ran {
+    let docker = testkit::fake_docker(tools, &"a".repeat(64));
     let cmd = xtask_cmd(
-        &server,
+        server,
         &[
             "artifacts",
             "fetch",
@@ -245,12 +208,22 @@ fn the_default_kgateway_config_verifies_a_kgateway_shaped_release() {
             "--tag",
             "v2.1.0",
             "--dest",
-            dest.path().to_str().unwrap(),
+            dest.to_str().unwrap(),
             "--no-cache",
         ],
     )
     .env("DOCKER", &docker);
-    let ran = ran(&cmd);
+    ran(&cmd)
+}
+
+#[test]
+fn the_default_kgateway_config_verifies_a_kgateway_shaped_release() {
+    let server = Server::start();
+    let archives = publish_kgateway_shaped(&server, true);
+    let tools = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    // hack/targets/kgateway.toml alone decides what is fetched.
+    let ran = fetch_kgateway(&server, dest.path(), tools.path());
     assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
     assert_eq!(
         names(dest.path()),
@@ -293,24 +266,8 @@ fn a_release_missing_an_archive_the_config_names_fails_naming_it() {
     let server = Server::start();
     publish_kgateway_shaped(&server, false);
     let tools = tempfile::tempdir().unwrap();
-    let docker = fake_docker(tools.path());
     let dest = tempfile::tempdir().unwrap();
-    let cmd = xtask_cmd(
-        &server,
-        &[
-            "artifacts",
-            "fetch",
-            "--repo",
-            "kgateway-dev/kgateway",
-            "--tag",
-            "v2.1.0",
-            "--dest",
-            dest.path().to_str().unwrap(),
-            "--no-cache",
-        ],
-    )
-    .env("DOCKER", &docker);
-    let ran = ran(&cmd);
+    let ran = fetch_kgateway(&server, dest.path(), tools.path());
     assert_eq!(ran.code, Some(1), "{}\n{}", ran.stdout, ran.stderr);
     assert!(
         ran.stderr

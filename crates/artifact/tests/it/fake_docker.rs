@@ -1,7 +1,6 @@
 //! Images through a fake docker CLI (a script): pulls are recorded with their registry
 //! digest, and a published digest list is enforced.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use artifact::ArtifactError;
@@ -14,15 +13,7 @@ const SERVED: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 
 /// A docker that "pulls" anything and reports every image with the digest `SERVED`.
 fn fake_docker(dir: &Path) -> PathBuf {
-    let path = dir.join("docker");
-    let log = dir.join("docker.log");
-    let script = format!(
-        "#!/bin/sh\necho \"$@\" >> '{log}'\ncase \"$1\" in\n  pull) exit 0 ;;\n  image)\n    ref=\"$5\"; repo=\"${{ref%:*}}\"\n    printf '{{\"Id\":\"sha256:%s\",\"RepoDigests\":[\"%s@sha256:{SERVED}\"],\"RepoTags\":[\"%s\"]}}\\n' 1111111111111111111111111111111111111111111111111111111111111111 \"$repo\" \"$ref\" ;;\n  *) echo \"unexpected: $*\" >&2; exit 1 ;;\nesac\n",
-        log = log.display()
-    );
-    std::fs::write(&path, script).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
+    testkit::fake_docker(dir, SERVED)
 }
 
 fn release_with_manifest_and_list(server: &Server, listed_digest: &str) {
