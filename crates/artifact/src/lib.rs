@@ -400,13 +400,42 @@ struct Job<'a> {
     verification: Verification,
 }
 
-/// Fetches, verifies and records a release. See the crate docs.
-pub fn fetch(
+/// A release resolved and its assets chosen: everything decided before anything is written.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub repo: github::Repo,
+    pub release: github::Release,
+    /// Selected payload assets (patterns, image archives, the digest list).
+    selected: Vec<github::Asset>,
+    /// Checksum lists and the sidecars of selected assets.
+    lists: Vec<github::Asset>,
+    sidecars: BTreeMap<String, github::Asset>,
+}
+
+impl Resolved {
+    /// The resolved tag (never `latest`).
+    pub fn tag(&self) -> &str {
+        &self.release.tag_name
+    }
+
+    /// Names of the assets that will be downloaded (checksum sources included).
+    pub fn asset_names(&self) -> Vec<String> {
+        self.lists
+            .iter()
+            .chain(self.sidecars.values())
+            .chain(&self.selected)
+            .map(|asset| asset.name.clone())
+            .collect()
+    }
+}
+
+/// Stage 1: checks the request, resolves the release through the API and decides which assets
+/// to fetch and how each will be proven. Writes nothing.
+pub fn resolve(
     plan: &Plan,
     env: &Env,
-    sh: &Shell,
     on_event: &(dyn Fn(Event) + Sync),
-) -> Result<Outcome, ArtifactError> {
+) -> Result<Resolved, ArtifactError> {
     let repo = github::Repo::parse(&plan.repo)?;
     if plan.tag != "latest" {
         github::check_tag(&plan.tag)?;
@@ -422,23 +451,21 @@ pub fn fetch(
         &plan.tag,
     )?;
 
-    // Decide everything before writing anything.
     let all_names: Vec<&str> = release.assets.iter().map(|a| a.name.as_str()).collect();
     let mut lists = Vec::new();
     let mut sidecars = BTreeMap::new();
     let mut payloads = Vec::new();
     for asset in &release.assets {
         match checksums::kind(&asset.name, &all_names) {
-            Kind::List => lists.push(asset),
+            Kind::List => lists.push(asset.clone()),
             Kind::Sidecar { of } => {
-                sidecars.insert(of, asset);
+                sidecars.insert(of, asset.clone());
             }
-            Kind::Payload => payloads.push(asset),
+            Kind::Payload => payloads.push(asset.clone()),
         }
     }
-    let selected: Vec<&github::Asset> = payloads
-        .iter()
-        .copied()
+    let selected: Vec<github::Asset> = payloads
+        .into_iter()
         .filter(|asset| {
             plan.patterns.is_empty()
                 || selectors.is_match(&asset.name)
@@ -465,11 +492,11 @@ pub fn fetch(
             available: all_names.iter().map(|n| (*n).to_owned()).collect(),
         });
     }
-    let needed_sidecars: Vec<&github::Asset> = selected
-        .iter()
-        .filter_map(|asset| sidecars.get(&asset.name).copied())
+    let sidecars: BTreeMap<String, github::Asset> = sidecars
+        .into_iter()
+        .filter(|(of, _)| selected.iter().any(|asset| asset.name == *of))
         .collect();
-    for asset in selected.iter().chain(&lists).chain(&needed_sidecars) {
+    for asset in selected.iter().chain(&lists).chain(sidecars.values()) {
         names::check(&asset.name).map_err(ArtifactError::UnsafeName)?;
     }
     on_event(Event::Resolved {
@@ -480,10 +507,32 @@ pub fn fetch(
         bytes: selected
             .iter()
             .chain(&lists)
-            .chain(&needed_sidecars)
+            .chain(sidecars.values())
             .map(|asset| asset.size)
             .sum(),
     });
+    Ok(Resolved {
+        repo,
+        release,
+        selected,
+        lists,
+        sidecars,
+    })
+}
+
+/// Stage 2: downloads every chosen asset into `plan.dest`, each verified before it is renamed
+/// into place: the checksum sources first, then every payload against all of them.
+pub fn download_assets(
+    plan: &Plan,
+    env: &Env,
+    resolved: &Resolved,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<Vec<AssetRecord>, ArtifactError> {
+    let archive_selectors = globs(&plan.image_archives)?;
+    let client = download::Client::new(env.download.clone());
+    let lists: Vec<&github::Asset> = resolved.lists.iter().collect();
+    let needed_sidecars: Vec<&github::Asset> = resolved.sidecars.values().collect();
+    let selected: Vec<&github::Asset> = resolved.selected.iter().collect();
 
     fs::create_dir_all(&plan.dest).map_err(|source| ArtifactError::Io {
         path: plan.dest.clone(),
@@ -612,7 +661,7 @@ pub fn fetch(
                 Verification::ChecksumFile { file: file.clone() },
             ));
         }
-        if let Some(sidecar) = sidecars.get(&asset.name) {
+        if let Some(sidecar) = resolved.sidecars.get(&asset.name) {
             let sum =
                 checksums::parse_sidecar(&read_text(&plan.dest.join(&sidecar.name))?, &asset.name)
                     .map_err(|error| ArtifactError::BadChecksumFile {
@@ -676,14 +725,78 @@ pub fn fetch(
     }
     assets.extend(parallel(&jobs, plan.parallelism, download_one)?);
 
-    let images = fetch_images(plan, env, sh, &release.tag_name, &assets, on_event)?;
+    Ok(assets)
+}
 
+/// Stage 3 (beside stage 2): pulls the configured images (`{version}` is the resolved tag) and
+/// records each one's ID and registry digest.
+pub fn pull_images(
+    plan: &Plan,
+    env: &Env,
+    sh: &Shell,
+    tag: &str,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<Vec<ImageRecord>, ArtifactError> {
+    let wanted: Vec<(String, ImageSource)> = plan
+        .images
+        .iter()
+        .map(|image| (image.replace("{version}", tag), ImageSource::Config))
+        .collect();
+    pull_all(plan, env, sh, &wanted, on_event)
+}
+
+fn pull_all(
+    plan: &Plan,
+    env: &Env,
+    sh: &Shell,
+    wanted: &[(String, ImageSource)],
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<Vec<ImageRecord>, ArtifactError> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let docker = docker_for(env, &format!("pulling {}", wanted[0].0))?;
+    parallel(wanted, plan.parallelism, |(reference, source)| {
+        on_event(Event::Image {
+            reference: reference.clone(),
+            step: "pulling",
+        });
+        let record = images::pull(sh, docker, reference, source.clone())?;
+        on_event(Event::Image {
+            reference: reference.clone(),
+            step: "pulled",
+        });
+        Ok(record)
+    })
+}
+
+fn docker_for<'a>(env: &'a Env, needed_for: &str) -> Result<&'a Docker, ArtifactError> {
+    env.docker
+        .as_ref()
+        .ok_or_else(|| ArtifactError::DockerMissing {
+            needed_for: needed_for.to_owned(),
+        })
+}
+
+/// Stage 4: images the downloaded assets name or carry (manifest `image:` fields, `docker save`
+/// tarballs), every image checked against the release's digest list, and `artifacts.json`
+/// written: the only thing later steps read.
+pub fn record(
+    plan: &Plan,
+    env: &Env,
+    sh: &Shell,
+    resolved: &Resolved,
+    assets: Vec<AssetRecord>,
+    pulled: Vec<ImageRecord>,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<Outcome, ArtifactError> {
+    let images = fetch_images(plan, env, sh, &assets, pulled, on_event)?;
     let record = Record {
         schema: record::SCHEMA,
-        repo: repo.to_string(),
-        tag: release.tag_name.clone(),
-        prerelease: release.prerelease,
-        release_url: release.html_url.clone(),
+        repo: resolved.repo.to_string(),
+        tag: resolved.release.tag_name.clone(),
+        prerelease: resolved.release.prerelease,
+        release_url: resolved.release.html_url.clone(),
         assets,
         images,
     };
@@ -698,25 +811,30 @@ pub fn fetch(
     })
 }
 
-/// Pulls configured and manifest-named images, loads image tarballs, and checks pulled digests
-/// against the release's digest list.
+/// Fetches, verifies and records a release: the four stages in order. See the crate docs.
+pub fn fetch(
+    plan: &Plan,
+    env: &Env,
+    sh: &Shell,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<Outcome, ArtifactError> {
+    let resolved = resolve(plan, env, on_event)?;
+    let assets = download_assets(plan, env, &resolved, on_event)?;
+    let pulled = pull_images(plan, env, sh, resolved.tag(), on_event)?;
+    record(plan, env, sh, &resolved, assets, pulled, on_event)
+}
+
+/// Pulls manifest-named images (those not pulled already), loads image tarballs, and checks
+/// every image against the release's digest list.
 fn fetch_images(
     plan: &Plan,
     env: &Env,
     sh: &Shell,
-    tag: &str,
     assets: &[AssetRecord],
+    pulled: Vec<ImageRecord>,
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Result<Vec<ImageRecord>, ArtifactError> {
     let mut wanted: Vec<(String, ImageSource)> = Vec::new();
-    let mut add = |reference: String, source: ImageSource| {
-        if !wanted.iter().any(|(known, _)| *known == reference) {
-            wanted.push((reference, source));
-        }
-    };
-    for image in &plan.images {
-        add(image.replace("{version}", tag), ImageSource::Config);
-    }
     if plan.images_from_manifests {
         for asset in assets.iter().filter(|a| a.role == Role::Payload) {
             if !(asset.name.ends_with(".yaml") || asset.name.ends_with(".yml")) {
@@ -730,33 +848,19 @@ fn fetch_images(
                     why,
                 })?;
             for reference in found {
-                add(
-                    reference,
-                    ImageSource::Manifest {
-                        asset: asset.name.clone(),
-                    },
-                );
+                let known = pulled.iter().any(|image| image.reference == reference)
+                    || wanted.iter().any(|(known, _)| *known == reference);
+                if !known {
+                    wanted.push((
+                        reference,
+                        ImageSource::Manifest {
+                            asset: asset.name.clone(),
+                        },
+                    ));
+                }
             }
         }
     }
-    let archives: Vec<&AssetRecord> = assets
-        .iter()
-        .filter(|a| a.role == Role::ImageArchive)
-        .collect();
-    if wanted.is_empty() && archives.is_empty() {
-        return Ok(Vec::new());
-    }
-    let docker = env
-        .docker
-        .as_ref()
-        .ok_or_else(|| ArtifactError::DockerMissing {
-            needed_for: if archives.is_empty() {
-                format!("pulling {}", wanted[0].0)
-            } else {
-                format!("loading {}", archives[0].name)
-            },
-        })?;
-
     let digest_list = match &plan.digest_list {
         Some(name) => match assets.iter().find(|a| a.name == *name) {
             Some(asset) => {
@@ -779,45 +883,43 @@ fn fetch_images(
         },
         None => None,
     };
-
-    let mut records = parallel(&wanted, plan.parallelism, |(reference, source)| {
-        on_event(Event::Image {
-            reference: reference.clone(),
-            step: "pulling",
-        });
-        let mut record = images::pull(sh, docker, reference, source.clone())?;
-        if let Some(list) = &digest_list
-            && let Some(published) = images::published_digest(list, reference)
-        {
-            let pulled = record.digest.as_deref().and_then(images::digest_part);
-            if pulled != Some(published) {
-                return Err(ArtifactError::ImageDigestMismatch {
-                    reference: reference.clone(),
-                    published: published.to_owned(),
-                    pulled: record.digest.clone(),
+    let mut records = pulled;
+    records.extend(pull_all(plan, env, sh, &wanted, on_event)?);
+    if let Some(list) = &digest_list {
+        for record in &mut records {
+            if let Some(published) = images::published_digest(list, &record.reference) {
+                let got = record.digest.as_deref().and_then(images::digest_part);
+                if got != Some(published) {
+                    return Err(ArtifactError::ImageDigestMismatch {
+                        reference: record.reference.clone(),
+                        published: published.to_owned(),
+                        pulled: record.digest.clone(),
+                    });
+                }
+                record.published_digest = Some(published.to_owned());
+            }
+        }
+    }
+    let archives: Vec<&AssetRecord> = assets
+        .iter()
+        .filter(|a| a.role == Role::ImageArchive)
+        .collect();
+    if let Some(first) = archives.first() {
+        let docker = docker_for(env, &format!("loading {}", first.name))?;
+        for archive in archives {
+            on_event(Event::Image {
+                reference: archive.name.clone(),
+                step: "loading",
+            });
+            let loaded = images::load(sh, docker, &plan.dest.join(&archive.path), &archive.name)?;
+            for record in &loaded {
+                on_event(Event::Image {
+                    reference: record.reference.clone(),
+                    step: "loaded",
                 });
             }
-            record.published_digest = Some(published.to_owned());
+            records.extend(loaded);
         }
-        on_event(Event::Image {
-            reference: reference.clone(),
-            step: "pulled",
-        });
-        Ok(record)
-    })?;
-    for archive in archives {
-        on_event(Event::Image {
-            reference: archive.name.clone(),
-            step: "loading",
-        });
-        let loaded = images::load(sh, docker, &plan.dest.join(&archive.path), &archive.name)?;
-        for record in &loaded {
-            on_event(Event::Image {
-                reference: record.reference.clone(),
-                step: "loaded",
-            });
-        }
-        records.extend(loaded);
     }
     Ok(records)
 }

@@ -9,6 +9,7 @@ use exec::{Cmd, Shell};
 
 use crate::fixture::{self, Deadlines, Fixture};
 use crate::helm::{self, Helm};
+use crate::images::RecordedImage;
 use crate::kind::{self, CreateSpec, Kind};
 use crate::kind_config::KindConfig;
 use crate::kubectl::{Get, Kubectl};
@@ -51,15 +52,25 @@ impl RunDir {
     pub fn command_log(&self) -> PathBuf {
         self.0.join("commands.log")
     }
+    /// Where images are saved for `kind load image-archive` (emptied as they load).
+    pub fn image_archives(&self) -> PathBuf {
+        self.0.join("images")
+    }
+    pub fn diagnostics(&self) -> PathBuf {
+        self.0.join("diagnostics")
+    }
 }
 
-/// The release part of an `up`: charts with resolved versions, images to load.
+/// The release part of an `up`: charts with resolved versions, and the images the artifact
+/// step recorded (loaded by image ID, never pulled by tag).
 #[derive(Debug, Clone)]
 pub struct ReleaseInstall {
     pub tag: String,
     pub charts: Vec<helm::Release>,
-    pub images: Vec<String>,
+    pub images: Vec<RecordedImage>,
     pub helm_timeout: Duration,
+    /// `docker save --platform` value, when the engine supports it.
+    pub save_platform: Option<String>,
 }
 
 /// Everything `up` needs, resolved from pins and config by the caller.
@@ -80,8 +91,9 @@ pub struct UpSpec {
     /// Applied (and waited on) only with a release: without a controller nothing programs it.
     pub fixture: Option<Fixture>,
     /// Locally built images the fixture runs (the echo backend), loaded into kind before it is
-    /// applied. Never pulled: they exist only where `cargo xtask docker-build` made them.
-    pub fixture_images: Vec<String>,
+    /// applied. Never pulled: they exist only where this run (or `cargo xtask echo-image`)
+    /// built them.
+    pub fixture_images: Vec<RecordedImage>,
     pub deadlines: Deadlines,
 }
 
@@ -127,7 +139,11 @@ pub fn create_cluster(
 ) -> Result<(), ClusterError> {
     let create = sh.run(&kind.create_cluster(spec));
     if let Err(error) = create {
-        if let Err(cleanup) = sh.run(&kind.delete_cluster(&spec.name, &spec.kubeconfig)) {
+        // Even after Ctrl-C: a half-created cluster must go, so the delete runs on a live token.
+        if let Err(cleanup) = sh
+            .for_cleanup()
+            .run(&kind.delete_cluster(&spec.name, &spec.kubeconfig))
+        {
             events(Event::Warning(format!(
                 "cleanup after the failed create also failed: {cleanup}; run `kind delete cluster --name {}`",
                 spec.name
@@ -143,6 +159,7 @@ pub fn create_cluster(
 
 /// Exports the cluster's logs into `logs_dir` (a failure is a warning: deleting matters more),
 /// deletes it, and checks `kind get clusters` no longer lists it. Returns whether it existed.
+/// Runs on a live token of its own: teardown is what a cancelled run does on its way out.
 pub fn teardown(
     sh: &Shell,
     kind: &Kind,
@@ -151,6 +168,7 @@ pub fn teardown(
     logs_dir: &Path,
     events: &mut dyn FnMut(Event),
 ) -> Result<bool, ClusterError> {
+    let sh = &sh.for_cleanup();
     let existed = kind::has_cluster(&list_clusters(sh, kind)?, name);
     if !existed && !sh.is_dry_run() {
         return Ok(false);
@@ -254,38 +272,17 @@ pub fn up(
     }
 
     // Gateway API CRDs: skip when the installed bundle is the pinned one.
-    let installed = if report.created {
-        None
-    } else {
-        installed_crd_version(sh, &kubectl)?
-    };
-    if installed.as_deref() == Some(spec.crds_version.as_str()) {
-        events(Event::Unchanged(format!(
-            "Gateway API CRDs {} already installed",
-            spec.crds_version
-        )));
-    } else {
-        events(Event::Step(format!(
-            "install Gateway API CRDs {}",
-            spec.crds_version
-        )));
-        sh.run(&kubectl.apply_server_side(&spec.crds_source))
-            .map_err(ClusterError::infra("install the Gateway API CRDs"))?;
-        sh.run(
-            &kubectl.wait_condition(
-                &GATEWAY_API_CRDS
-                    .map(|crd| format!("crd/{crd}"))
-                    .iter()
-                    .map(String::as_str)
-                    .collect::<Vec<_>>(),
-                None,
-                "Established",
-                spec.crds_timeout,
-            ),
-        )
-        .map_err(ClusterError::infra("wait for the Gateway API CRDs"))?;
-        report.crds_applied = true;
-    }
+    report.crds_applied = install_crds(
+        sh,
+        &kubectl,
+        &CrdBundle {
+            source: spec.crds_source.clone(),
+            version: spec.crds_version.clone(),
+            timeout: spec.crds_timeout,
+        },
+        !report.created,
+        events,
+    )?;
 
     if let Some(release) = &spec.release {
         install_release(
@@ -306,8 +303,16 @@ pub fn up(
                 )));
                 return Ok(report);
             }
-            load_fixture_images(sh, tools, &kind, &spec.name, &spec.fixture_images, events)?;
-            deploy_fixture(
+            load_fixture_images(
+                sh,
+                tools,
+                &kind,
+                &spec.name,
+                &spec.fixture_images,
+                &spec.run_dir.image_archives(),
+                events,
+            )?;
+            let deployed = deploy_fixture(
                 sh,
                 &kubectl,
                 &spec.run_dir,
@@ -315,10 +320,81 @@ pub fn up(
                 &spec.deadlines,
                 &mut report,
                 events,
-            )?;
+            );
+            if deployed.is_err() {
+                let dir = spec.run_dir.diagnostics();
+                let written = crate::diagnostics::collect(
+                    sh,
+                    &kubectl,
+                    None,
+                    &crate::diagnostics::Scope {
+                        fixture: Some(fixture),
+                        ..crate::diagnostics::Scope::default()
+                    },
+                    &dir,
+                );
+                events(Event::Warning(format!(
+                    "the fixture did not become ready; {} diagnostics written to {}",
+                    written.len(),
+                    dir.display()
+                )));
+            }
+            deployed?;
         }
     }
     Ok(report)
+}
+
+/// The pinned Gateway API CRD bundle: a verified local file (or URL) and the version it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrdBundle {
+    pub source: String,
+    pub version: String,
+    pub timeout: Duration,
+}
+
+/// Stage: applies the Gateway API CRDs and waits until they are Established. With
+/// `check_installed`, a cluster already carrying this bundle version is left alone. Returns
+/// whether it applied anything.
+pub fn install_crds(
+    sh: &Shell,
+    kubectl: &Kubectl,
+    bundle: &CrdBundle,
+    check_installed: bool,
+    events: &mut dyn FnMut(Event),
+) -> Result<bool, ClusterError> {
+    let installed = if check_installed {
+        installed_crd_version(sh, kubectl)?
+    } else {
+        None
+    };
+    if installed.as_deref() == Some(bundle.version.as_str()) {
+        events(Event::Unchanged(format!(
+            "Gateway API CRDs {} already installed",
+            bundle.version
+        )));
+        return Ok(false);
+    }
+    events(Event::Step(format!(
+        "install Gateway API CRDs {}",
+        bundle.version
+    )));
+    sh.run(&kubectl.apply_server_side(&bundle.source))
+        .map_err(ClusterError::infra("install the Gateway API CRDs"))?;
+    sh.run(
+        &kubectl.wait_condition(
+            &GATEWAY_API_CRDS
+                .map(|crd| format!("crd/{crd}"))
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            None,
+            "Established",
+            bundle.timeout,
+        ),
+    )
+    .map_err(ClusterError::infra("wait for the Gateway API CRDs"))?;
+    Ok(true)
 }
 
 /// The Kubernetes version a node image runs: its tag (`kindest/node:v1.37.0@sha256:…`).
@@ -481,6 +557,10 @@ fn install_release(
     report: &mut UpReport,
     events: &mut dyn FnMut(Event),
 ) -> Result<(), ClusterError> {
+    let images_dir = kubeconfig
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("images");
     let mut pending = Vec::new();
     for chart in &release.charts {
         if release_current(sh, tools, kubeconfig, chart)? {
@@ -489,34 +569,59 @@ fn install_release(
                 chart.name, chart.version
             )));
         } else {
-            pending.push(chart);
+            pending.push(chart.clone());
         }
     }
     if pending.is_empty() {
         return Ok(());
     }
     // Images first, so the charts' pods start from the release's own images.
-    let docker = docker::Docker::new(&tools.docker);
-    for image in &release.images {
-        events(Event::Step(format!("load image {image} into {name}")));
-        crate::images::ensure_local(sh, &docker, image)?;
-        crate::images::load_into_cluster(sh, kind, name, std::slice::from_ref(image))?;
-        report.images_loaded.push(image.clone());
-    }
-    let helm = Helm::new(&tools.helm, kubeconfig);
-    for chart in pending {
+    events(Event::Step(format!(
+        "load {} recorded images into {name}",
+        release.images.len()
+    )));
+    report.images_loaded.extend(crate::images::load_recorded(
+        sh,
+        &docker::Docker::new(&tools.docker),
+        kind,
+        name,
+        &release.images,
+        &images_dir,
+        release.save_platform.as_deref(),
+    )?);
+    report.charts_installed.extend(install_charts(
+        sh,
+        &Helm::new(&tools.helm, kubeconfig),
+        &pending,
+        release.helm_timeout,
+        events,
+    )?);
+    Ok(())
+}
+
+/// Stage: `helm upgrade --install --wait` for each chart, in order. Returns the release names
+/// installed. A chart that fails to install is the release's failure, named with its chart.
+pub fn install_charts(
+    sh: &Shell,
+    helm: &Helm,
+    charts: &[helm::Release],
+    timeout: Duration,
+    events: &mut dyn FnMut(Event),
+) -> Result<Vec<String>, ClusterError> {
+    let mut installed = Vec::new();
+    for chart in charts {
         events(Event::Step(format!(
             "helm upgrade --install {} {}",
             chart.name, chart.version
         )));
-        sh.run(&helm.upgrade_install(chart, release.helm_timeout))
+        sh.run(&helm.upgrade_install(chart, timeout))
             .map_err(ClusterError::infra(format!(
                 "install chart {} {}",
                 chart.chart, chart.version
             )))?;
-        report.charts_installed.push(chart.name.clone());
+        installed.push(chart.name.clone());
     }
-    Ok(())
+    Ok(installed)
 }
 
 fn load_fixture_images(
@@ -524,28 +629,36 @@ fn load_fixture_images(
     tools: &Tools,
     kind: &Kind,
     name: &str,
-    images: &[String],
+    images: &[RecordedImage],
+    dir: &Path,
     events: &mut dyn FnMut(Event),
 ) -> Result<(), ClusterError> {
-    let docker = docker::Docker::new(&tools.docker);
-    for image in images {
-        if !sh.is_dry_run() && crate::images::inspect(sh, &docker, image)?.is_none() {
-            return Err(ClusterError::Unexpected {
-                step: format!("load the fixture image {image}"),
-                message: format!(
-                    "the local docker engine has no {image}: build it with `cargo xtask echo-image --tag {image}`"
-                ),
-            });
-        }
-        events(Event::Step(format!(
-            "load fixture image {image} into {name}"
-        )));
-        crate::images::load_into_cluster(sh, kind, name, std::slice::from_ref(image))?;
+    if images.is_empty() {
+        return Ok(());
     }
+    events(Event::Step(format!(
+        "load fixture images {} into {name}",
+        images
+            .iter()
+            .map(|image| image.reference.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )));
+    crate::images::load_recorded(
+        sh,
+        &docker::Docker::new(&tools.docker),
+        kind,
+        name,
+        images,
+        dir,
+        None,
+    )?;
     Ok(())
 }
 
-fn deploy_fixture(
+/// Stage: writes the substituted fixture into the run directory, applies it and waits until
+/// its Gateways, HTTPRoutes and backend pods are ready (naming what is stuck).
+pub fn deploy_fixture(
     sh: &Shell,
     kubectl: &Kubectl,
     run_dir: &RunDir,
@@ -567,71 +680,7 @@ fn deploy_fixture(
     sh.run(&kubectl.apply_server_side(&run_dir.fixture().to_string_lossy()))
         .map_err(ClusterError::infra("apply the conformance fixture"))?;
     report.fixture_applied = true;
-    let waited = fixture::wait_ready(sh, kubectl, fixture, deadlines);
-    if waited.is_err() {
-        let dir = run_dir.0.join("diagnostics");
-        let written = collect_diagnostics(sh, kubectl, fixture, &dir);
-        events(Event::Warning(format!(
-            "the fixture did not become ready; {} diagnostics written to {}",
-            written,
-            dir.display()
-        )));
-    }
-    waited
-}
-
-/// Best effort, after a failure: events sorted by time, `describe` of the Gateway API objects
-/// and pods, and the logs of every namespace's deployments that the fixture or the release
-/// uses. Returns how many files were written; a diagnostic that fails is skipped.
-pub fn collect_diagnostics(sh: &Shell, kubectl: &Kubectl, fixture: &Fixture, dir: &Path) -> usize {
-    if sh.is_dry_run() || std::fs::create_dir_all(dir).is_err() {
-        return 0;
-    }
-    let mut commands = vec![
-        ("events.txt".to_owned(), kubectl.events()),
-        (
-            "gatewayclasses.txt".to_owned(),
-            kubectl.describe("gatewayclasses", None),
-        ),
-        (
-            "gateways.txt".to_owned(),
-            kubectl.describe("gateways", None),
-        ),
-        (
-            "httproutes.txt".to_owned(),
-            kubectl.describe("httproutes", None),
-        ),
-        ("pods.txt".to_owned(), kubectl.describe("pods", None)),
-    ];
-    for backend in &fixture.backends {
-        let object = format!("deployment/{}", backend.deployment.name);
-        commands.push((
-            format!("logs-{}.txt", backend.deployment.name),
-            kubectl.logs(
-                &crate::kubectl::Target {
-                    object: &object,
-                    namespace: &backend.deployment.namespace,
-                },
-                500,
-            ),
-        ));
-    }
-    let mut written = 0;
-    for (file, cmd) in commands {
-        let Ok(output) = sh.run_unchecked(&cmd) else {
-            continue;
-        };
-        // stdout only: kubectl's warnings on stderr are kept apart, after a marker.
-        let mut text = output.stdout;
-        if !output.stderr.is_empty() {
-            text.extend_from_slice(b"\n--- stderr ---\n");
-            text.extend_from_slice(&output.stderr);
-        }
-        if std::fs::write(dir.join(file), text).is_ok() {
-            written += 1;
-        }
-    }
-    written
+    fixture::wait_ready(sh, kubectl, fixture, deadlines)
 }
 
 /// The same fixture was applied before (its substituted text is in the run directory) and its
@@ -673,105 +722,3 @@ fn gateway_ready(
         .unwrap_or(false))
 }
 
-/// A cluster that exists only for one run (verify-release): created fresh, and torn down —
-/// logs exported, then deleted — when [`ThrowawayCluster::teardown`] is called or, failing
-/// that, when the value is dropped (an early return, an error, a panic unwinding).
-pub struct ThrowawayCluster<'a> {
-    sh: &'a Shell,
-    kind: Kind,
-    name: String,
-    run_dir: RunDir,
-    armed: bool,
-}
-
-impl std::fmt::Debug for ThrowawayCluster<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ThrowawayCluster")
-            .field("name", &self.name)
-            .field("run_dir", &self.run_dir)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<'a> ThrowawayCluster<'a> {
-    /// Creates the cluster and installs what `spec` asks for. A cluster of that exact name must
-    /// not exist yet (a throwaway never adopts someone's cluster, and never deletes it). If any
-    /// step fails, the half-built cluster is torn down before the error is returned.
-    pub fn up(
-        sh: &'a Shell,
-        tools: &Tools,
-        spec: &UpSpec,
-        events: &mut dyn FnMut(Event),
-    ) -> Result<(ThrowawayCluster<'a>, UpReport), ClusterError> {
-        let kind = Kind::new(&tools.kind);
-        if kind::has_cluster(&list_clusters(sh, &kind)?, &spec.name) {
-            return Err(ClusterError::BadInput(format!(
-                "a kind cluster named {} already exists; a throwaway run needs a fresh name (or delete it with `kind delete cluster --name {}`)",
-                spec.name, spec.name
-            )));
-        }
-        let mut guard = ThrowawayCluster {
-            sh,
-            kind,
-            name: spec.name.clone(),
-            run_dir: spec.run_dir.clone(),
-            armed: true,
-        };
-        let fresh = UpSpec {
-            recreate: false,
-            ..spec.clone()
-        };
-        match up(sh, tools, &fresh, events) {
-            Ok(report) => Ok((guard, report)),
-            Err(error) => {
-                // Tear down now, so the logs of the failed bring-up are exported before delete.
-                if let Err(cleanup) = guard.teardown_inner(events) {
-                    events(Event::Warning(format!(
-                        "tearing down {} after the failure also failed: {cleanup}",
-                        guard.name
-                    )));
-                }
-                Err(error)
-            }
-        }
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn kubeconfig(&self) -> PathBuf {
-        self.run_dir.kubeconfig()
-    }
-
-    pub fn run_dir(&self) -> &RunDir {
-        &self.run_dir
-    }
-
-    /// Exports logs into the run directory, deletes the cluster and checks it is gone.
-    pub fn teardown(mut self, events: &mut dyn FnMut(Event)) -> Result<(), ClusterError> {
-        self.teardown_inner(events)
-    }
-
-    fn teardown_inner(&mut self, events: &mut dyn FnMut(Event)) -> Result<(), ClusterError> {
-        self.armed = false;
-        teardown(
-            self.sh,
-            &self.kind,
-            &self.name,
-            &self.run_dir.kubeconfig(),
-            &self.run_dir.logs(),
-            events,
-        )
-        .map(|_| ())
-    }
-}
-
-impl Drop for ThrowawayCluster<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            // Nobody is left to tell: the cluster must still go.
-            let _ = self.teardown_inner(&mut |_| {});
-        }
-    }
-}

@@ -22,6 +22,11 @@ pub enum ClusterError {
     BadInput(String),
     /// A tool answered, but not in the shape its documentation promises.
     Unexpected { step: String, message: String },
+    /// The run was cancelled (a signal, a failed sibling step) while this waited.
+    Cancelled {
+        step: String,
+        reason: exec::Reason,
+    },
     /// Reading or writing a local file failed.
     Io {
         step: String,
@@ -38,6 +43,15 @@ impl ClusterError {
     pub(crate) fn io(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClusterError {
         let step = step.into();
         move |source| ClusterError::Io { step, source }
+    }
+
+    /// Why the work was cancelled, when it was (a wait, or a command killed by the token).
+    pub fn cancelled(&self) -> Option<&exec::Reason> {
+        match self {
+            ClusterError::Cancelled { reason, .. } => Some(reason),
+            ClusterError::Infra { source, .. } => source.cancelled(),
+            _ => None,
+        }
     }
 
     /// Whether the caller should exit 2 (the user must change something) rather than 1.
@@ -62,6 +76,7 @@ impl fmt::Display for ClusterError {
             ),
             ClusterError::BadInput(message) => f.write_str(message),
             ClusterError::Unexpected { step, message } => write!(f, "{step}: {message}"),
+            ClusterError::Cancelled { step, reason } => write!(f, "{step}: {reason}"),
         }
     }
 }

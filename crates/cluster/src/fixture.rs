@@ -2,7 +2,6 @@
 //! and waited on until the Gateway, its listeners, its HTTPRoutes and the backend pods are ready.
 
 use std::path::Path;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use exec::Shell;
@@ -247,7 +246,15 @@ fn poll_until(
                 last,
             });
         }
-        thread::sleep(poll);
+        if let Some(reason) = sh.cancel().reason().or_else(|| {
+            sh.cancel().sleep(poll);
+            sh.cancel().reason()
+        }) {
+            return Err(ClusterError::Cancelled {
+                step: format!("wait for {object} to be {wanted}"),
+                reason,
+            });
+        }
     }
 }
 

@@ -69,9 +69,49 @@ impl Helm {
     }
 }
 
+impl Helm {
+    /// `helm status NAME --namespace NS --kubeconfig FILE`, for diagnostics.
+    pub fn status(&self, release: &Release) -> Cmd {
+        self.read(release, "status")
+    }
+
+    /// `helm history NAME --namespace NS --kubeconfig FILE`, for diagnostics.
+    pub fn history(&self, release: &Release) -> Cmd {
+        self.read(release, "history")
+    }
+
+    fn read(&self, release: &Release, verb: &str) -> Cmd {
+        Cmd::new(
+            &self.program,
+            format!("read helm {verb} of {}", release.name),
+        )
+        .args([verb, &release.name, "--namespace", &release.namespace])
+        .arg("--kubeconfig")
+        .arg(&self.kubeconfig)
+        .timeout(Duration::from_secs(60))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diagnostics_argv() {
+        let helm = Helm::new("helm", "/run/kubeconfig");
+        let release = Release {
+            name: "kgateway".into(),
+            chart: "oci://x/kgateway".into(),
+            version: "v2.1.0".into(),
+            namespace: "kgateway-system".into(),
+            set: Vec::new(),
+        };
+        assert_eq!(
+            helm.status(&release).arg_strings(),
+            ["status", "kgateway", "--namespace", "kgateway-system", "--kubeconfig", "/run/kubeconfig"]
+        );
+        assert_eq!(helm.history(&release).arg_strings()[0], "history");
+    }
 
     #[test]
     fn upgrade_install_argv() {

@@ -139,6 +139,29 @@ impl Kubectl {
             .args(["--all-containers", "--prefix", &format!("--tail={tail}")])
     }
 
+    /// `kubectl logs --selector SEL --namespace NS --all-containers --prefix --tail=N
+    /// [--previous]`: the logs of every pod a label selects (the previous container's after a
+    /// crash with `previous`), for diagnostics.
+    pub fn logs_selected(&self, namespace: &str, selector: &str, tail: u32, previous: bool) -> Cmd {
+        let mut cmd = self
+            .cmd(format!(
+                "read {}logs of pods {selector} in {namespace}",
+                if previous { "previous " } else { "" }
+            ))
+            .args(["logs", "--selector", selector, "--namespace", namespace])
+            .args(["--all-containers", "--prefix", &format!("--tail={tail}")]);
+        if previous {
+            cmd = cmd.arg("--previous");
+        }
+        cmd
+    }
+
+    /// `kubectl describe RESOURCE NAME --namespace NS`, for diagnostics.
+    pub fn describe_one(&self, resource: &str, name: &str, namespace: &str) -> Cmd {
+        self.cmd(format!("describe {resource} {namespace}/{name}"))
+            .args(["describe", resource, name, "--namespace", namespace])
+    }
+
     /// `kubectl get events --all-namespaces --sort-by=.lastTimestamp`, for diagnostics.
     pub fn events(&self) -> Cmd {
         self.cmd("read events of every namespace").args([

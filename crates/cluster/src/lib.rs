@@ -8,20 +8,27 @@
 //! the run's kubeconfig; nothing reads or writes `~/.kube/config`. This crate never prints and
 //! never reads the process environment: it reports through return values and [`Event`]s.
 //!
-//! Entry points: [`dev::up`] / [`dev::teardown`] (the idempotent developer cluster behind
-//! `cargo xtask kind-up` / `kind-down`), [`dev::ThrowawayCluster`] (a run's cluster, always torn
-//! down, logs first), [`fixture`] (apply and wait, naming what is stuck), and
-//! [`port_forward`] (the gateway URL and a replica's health toggle for the conformance suite).
+//! Entry points: the stages a run composes ([`dev::create_cluster`], [`dev::install_crds`],
+//! [`images::load_recorded`], [`dev::install_charts`], [`dev::deploy_fixture`],
+//! [`diagnostics::collect`], [`dev::teardown`]); [`dev::up`], the idempotent developer cluster
+//! behind `cargo xtask kind-up` built from the same stages; [`throwaway::ThrowawayCluster`]
+//! (a run's cluster, always torn down, logs first); [`owner`] (who created which throwaway
+//! cluster, so a killed run's cluster is found and deleted later); and [`port_forward`] (the
+//! gateway URL and a replica's health toggle for the conformance suite).
 
 pub mod dev;
+pub mod diagnostics;
 pub mod fixture;
 pub mod helm;
 pub mod images;
 pub mod kind;
 pub mod kind_config;
 pub mod kubectl;
+pub mod load_balancer;
+pub mod owner;
 pub mod port_forward;
 pub mod status;
+pub mod throwaway;
 
 mod error;
 

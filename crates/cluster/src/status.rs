@@ -72,6 +72,16 @@ pub struct GatewayStatus {
     pub conditions: Vec<Condition>,
     #[serde(default)]
     pub listeners: Vec<ListenerStatus>,
+    /// Where the gateway is reachable (`IPAddress` or `Hostname`), once it has an address.
+    #[serde(default)]
+    pub addresses: Vec<GatewayAddress>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GatewayAddress {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

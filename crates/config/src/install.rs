@@ -1,7 +1,8 @@
 //! [install]: how the release is installed on the cluster — the GatewayClass its controller
-//! serves, the Helm charts (each at a pinned version), the images loaded into kind first, the
-//! optional NodePort published on the host, and how long each wait may take. Owned by the
-//! cluster crate's authors.
+//! serves, the Helm charts (each at a pinned version), the optional NodePort published on the
+//! host, and how long each wait may take. The images loaded into kind are exactly those the
+//! artifact step recorded ([artifacts]), never a second list. Owned by the cluster crate's
+//! authors.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,10 +19,6 @@ pub struct Install {
     /// Helm charts installed in order.
     #[serde(default)]
     pub charts: Vec<Chart>,
-    /// Images loaded into the kind cluster before the charts (pulled first if missing);
-    /// `{version}` is the release tag, `{version_no_v}` without its `v`.
-    #[serde(default)]
-    pub images: Vec<String>,
     /// The gateway listener port the suite talks to (through a port-forward to the gateway's
     /// Service, found by its gateway-name label).
     #[serde(default = "default_gateway_port")]
@@ -180,14 +177,6 @@ impl Chart {
 }
 
 impl Install {
-    /// The images to load for release `tag`.
-    pub fn images_for(&self, tag: &str) -> Vec<String> {
-        self.images
-            .iter()
-            .map(|image| fill_version(image, tag))
-            .collect()
-    }
-
     pub(crate) fn validate(&self) -> Option<Problem> {
         self.problems().into_iter().next()
     }
@@ -234,16 +223,6 @@ impl Install {
             }
             if let Err(message) = validate_dns_label("helm release name", &chart.name) {
                 problem(message);
-            }
-        }
-        for image in &self.images {
-            if has_unknown_placeholder(image) || image.trim().is_empty() {
-                problems.push(Problem {
-                    near: format!("\"{image}\""),
-                    message: format!(
-                        "image `{image}` is not an image reference: write REGISTRY/NAME:TAG, with {{version}} for the release tag"
-                    ),
-                });
             }
         }
         if let Some(node_port) = self.node_port
@@ -374,12 +353,6 @@ mod located {
                 .charts
                 .iter()
                 .all(|chart| chart.version_for("v2.1.0") == "v2.1.0")
-        );
-        assert!(
-            install
-                .images_for("v2.1.0")
-                .iter()
-                .all(|image| image.ends_with(":v2.1.0"))
         );
     }
 }

@@ -8,6 +8,7 @@
 //! in its own module, owned by the crate that consumes it.
 
 pub mod artifacts;
+pub mod cluster;
 pub mod conformance;
 pub mod install;
 pub mod release;
@@ -29,6 +30,10 @@ pub struct Target {
     pub install: install::Install,
     #[serde(default)]
     pub conformance: conformance::Conformance,
+    #[serde(default)]
+    pub load_balancer: cluster::LoadBalancer,
+    #[serde(default)]
+    pub diagnostics: cluster::Diagnostics,
 }
 
 /// A problem with a config file, located and with a fix. Callers treat it as bad input (exit 2).
@@ -62,6 +67,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Target, ConfigError> {
         target.artifacts.validate(),
         target.install.validate(),
         target.conformance.validate(),
+        target.load_balancer.validate(),
+        target.diagnostics.validate(),
     ];
     if let Some(problem) = problems.into_iter().flatten().next() {
         return Err(ConfigError {

@@ -70,9 +70,10 @@ pub struct SuiteConfig {
     pub implementation: Implementation,
     pub gateway_api: GatewayApi,
     pub mode: Mode,
-    /// Asked between attempts and requests: true stops the run early (Ctrl-C), the case in
-    /// progress fails as interrupted and the rest are skipped, so guards can clean up.
-    pub cancelled: Option<fn() -> bool>,
+    /// The run's cancellation token, checked between attempts and requests (and woken during
+    /// polls): once cancelled, the case in progress fails as interrupted and the rest are
+    /// skipped, so guards can clean up.
+    pub cancel: cancel::Token,
 }
 
 impl SuiteConfig {
@@ -92,7 +93,7 @@ impl SuiteConfig {
             implementation: Implementation::default(),
             gateway_api: GatewayApi::default(),
             mode,
-            cancelled: None,
+            cancel: cancel::Token::new(),
         }
     }
 
@@ -173,7 +174,7 @@ pub fn run(
         let unreachable = results
             .iter()
             .any(|done| done.name == cases::LISTENER_CONNECTIVITY && done.outcome.is_failed());
-        let result = if config.cancelled.is_some_and(|cancelled| cancelled()) {
+        let result = if config.cancel.is_cancelled() {
             skipped_result(case, "not run: the run was interrupted")
         } else if unreachable && case.name != cases::GATEWAY_HEALTH_ENDPOINTS {
             // Every other case talks to the listener: waiting out each deadline would only
@@ -307,7 +308,7 @@ impl Context<'_> {
     }
 
     fn cancelled(&self) -> bool {
-        self.config.cancelled.is_some_and(|cancelled| cancelled())
+        self.config.cancel.is_cancelled()
     }
 
     fn run(&self, case: &CaseInfo, split: &mut Option<ObservedSplit>) -> Result<(), Failure> {
@@ -377,7 +378,7 @@ impl Context<'_> {
             }
             if in_a_row == 0 {
                 let left = consistency.deadline.saturating_sub(elapsed);
-                std::thread::sleep(consistency.poll.min(left));
+                self.config.cancel.sleep(consistency.poll.min(left));
             }
         }
     }

@@ -20,7 +20,6 @@ use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hasher::BackgroundHasher;
@@ -56,29 +55,10 @@ pub struct Options {
     /// Where verified files are kept by sha256; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
     pub user_agent: String,
-    /// Asked between chunks and while waiting to retry: true stops the fetch (Ctrl-C). A
-    /// read blocked on a silent server notices within `request_timeout`.
-    pub cancel: Option<CancelCheck>,
-}
-
-/// A question the client asks to learn whether to give up now.
-#[derive(Clone)]
-pub struct CancelCheck(std::sync::Arc<dyn Fn() -> bool + Send + Sync>);
-
-impl CancelCheck {
-    pub fn new(check: impl Fn() -> bool + Send + Sync + 'static) -> CancelCheck {
-        CancelCheck(std::sync::Arc::new(check))
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        (self.0)()
-    }
-}
-
-impl fmt::Debug for CancelCheck {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("CancelCheck")
-    }
+    /// The run's cancellation token, checked between chunks and woken while waiting to retry:
+    /// cancelled stops the fetch (Ctrl-C, a failed sibling step). A read blocked on a silent
+    /// server notices within `request_timeout`.
+    pub cancel: cancel::Token,
 }
 
 impl Default for Options {
@@ -93,7 +73,7 @@ impl Default for Options {
             max_size: 2 * 1024 * 1024 * 1024,
             cache_dir: None,
             user_agent: concat!("release-gate/", env!("CARGO_PKG_VERSION")).to_owned(),
-            cancel: None,
+            cancel: cancel::Token::new(),
         }
     }
 }
@@ -704,27 +684,18 @@ impl Client {
     }
 
     fn cancelled(&self) -> bool {
-        self.options
-            .cancel
-            .as_ref()
-            .is_some_and(CancelCheck::is_cancelled)
+        self.options.cancel.is_cancelled()
     }
 
-    /// Sleeps `delay` in short steps, so a cancel does not wait out a long `Retry-After`.
+    /// Sleeps `delay` on the cancellation token, so a cancel does not wait out a long
+    /// `Retry-After`.
     fn wait(&self, url: &str, delay: Duration) -> Result<(), DownloadError> {
-        let until = Instant::now() + delay;
-        loop {
-            if self.cancelled() {
-                return Err(DownloadError::Cancelled {
-                    url: url.to_owned(),
-                });
-            }
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(());
-            }
-            thread::sleep(left.min(Duration::from_millis(100)));
+        if self.options.cancel.sleep(delay) {
+            return Err(DownloadError::Cancelled {
+                url: url.to_owned(),
+            });
         }
+        Ok(())
     }
 
     /// One GET whose body goes into `sink`, continuing at `sink.written` with `Range`.

@@ -18,23 +18,27 @@ pub struct ChildGuard {
     stderr: Arc<Mutex<Vec<u8>>>,
     display: String,
     purpose: String,
-    /// The interrupt count when the child started: a later interrupt stops waits on it.
-    generation: u64,
+    /// The run's token: cancelling it stops waits on the child (and kills it).
+    cancel: cancel::Token,
 }
 
 impl ChildGuard {
-    pub(crate) fn planned(cmd: &Cmd) -> ChildGuard {
+    pub(crate) fn planned(cmd: &Cmd, cancel: cancel::Token) -> ChildGuard {
         ChildGuard {
             child: None,
             stdout: None,
             stderr: Arc::default(),
             display: cmd.to_string(),
             purpose: cmd.purpose().to_owned(),
-            generation: crate::shell::interrupt_generation(),
+            cancel,
         }
     }
 
-    pub(crate) fn start(shell: &Shell, cmd: &Cmd) -> Result<ChildGuard, ExecError> {
+    pub(crate) fn start(
+        shell: &Shell,
+        cmd: &Cmd,
+        cancel: cancel::Token,
+    ) -> Result<ChildGuard, ExecError> {
         let mut command = shell.build(cmd);
         command
             .stdin(Stdio::null())
@@ -45,7 +49,6 @@ impl ChildGuard {
             purpose: cmd.purpose().to_owned(),
             source,
         })?;
-        let generation = crate::shell::interrupt_generation();
         let stderr_buffer: Arc<Mutex<Vec<u8>>> = Arc::default();
         if let Some(mut pipe) = child.stderr.take() {
             let sink = Arc::clone(&stderr_buffer);
@@ -71,7 +74,7 @@ impl ChildGuard {
             stderr: stderr_buffer,
             display: cmd.to_string(),
             purpose: cmd.purpose().to_owned(),
-            generation,
+            cancel,
         })
     }
 
@@ -111,8 +114,7 @@ impl ChildGuard {
                 let _ = sender.send(None);
             }
         });
-        // Wait in slices so an interrupt stops the wait (and the child) promptly.
-        let generation = self.generation;
+        // Wait in slices so a cancellation stops the wait (and the child) promptly.
         let deadline = Instant::now() + timeout;
         let received = loop {
             let slice = deadline
@@ -120,11 +122,12 @@ impl ChildGuard {
                 .min(Duration::from_millis(100));
             match receiver.recv_timeout(slice) {
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {
-                    if crate::shell::interrupt_generation() != generation {
+                    if let Some(reason) = self.cancel.reason() {
                         self.kill();
-                        return Err(ExecError::Interrupted {
+                        return Err(ExecError::Cancelled {
                             cmd: self.display.clone(),
                             purpose: self.purpose.clone(),
+                            reason,
                         });
                     }
                 }

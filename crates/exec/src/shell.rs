@@ -6,36 +6,17 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cancel::{Reason, Token};
 
 use crate::child::{ChildGuard, kill_process_group};
 use crate::cmd::Cmd;
 
 /// How much of a failing command's stderr an error quotes.
 const STDERR_TAIL_BYTES: usize = 2048;
-
-/// How many interrupts (Ctrl-C, SIGTERM) the process has received.
-static INTERRUPTS: AtomicU64 = AtomicU64::new(0);
-
-/// Marks every command running right now as interrupted: each is killed with its process group
-/// and returns [`ExecError::Interrupted`]. Commands started afterwards run normally, so the
-/// cleanup that the interrupted caller does on its way out (exporting logs, deleting a cluster)
-/// still happens. Called from the binary's signal handler; safe from any thread.
-pub fn interrupt() {
-    INTERRUPTS.fetch_add(1, Ordering::SeqCst);
-}
-
-/// Whether [`interrupt`] was ever called in this process.
-pub fn was_interrupted() -> bool {
-    INTERRUPTS.load(Ordering::SeqCst) > 0
-}
-
-pub(crate) fn interrupt_generation() -> u64 {
-    INTERRUPTS.load(Ordering::SeqCst)
-}
 
 /// What a finished command printed, stdout and stderr kept apart.
 #[derive(Debug, Clone)]
@@ -93,11 +74,24 @@ pub enum ExecError {
         purpose: String,
         source: io::Error,
     },
-    /// The process was interrupted (Ctrl-C) while it ran, and it was killed with its group.
-    Interrupted { cmd: String, purpose: String },
+    /// The run's cancellation token was cancelled (Ctrl-C, SIGTERM, a failed sibling step)
+    /// before or while it ran; a running child was killed with its group.
+    Cancelled {
+        cmd: String,
+        purpose: String,
+        reason: Reason,
+    },
 }
 
 impl ExecError {
+    /// Why the command was cancelled, when it was.
+    pub fn cancelled(&self) -> Option<&Reason> {
+        match self {
+            ExecError::Cancelled { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
     /// The exit code, when the command ran and exited with one.
     pub fn exit_code(&self) -> Option<i32> {
         match self {
@@ -157,8 +151,12 @@ impl fmt::Display for ExecError {
             } => {
                 write!(f, "talking to `{cmd}` ({purpose}) failed: {source}")
             }
-            ExecError::Interrupted { cmd, purpose } => {
-                write!(f, "`{cmd}` ({purpose}) was stopped by an interrupt")
+            ExecError::Cancelled {
+                cmd,
+                purpose,
+                reason,
+            } => {
+                write!(f, "`{cmd}` ({purpose}) was {reason}")
             }
         }
     }
@@ -174,13 +172,24 @@ impl std::error::Error for ExecError {
 }
 
 /// Runs commands for one run of a tool. Holds environment applied to every command (before the
-/// command's own), whether to only plan, and where to log each command line.
-#[derive(Default)]
+/// command's own), whether to only plan, where to log each command, the step the commands
+/// belong to, and the run's cancellation token. Cloning is cheap and shares the log and the
+/// plan: the pipeline gives each step its own clone ([`Shell::for_step`]).
+#[derive(Clone, Default)]
 pub struct Shell {
     env: Vec<(OsString, OsString)>,
     dry_run: bool,
-    log: Option<Mutex<File>>,
-    plan: Mutex<Vec<Cmd>>,
+    log: Option<Arc<Mutex<File>>>,
+    plan: Arc<Mutex<Vec<Planned>>>,
+    step: Option<Arc<str>>,
+    cancel: Token,
+}
+
+/// A command recorded by a shell, with the step it ran for.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub step: Option<String>,
+    pub cmd: Cmd,
 }
 
 impl fmt::Debug for Shell {
@@ -188,6 +197,8 @@ impl fmt::Debug for Shell {
         f.debug_struct("Shell")
             .field("env", &self.env)
             .field("dry_run", &self.dry_run)
+            .field("step", &self.step)
+            .field("cancel", &self.cancel)
             .finish_non_exhaustive()
     }
 }
@@ -209,15 +220,48 @@ impl Shell {
         self
     }
 
-    /// Appends every command line (with its purpose) to `path` before it runs.
+    /// Appends every command (step, purpose, command line, then its exit status and duration)
+    /// to `path`.
     pub fn with_log(mut self, path: &Path) -> io::Result<Shell> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        self.log = Some(Mutex::new(file));
+        self.log = Some(Arc::new(Mutex::new(file)));
         Ok(self)
+    }
+
+    /// Commands observe `token`: none starts once it is cancelled, and a running one is killed
+    /// with its process group.
+    pub fn with_cancel(mut self, token: Token) -> Shell {
+        self.cancel = token;
+        self
+    }
+
+    /// The same shell (log, plan, env, token) labelling its commands with `step`.
+    pub fn for_step(&self, step: &str) -> Shell {
+        let mut shell = self.clone();
+        shell.step = Some(Arc::from(step));
+        shell
+    }
+
+    /// The same shell with a live token of its own: for cleanup that must run after the run
+    /// was cancelled (deleting a cluster after Ctrl-C). Its commands still time out.
+    pub fn for_cleanup(&self) -> Shell {
+        let mut shell = self.clone();
+        shell.cancel = Token::new();
+        shell
     }
 
     pub fn is_dry_run(&self) -> bool {
         self.dry_run
+    }
+
+    /// The token this shell's commands observe; waits between commands sleep on it.
+    pub fn cancel(&self) -> &Token {
+        &self.cancel
+    }
+
+    /// The step this shell's commands are labelled with.
+    pub fn step(&self) -> Option<&str> {
+        self.step.as_deref()
     }
 
     /// The value this shell gives `key` (its own env first, then the process env).
@@ -232,6 +276,11 @@ impl Shell {
 
     /// Every command recorded so far (in dry-run mode: the plan; otherwise what ran).
     pub fn planned(&self) -> Vec<Cmd> {
+        self.plan_by_step().into_iter().map(|p| p.cmd).collect()
+    }
+
+    /// Every command recorded so far, with the step it belongs to.
+    pub fn plan_by_step(&self) -> Vec<Planned> {
         self.plan.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -239,11 +288,38 @@ impl Shell {
         self.plan
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(cmd.clone());
+            .push(Planned {
+                step: self.step.as_deref().map(str::to_owned),
+                cmd: cmd.clone(),
+            });
+        if !self.dry_run {
+            self.log_line(&format!("start {cmd}   # {}", cmd.purpose));
+        }
+    }
+
+    /// How a command ended, in the log: exit status (or why it did not finish) and duration.
+    fn log_end(&self, cmd: &Cmd, outcome: &str, elapsed: Duration) {
+        self.log_line(&format!(
+            "{outcome} after {:.3}s: {}",
+            elapsed.as_secs_f64(),
+            cmd.argv()
+                .iter()
+                .map(|word| crate::cmd::quote_for_display(word))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+
+    fn log_line(&self, text: &str) {
         if let Some(log) = &self.log {
             let mut file = log.lock().unwrap_or_else(|e| e.into_inner());
             // A log write failure must not stop the run; the command itself still reports errors.
-            let _ = writeln!(file, "# {}\n{}", cmd.purpose, cmd);
+            let _ = writeln!(
+                file,
+                "{} [{}] {text}",
+                utc_clock(SystemTime::now()),
+                self.step.as_deref().unwrap_or("-")
+            );
         }
     }
 
@@ -290,6 +366,30 @@ impl Shell {
         if self.dry_run {
             return Ok(Output::success_placeholder());
         }
+        let started = Instant::now();
+        let result = self.execute(cmd);
+        let outcome = match &result {
+            Ok(output) => match output.status.code() {
+                Some(code) => format!("exit {code}"),
+                None => format!("{}", output.status),
+            },
+            Err(ExecError::Cancelled { reason, .. }) => format!("cancelled ({reason})"),
+            Err(ExecError::TimedOut { .. }) => "timed out".to_owned(),
+            Err(ExecError::Spawn { source, .. }) => format!("not started ({source})"),
+            Err(error) => format!("failed ({error})"),
+        };
+        self.log_end(cmd, &outcome, started.elapsed());
+        result
+    }
+
+    fn execute(&self, cmd: &Cmd) -> Result<Output, ExecError> {
+        if let Some(reason) = self.cancel.reason() {
+            return Err(ExecError::Cancelled {
+                cmd: cmd.to_string(),
+                purpose: cmd.purpose.clone(),
+                reason,
+            });
+        }
         let io_error = |source| ExecError::Io {
             cmd: cmd.to_string(),
             purpose: cmd.purpose.clone(),
@@ -310,7 +410,6 @@ impl Shell {
             source,
         })?;
         let pid = child.id();
-        let generation = interrupt_generation();
         let stdin_writer = match (cmd.stdin.clone(), child.stdin.take()) {
             (Some(bytes), Some(mut pipe)) => Some(thread::spawn(move || pipe.write_all(&bytes))),
             _ => None,
@@ -323,14 +422,15 @@ impl Shell {
             match child.try_wait().map_err(io_error)? {
                 Some(status) => break status,
                 None => {
-                    if interrupt_generation() != generation {
+                    if let Some(reason) = self.cancel.reason() {
                         kill_process_group(pid);
                         let _ = child.wait();
                         let _ = stderr_reader.join();
                         let _ = stdout_reader.join();
-                        return Err(ExecError::Interrupted {
+                        return Err(ExecError::Cancelled {
                             cmd: cmd.to_string(),
                             purpose: cmd.purpose.clone(),
+                            reason,
                         });
                     }
                     if let Some(limit) = cmd.timeout
@@ -371,10 +471,30 @@ impl Shell {
     pub fn spawn(&self, cmd: &Cmd) -> Result<ChildGuard, ExecError> {
         self.record(cmd);
         if self.dry_run {
-            return Ok(ChildGuard::planned(cmd));
+            return Ok(ChildGuard::planned(cmd, self.cancel.clone()));
         }
-        ChildGuard::start(self, cmd)
+        if let Some(reason) = self.cancel.reason() {
+            return Err(ExecError::Cancelled {
+                cmd: cmd.to_string(),
+                purpose: cmd.purpose.clone(),
+                reason,
+            });
+        }
+        ChildGuard::start(self, cmd, self.cancel.clone())
     }
+}
+
+/// `HH:MM:SS.mmm` UTC, for log lines (the date is in the run's folder name).
+pub(crate) fn utc_clock(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = since.as_secs() % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+        since.subsec_millis()
+    )
 }
 
 /// Polls quickly at first (most tool calls are short) and backs off for long ones.

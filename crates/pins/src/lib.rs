@@ -11,7 +11,7 @@ mod overrides;
 mod version;
 
 pub use model::{
-    Build, BuildArg, Channel, Docker, GatewayApi, Images, NodeImage, PIN_FILE, Pins, Platform,
+    Build, BuildArg, DigestImage, Channel, Docker, GatewayApi, Images, NodeImage, PIN_FILE, Pins, Platform,
     Sha256, ToolName, ToolPin,
 };
 pub use overrides::{OVERRIDE_VARIABLES, Override, OverrideError};

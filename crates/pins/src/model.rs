@@ -344,6 +344,46 @@ pub struct Images {
     pub echo: String,
     /// The upstream echo-basic image whose contract ours follows, by tag and digest.
     pub echo_basic_upstream: String,
+    /// cloud-provider-kind, the LoadBalancer provider that gives a Gateway on kind its
+    /// address; run with docker by digest.
+    pub cloud_provider_kind: DigestImage,
+}
+
+/// An image reference pinned by digest: `REPO:TAG@sha256:<64 hex>` (the tag is for people).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestImage {
+    pub reference: String,
+    pub digest: Sha256,
+}
+
+impl FromStr for DigestImage {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<DigestImage, String> {
+        let fix = "write it as REGISTRY/NAME:TAG@sha256:<64 hex>";
+        let (name, digest) = text
+            .split_once('@')
+            .ok_or_else(|| format!("image `{text}` has no @sha256 digest; {fix}"))?;
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(format!("image `{text}` has no name; {fix}"));
+        }
+        let digest = digest
+            .strip_prefix("sha256:")
+            .ok_or_else(|| format!("image digest must start with sha256:; {fix}"))?
+            .parse()?;
+        Ok(DigestImage {
+            reference: text.to_owned(),
+            digest,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for DigestImage {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<DigestImage, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// Toolchain versions used inside container builds.

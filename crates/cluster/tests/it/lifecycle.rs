@@ -146,6 +146,7 @@ fn the_users_kubeconfig_is_never_read_or_written() {
         }],
         images: Vec::new(),
         helm_timeout: Duration::from_secs(60),
+        save_platform: None,
     });
     dev::up(&sh, &setup.tools(), &spec, &mut no_events()).unwrap();
     dev::teardown(
@@ -395,6 +396,7 @@ fn release_install_is_skipped_when_helm_lists_it_at_the_version() {
         charts: vec![chart("v2.1.0")],
         images: Vec::new(),
         helm_timeout: Duration::from_secs(60),
+        save_platform: None,
     });
     let same = dev::up(&sh, &setup.tools(), &spec, &mut no_events()).unwrap();
     assert!(same.unchanged(), "{same:?}");
@@ -437,6 +439,7 @@ fn fixture_is_applied_with_the_release_and_waited_on() {
         charts: Vec::new(),
         images: Vec::new(),
         helm_timeout: Duration::from_secs(60),
+        save_platform: None,
     });
     spec.fixture = Some(Fixture::load(&data("fixture"), "kgateway").unwrap());
     // A fresh cluster: the fixture is applied (the Gateway check before it is skipped only
@@ -551,6 +554,7 @@ fn a_stuck_fixture_fails_naming_the_object_and_leaves_diagnostics() {
         charts: Vec::new(),
         images: Vec::new(),
         helm_timeout: Duration::from_secs(60),
+        save_platform: None,
     });
     spec.fixture = Some(Fixture::load(&data("fixture"), "kgateway").unwrap());
     let mut events = Vec::new();
@@ -565,7 +569,19 @@ fn a_stuck_fixture_fails_naming_the_object_and_leaves_diagnostics() {
     let diagnostics = setup.run_dir().0.join("diagnostics");
     let events_file = std::fs::read_to_string(diagnostics.join("events.txt")).unwrap();
     assert!(events_file.contains("AddressNotAssigned"), "{events_file}");
-    assert!(diagnostics.join("logs-infra-backend-v1.txt").is_file());
+    // Backend pods by their selector, the current and the previous container's logs.
+    assert!(
+        diagnostics
+            .join("logs-gateway-conformance-infra-app_infra-backend-v1.txt")
+            .is_file()
+    );
+    assert!(
+        diagnostics
+            .join("logs-previous-gateway-conformance-infra-app_infra-backend-v1.txt")
+            .is_file()
+    );
+    let index = std::fs::read_to_string(diagnostics.join("index.txt")).unwrap();
+    assert!(index.starts_with("events.txt\tok\t"), "{index}");
     assert!(
         events
             .iter()

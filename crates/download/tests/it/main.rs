@@ -561,19 +561,23 @@ fn connection_refused_is_retried_then_reported() {
 fn cancel_mid_body_stops_and_keeps_nothing() {
     let server = Server::start();
     server.route("/a.bin", Reply::ok(payload(4_000_000)));
-    let checks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = std::sync::Arc::clone(&checks);
-    // Yes from the third question on: the body has started by then.
-    let client = client_with(move |options| {
-        options.cancel = Some(download::CancelCheck::new(move || {
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2
-        }))
+    let token = cancel::Token::new();
+    let client = client_with({
+        let token = token.clone();
+        move |options| options.cancel = token
     });
     let dir = tempfile::tempdir().unwrap();
-    let (result, events) = fetch(
-        &client,
+    // Cancelled from the progress callback, once the body has started.
+    let mut events = Vec::new();
+    let result = client.fetch(
         &Request::new(server.url("a.bin")),
         &dir.path().join("a.bin"),
+        &mut |event| {
+            if matches!(event, Event::Progress { .. }) {
+                token.cancel(cancel::Reason::Signal(2));
+            }
+            events.push(event.clone());
+        },
     );
     assert!(
         matches!(result, Err(DownloadError::Cancelled { .. })),
@@ -590,14 +594,22 @@ fn cancel_mid_body_stops_and_keeps_nothing() {
 fn cancel_interrupts_a_long_retry_wait() {
     let server = Server::start();
     server.route("/a", Reply::status(503).header("Retry-After", "100"));
-    let checks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = std::sync::Arc::clone(&checks);
-    let client = client_with(move |options| {
-        options.max_retry_after = Duration::from_secs(1000);
-        options.cancel = Some(download::CancelCheck::new(move || {
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 3
-        }))
+    let token = cancel::Token::new();
+    let client = client_with({
+        let token = token.clone();
+        move |options| {
+            options.max_retry_after = Duration::from_secs(1000);
+            options.cancel = token;
+        }
     });
+    // Cancelled from another thread while the client waits out the 100 s Retry-After.
+    let canceller = {
+        let token = token.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            token.cancel(cancel::Reason::Signal(15));
+        })
+    };
     let dir = tempfile::tempdir().unwrap();
     let (result, events) = fetch(
         &client,
@@ -614,4 +626,5 @@ fn cancel_interrupts_a_long_retry_wait() {
         )
     );
     assert_eq!(server.requests().len(), 1);
+    canceller.join().unwrap();
 }

@@ -82,15 +82,46 @@ fn stdin_is_delivered() {
 }
 
 #[test]
-fn log_file_gets_each_command_with_its_purpose() {
+fn log_file_gets_each_command_with_step_exit_code_and_duration() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("commands.log");
     let shell = Shell::new().with_log(&log).unwrap();
     shell
+        .for_step("cluster")
         .run(&Cmd::new("true", "do nothing").arg("x y"))
         .unwrap();
+    let _ = shell.run(&sh_c("exit 3"));
     let text = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(text, "# do nothing\ntrue 'x y'\n");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    // `HH:MM:SS.mmm [step] …`: the clock, then the step (or `-`), then what happened.
+    let rest = |line: &str| line.split_once(' ').map(|(clock, rest)| {
+        assert_eq!(clock.len(), 12, "{line}");
+        rest.to_owned()
+    });
+    assert_eq!(
+        rest(lines[0]).unwrap(),
+        "[cluster] start true 'x y'   # do nothing"
+    );
+    let end = rest(lines[1]).unwrap();
+    assert!(end.starts_with("[cluster] exit 0 after "), "{end}");
+    assert!(end.ends_with("s: true 'x y'"), "{end}");
+    assert!(rest(lines[2]).unwrap().starts_with("[-] start /bin/sh -c"), "{text}");
+    assert!(rest(lines[3]).unwrap().starts_with("[-] exit 3 after "), "{text}");
+}
+
+#[test]
+fn clones_share_the_plan_and_label_it_by_step() {
+    let shell = Shell::new().with_dry_run(true);
+    shell
+        .for_step("assets")
+        .run(&Cmd::new("curl", "fetch"))
+        .unwrap();
+    shell.run(&Cmd::new("kind", "list")).unwrap();
+    let plan = shell.plan_by_step();
+    assert_eq!(plan.len(), 2);
+    assert_eq!(plan[0].step.as_deref(), Some("assets"));
+    assert_eq!(plan[1].step, None);
 }
 
 #[test]
