@@ -50,13 +50,13 @@ pub struct FetchArgs {
     no_cache: bool,
 }
 
-pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub fn run(command: Command, token: &exec::Token) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Fetch(args) => fetch(args),
+        Command::Fetch(args) => fetch(args, token),
     }
 }
 
-fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
+fn fetch(args: FetchArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
     let config_path = args
         .config
         .clone()
@@ -95,13 +95,6 @@ fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
     artifacts.allow_unverified |= args.allow_unverified;
     let plan = artifact::Plan::from_config(&repo, &tag, &args.dest, &artifacts);
 
-    let api_base = std::env::var("GITHUB_API_URL")
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_API.to_owned());
-    let token = std::env::var("GITHUB_TOKEN")
-        .ok()
-        .filter(|value| !value.trim().is_empty());
     let cache_dir = if args.no_cache {
         None
     } else {
@@ -111,23 +104,9 @@ fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| crate::workspace_root().join("target/artifact-cache")),
         )
     };
-    let env = artifact::Env {
-        api_base,
-        token,
-        download: download::Options {
-            max_size: artifacts.max_asset_mib.saturating_mul(1024 * 1024),
-            request_timeout: Duration::from_secs(artifacts.request_timeout_secs),
-            total_timeout: Duration::from_secs(artifacts.total_timeout_secs),
-            retries: artifacts.retries,
-            cache_dir,
-            // Ctrl-C (the handler in main) stops downloads between chunks; `.part` files go.
-            cancel: Some(download::CancelCheck::new(exec::was_interrupted)),
-            ..download::Options::default()
-        },
-        docker: find_docker().map(docker::Docker::new),
-    };
+    let env = env_for(&artifacts, cache_dir, token);
 
-    let sh = exec::Shell::new();
+    let sh = exec::Shell::new().with_cancel(token.clone());
     let renderer = Renderer::default();
     let outcome = ui::group(&format!("artifacts fetch {repo} {tag}"), || {
         artifact::fetch(&plan, &env, &sh, &|event| renderer.render(event))
@@ -147,6 +126,37 @@ fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
     };
     summarize(&outcome);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The artifact crate's environment from ours: `GITHUB_API_URL`, `GITHUB_TOKEN`, the download
+/// limits of `[artifacts]`, the cache, the run's token, and the docker CLI.
+pub fn env_for(
+    artifacts: &config::artifacts::Artifacts,
+    cache_dir: Option<PathBuf>,
+    token: &exec::Token,
+) -> artifact::Env {
+    let api_base = std::env::var("GITHUB_API_URL")
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_API.to_owned());
+    let github_token = std::env::var("GITHUB_TOKEN")
+        .ok()
+        .filter(|value| !value.trim().is_empty());
+    artifact::Env {
+        api_base,
+        token: github_token,
+        download: download::Options {
+            max_size: artifacts.max_asset_mib.saturating_mul(1024 * 1024),
+            request_timeout: Duration::from_secs(artifacts.request_timeout_secs),
+            total_timeout: Duration::from_secs(artifacts.total_timeout_secs),
+            retries: artifacts.retries,
+            cache_dir,
+            // Ctrl-C (the handler in main) stops downloads between chunks; `.part` files go.
+            cancel: token.clone(),
+            ..download::Options::default()
+        },
+        docker: find_docker().map(docker::Docker::new),
+    }
 }
 
 /// `$DOCKER`, else `docker` on PATH. Only needed when the release has images to handle; the

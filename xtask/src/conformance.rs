@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use conformance::fixture::{self, LocalFixture};
 use conformance::gateways::{self, Gateway, Kind, Ports};
-use conformance::results::{GatewayApi, Implementation, Mode, Outcome, SuiteResults};
+use conformance::results::{Mode, Outcome, SuiteResults};
 use conformance::{Event, ReplicaControl, Skip, SuiteConfig};
 
 use crate::{bad_input, ui};
@@ -76,7 +76,7 @@ pub struct Args {
     pub version: Option<String>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
     if args.list {
         for case in &conformance::cases::CASES {
             ui::out(&format!(
@@ -135,7 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     // Ctrl-C ends the case in progress and skips the rest, so the guards below clean up.
-    suite.cancelled = Some(exec::was_interrupted);
+    suite.cancel = token.clone();
     suite.validate().map_err(bad_input)?;
 
     // The replicas and the gateway live as long as this scope: every exit path stops them.
@@ -190,53 +190,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The suite configuration a target config and the pins give for a gateway URL: what
-/// `verify-release` uses for a cluster run (it adds the replica controls its port-forwards
-/// provide), and what the flags of this subcommand refine.
-pub fn suite_for_target(
-    target: &config::Target,
-    pins: &pins::Pins,
-    gateway_url: &str,
-    mode: Mode,
-    version: &str,
-) -> SuiteConfig {
-    let section = &target.conformance;
-    let mut suite = SuiteConfig::new(gateway_url, mode);
-    suite.skip = section
-        .skip
-        .iter()
-        .map(|case| Skip {
-            case: case.clone(),
-            reason: "skipped by the target config".to_owned(),
-        })
-        .collect();
-    suite.unsupported_features = section.unsupported_features.clone();
-    suite.listeners = section.listeners.clone();
-    suite.health_urls = section.health_urls.clone();
-    suite.consistency.successes = section.consecutive_successes;
-    suite.consistency.poll = Duration::from_millis(section.poll_interval_ms);
-    suite.consistency.deadline = Duration::from_secs(section.deadline_seconds);
-    suite.request_timeout = Duration::from_secs(section.request_timeout_seconds);
-    suite.concurrency = section.concurrency;
-    let release = &target.release;
-    let mut repo = release.repo.splitn(2, '/');
-    let organization = repo.next().unwrap_or_default().to_owned();
-    let name = repo.next().unwrap_or_default().to_owned();
-    suite.implementation = Implementation {
-        project: release.project.clone().unwrap_or(name),
-        version: version.to_owned(),
-        url: format!("https://github.com/{}", release.repo),
-        contact: release.contact.clone(),
-        organization,
-    };
-    suite.gateway_api = GatewayApi {
-        version: pins.gateway_api.version.to_string(),
-        channel: pins.gateway_api.channel.as_str().to_owned(),
-    };
-    suite
-}
-
-/// [`suite_for_target`] refined by this subcommand's flags.
+/// [`conformance::target::suite_for_target`] refined by this subcommand's flags.
 fn suite_config(
     args: &Args,
     target: &config::Target,
@@ -249,7 +203,8 @@ fn suite_config(
         (Mode::Cluster, target.release.tag.clone())
     };
     let version = args.version.clone().unwrap_or(default_version);
-    let mut suite = suite_for_target(target, pins, gateway_url, mode, &version);
+    let mut suite =
+        conformance::target::suite_for_target(target, pins, gateway_url, mode, &version);
     if let Some(project) = &args.project {
         suite.implementation.project.clone_from(project);
     }

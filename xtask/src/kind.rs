@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use cluster::dev::{self, ReleaseInstall, RunDir, Tools, UpSpec};
 use cluster::fixture::{Deadlines, Fixture};
+use cluster::images::RecordedImage;
 use cluster::kind::Kind;
 use cluster::kubectl::{Kubectl, Target};
 use cluster::{ClusterError, Event, helm};
@@ -28,6 +29,11 @@ pub struct UpArgs {
     /// Install this release (a tag like v2.1.0) and the conformance fixture
     #[arg(long, value_name = "TAG")]
     pub release: Option<String>,
+    /// With --release: the folder holding the release's artifacts.json (from `cargo xtask
+    /// artifacts fetch` or a verify-release run); without it the release is fetched into
+    /// the run directory first. Exactly the images it records are loaded, by image ID
+    #[arg(long, value_name = "DIR", requires = "release")]
+    pub artifacts: Option<PathBuf>,
     /// Target config (default: hack/targets/kgateway.toml)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -45,6 +51,10 @@ pub struct DownArgs {
     /// Cluster name (matched exactly)
     #[arg(long, default_value = "release-gate")]
     pub name: String,
+    /// Instead: delete the clusters verify-release runs created and could not delete because
+    /// they were killed (their owner record names a process that is gone); never any other
+    #[arg(long, conflicts_with_all = ["name", "dir"])]
+    pub stale: bool,
     /// The directory kind-up used (default: target/kind/NAME); logs are exported into it
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
@@ -68,12 +78,16 @@ fn report(error: ClusterError) -> anyhow::Error {
 
 /// The program for `tool`. A real run installs the pinned version when it is missing; a dry run
 /// never downloads: it names the binary the real run would use.
-fn program(context: &tools::Context, tool: ToolName, dry_run: bool) -> anyhow::Result<PathBuf> {
-    let probe = Shell::new();
+fn program(
+    sh: &Shell,
+    context: &tools::Context,
+    tool: ToolName,
+    dry_run: bool,
+) -> anyhow::Result<PathBuf> {
     if !dry_run {
-        return crate::tools::ensure(&probe, context, tool);
+        return crate::tools::ensure(sh, context, tool);
     }
-    let resolution = tools::resolve(&probe, context, tool);
+    let resolution = tools::resolve(&Shell::new(), context, tool);
     for notice in &resolution.notices {
         ui::warn(notice);
     }
@@ -90,58 +104,34 @@ fn program(context: &tools::Context, tool: ToolName, dry_run: bool) -> anyhow::R
     }
 }
 
-/// The pinned Gateway API CRD bundle, downloaded and checked against the pinned sha256 into the
-/// run directory (kept there: a second run with the file in place downloads nothing), so kubectl
-/// applies exactly the bytes the pin names. `XTASK_TOOLS_MIRROR` serves it like the tools.
-fn crds_bundle(
-    context: &tools::Context,
-    run_dir: &RunDir,
-    dry_run: bool,
-) -> anyhow::Result<PathBuf> {
-    let pin = &context.pins.gateway_api;
-    let dest = run_dir.0.join(format!(
-        "gateway-api-{}-{}-install.yaml",
-        pin.version.with_v(),
-        pin.channel.as_str()
-    ));
-    let url = pin.crds_url();
-    let url = match (&context.mirror, url.split_once("://")) {
-        (Some(mirror), Some((_, host_and_path))) => format!("{mirror}/{host_and_path}"),
-        _ => url,
-    };
-    if dry_run {
-        ui::out(&format!(
-            "# download {url} to {} and check its sha256 is {}",
-            dest.display(),
-            pin.sha256
-        ));
-        return Ok(dest);
+/// A kind for deleting: whatever kind there is, any version (deleting needs no pinned
+/// behaviour, and a teardown must never wait on a download). None when there is no kind at all.
+fn any_kind(context: &tools::Context) -> Option<PathBuf> {
+    let resolution = tools::resolve(&Shell::new(), context, ToolName::Kind);
+    if let Ok(path) = resolution.program() {
+        return Some(path.to_owned());
     }
-    if let Ok(bytes) = std::fs::read(&dest) {
-        use sha2::Digest as _;
-        if download::hex(&sha2::Sha256::digest(&bytes)) == pin.sha256.as_hex() {
-            return Ok(dest);
-        }
-    }
-    ui::info(&format!(
-        "-> download the Gateway API CRDs {} from {url}",
-        pin.version.with_v()
+    let other = resolution.path.clone().or_else(|| {
+        // Any cached version, newest name last.
+        let mut cached: Vec<PathBuf> = std::fs::read_dir(context.cache_root.join("kind"))
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|entry| entry.path().join("kind"))
+            .filter(|path| path.is_file())
+            .collect();
+        cached.sort();
+        cached.pop()
+    })?;
+    ui::warn(&format!(
+        "using {} to delete (not the pinned kind {}): deleting does not depend on the version",
+        other.display(),
+        context
+            .wanted(ToolName::Kind)
+            .map(ToString::to_string)
+            .unwrap_or_default()
     ));
-    let client = download::Client::new(download::Options::default());
-    client
-        .fetch(
-            &download::Request::new(url.clone()).sha256(pin.sha256.as_hex()),
-            &dest,
-            &mut |_| {},
-        )
-        .with_context(|| {
-            format!(
-                "downloading the Gateway API CRDs from {url} (pinned sha256 {} in {})",
-                pin.sha256,
-                pins::PIN_FILE
-            )
-        })?;
-    Ok(dest)
+    Some(other)
 }
 
 /// Shows a library event; in a dry run steps are only intentions.
@@ -158,8 +148,10 @@ fn show_event(event: Event, dry_run: bool) {
     }
 }
 
-fn shell(run_dir: &RunDir, dry_run: bool) -> anyhow::Result<Shell> {
-    let sh = Shell::new().with_dry_run(dry_run);
+fn shell(run_dir: &RunDir, dry_run: bool, token: &exec::Token) -> anyhow::Result<Shell> {
+    let sh = Shell::new()
+        .with_dry_run(dry_run)
+        .with_cancel(token.clone());
     if dry_run {
         return Ok(sh);
     }
@@ -177,7 +169,7 @@ fn print_plan(sh: &Shell) {
     }
 }
 
-pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
+pub fn up(args: UpArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
     // Every input is checked before any tool runs: bad input never leaves a cluster behind.
     cluster::kind::validate_cluster_name(&args.name).map_err(crate::bad_input)?;
     if let Some(tag) = &args.release {
@@ -203,41 +195,76 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let context = crate::tools::context()?;
     let pins = context.pins.clone();
     let run_dir = run_dir(args.dir.clone(), &args.name);
+    let sh = shell(&run_dir, args.dry_run, token)?;
     let tools = Tools {
-        kind: program(&context, ToolName::Kind, args.dry_run)?,
-        kubectl: program(&context, ToolName::Kubectl, args.dry_run)?,
+        kind: program(&sh, &context, ToolName::Kind, args.dry_run)?,
+        kubectl: program(&sh, &context, ToolName::Kubectl, args.dry_run)?,
         helm: if args.release.is_some() {
-            program(&context, ToolName::Helm, args.dry_run)?
+            program(&sh, &context, ToolName::Helm, args.dry_run)?
         } else {
             PathBuf::from("helm")
         },
         docker: if args.release.is_some() {
-            program(&context, ToolName::Docker, args.dry_run)?
+            docker_program(&sh, &context, args.dry_run)?
         } else {
             PathBuf::from("docker")
         },
     };
     let timeouts = install.timeouts;
-    let release = args.release.as_ref().map(|tag| ReleaseInstall {
-        tag: tag.clone(),
-        charts: install
-            .charts
-            .iter()
-            .map(|chart| helm::Release {
-                name: chart.name.clone(),
-                chart: chart.chart.clone(),
-                version: chart.version_for(tag),
-                namespace: chart.namespace.clone(),
-                set: chart
-                    .set
-                    .iter()
-                    .map(|(key, value)| (key.clone(), value.clone()))
-                    .collect(),
-            })
-            .collect(),
-        images: install.images_for(tag),
-        helm_timeout: timeouts.helm(),
-    });
+    let release = match &args.release {
+        Some(tag) => Some(ReleaseInstall {
+            tag: tag.clone(),
+            charts: install
+                .charts
+                .iter()
+                .map(|chart| helm::Release {
+                    name: chart.name.clone(),
+                    chart: chart.chart.clone(),
+                    version: chart.version_for(tag),
+                    namespace: chart.namespace.clone(),
+                    set: chart
+                        .set
+                        .iter()
+                        .map(|(key, value)| (key.clone(), value.clone()))
+                        .collect(),
+                })
+                .collect(),
+            images: release_images(&args, &target, &run_dir, &sh, token)?,
+            helm_timeout: timeouts.helm(),
+            save_platform: None,
+        }),
+        None => None,
+    };
+    let fixture_images = match &fixture {
+        Some(_) => vec![local_image(&sh, &tools.docker, &pins.images.echo)?],
+        None => Vec::new(),
+    };
+    let crds_source = if args.dry_run {
+        ui::out(&format!(
+            "# download {} to {} and check its sha256 is {}",
+            pipeline::crds::bundle_url(&pins, context.mirror.as_deref()),
+            pipeline::crds::bundle_path(&pins, &run_dir.0).display(),
+            pins.gateway_api.sha256
+        ));
+        pipeline::crds::bundle_path(&pins, &run_dir.0)
+    } else {
+        ui::info(&format!(
+            "-> download the Gateway API CRDs {}",
+            pins.gateway_api.version.with_v()
+        ));
+        pipeline::crds::fetch_bundle(
+            &pins,
+            context.mirror.as_deref(),
+            &run_dir.0,
+            download::Options {
+                cancel: token.clone(),
+                cache_dir: Some(crate::workspace_root().join("target/artifact-cache")),
+                ..download::Options::default()
+            },
+        )
+        .map_err(anyhow::Error::msg)?
+        .0
+    };
     let spec = UpSpec {
         name: args.name.clone(),
         run_dir: run_dir.clone(),
@@ -246,18 +273,12 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             .node_port
             .map(|mapping| (mapping.node_port, mapping.host_port)),
         create_wait: timeouts.cluster_create(),
-        crds_source: crds_bundle(&context, &run_dir, args.dry_run)?
-            .to_string_lossy()
-            .into_owned(),
+        crds_source: crds_source.to_string_lossy().into_owned(),
         crds_version: pins.gateway_api.version.to_string(),
         crds_timeout: timeouts.crds(),
         recreate: args.recreate,
         release,
-        fixture_images: if fixture.is_some() {
-            vec![pins.images.echo.clone()]
-        } else {
-            Vec::new()
-        },
+        fixture_images,
         fixture,
         deadlines: Deadlines {
             gateway: timeouts.gateway(),
@@ -267,7 +288,6 @@ pub fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         },
     };
 
-    let sh = shell(&run_dir, args.dry_run)?;
     let outcome = dev::up(&sh, &tools, &spec, &mut event(args.dry_run));
     if args.dry_run {
         print_plan(&sh);
@@ -361,12 +381,20 @@ fn print_usage(sh: &Shell, spec: &UpSpec, gateway_port: u16, kubectl: &Path, kub
     ));
 }
 
-pub fn down(args: DownArgs) -> anyhow::Result<ExitCode> {
+pub fn down(args: DownArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
     cluster::kind::validate_cluster_name(&args.name).map_err(crate::bad_input)?;
     let context = crate::tools::context()?;
-    let kind = Kind::new(program(&context, ToolName::Kind, args.dry_run)?);
+    let Some(kind) = any_kind(&context).map(Kind::new) else {
+        return Err(anyhow::anyhow!(
+            "no kind binary anywhere ($KIND, {}, PATH): nothing here can have created a kind cluster to delete; if one exists, install kind with `cargo xtask tools install kind`",
+            context.cache_root.join("kind").display()
+        ));
+    };
+    if args.stale {
+        return down_stale(&kind, args.dry_run, token);
+    }
     let run_dir = run_dir(args.dir.clone(), &args.name);
-    let sh = shell(&run_dir, args.dry_run)?;
+    let sh = shell(&run_dir, args.dry_run, token)?;
     let outcome = dev::teardown(
         &sh,
         &kind,
@@ -393,4 +421,118 @@ pub fn down(args: DownArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `kind-down --stale`: the clusters of verify-release runs that were killed.
+fn down_stale(kind: &Kind, dry_run: bool, token: &exec::Token) -> anyhow::Result<ExitCode> {
+    let owners = crate::workspace_root()
+        .join(pipeline::inputs::RUNS_DIR)
+        .join("owners");
+    let sh = Shell::new()
+        .with_dry_run(dry_run)
+        .with_cancel(token.clone());
+    let deleted = cluster::owner::sweep(&sh, kind, &owners, &mut event(dry_run)).map_err(report)?;
+    if dry_run {
+        print_plan(&sh);
+    } else if deleted.is_empty() {
+        ui::out("no stale verify-release cluster: nothing to delete");
+    } else {
+        ui::out(&format!("deleted stale clusters: {}", deleted.join(", ")));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// docker for a release install. A dry run needs no engine: it names `docker` from PATH.
+fn docker_program(sh: &Shell, context: &tools::Context, dry_run: bool) -> anyhow::Result<PathBuf> {
+    if !dry_run {
+        return crate::tools::ensure(sh, context, ToolName::Docker);
+    }
+    let resolution = tools::resolve(&Shell::new(), context, ToolName::Docker);
+    Ok(resolution
+        .program()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| PathBuf::from("docker")))
+}
+
+/// The images the release's artifacts.json records: read from `--artifacts` (its files checked
+/// against their recorded sha256), or fetched into the run directory now.
+fn release_images(
+    args: &UpArgs,
+    target: &config::Target,
+    run_dir: &RunDir,
+    sh: &Shell,
+    token: &exec::Token,
+) -> anyhow::Result<Vec<RecordedImage>> {
+    let Some(tag) = &args.release else {
+        return Ok(Vec::new());
+    };
+    let record = match &args.artifacts {
+        Some(dir) => {
+            let record =
+                artifact::record::read(dir).map_err(|error| crate::bad_input(error.to_string()))?;
+            if record.tag != *tag {
+                return Err(crate::bad_input(format!(
+                    "--artifacts {} records release {}, not {tag}; pass the folder of release {tag}",
+                    dir.display(),
+                    record.tag
+                )));
+            }
+            artifact::record::verify_files(dir, &record)
+                .with_context(|| format!("checking the files recorded in {}", dir.display()))?;
+            record
+        }
+        None if args.dry_run => {
+            ui::out(&format!(
+                "# fetch {} {tag} into {} (assets verified, images pulled and recorded in artifacts.json)",
+                target.release.repo,
+                run_dir.0.join("release").display()
+            ));
+            return Ok(Vec::new());
+        }
+        None => {
+            let dest = run_dir.0.join("release");
+            let plan =
+                artifact::Plan::from_config(&target.release.repo, tag, &dest, &target.artifacts);
+            let env = crate::artifacts::env_for(
+                &target.artifacts,
+                Some(crate::workspace_root().join("target/artifact-cache")),
+                token,
+            );
+            ui::info(&format!(
+                "-> fetch {} {tag} into {}",
+                target.release.repo,
+                dest.display()
+            ));
+            artifact::fetch(&plan, &env, sh, &|_| {})
+                .with_context(|| format!("fetching {} {tag}", target.release.repo))?
+                .record
+        }
+    };
+    Ok(record
+        .images
+        .into_iter()
+        .map(|image| RecordedImage {
+            reference: image.reference,
+            id: image.id,
+        })
+        .collect())
+}
+
+/// A locally built image (the echo backend) as the engine holds it now.
+fn local_image(sh: &Shell, docker: &Path, reference: &str) -> anyhow::Result<RecordedImage> {
+    if sh.is_dry_run() {
+        return Ok(RecordedImage {
+            reference: reference.to_owned(),
+            id: "<its local image ID>".to_owned(),
+        });
+    }
+    match cluster::images::inspect(sh, &docker::Docker::new(docker), reference).map_err(report)? {
+        Some(found) => Ok(RecordedImage {
+            reference: reference.to_owned(),
+            id: found.id,
+        }),
+        None => Err(anyhow::anyhow!(
+            "the local docker engine has no {reference}: build it with `cargo xtask echo-image --tag {reference}`"
+        )),
+    }
 }

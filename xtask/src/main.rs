@@ -82,38 +82,59 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Turns SIGINT, SIGTERM and SIGHUP into a cancellation of `token`, with the signal as its
+/// reason: every wait, download and command of the run observes it, the callers unwind through
+/// their cleanup (log export, cluster deletion, guards), and the process exits 128 + signal.
+/// Children run in their own process groups, so a terminal's Ctrl-C reaches only us.
+fn watch_signals(token: &exec::Token) {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        Ok(signals) => signals,
+        Err(error) => {
+            ui::warn(&format!(
+                "cannot install the signal handler: {error}; Ctrl-C will skip cleanup"
+            ));
+            return;
+        }
+    };
+    let token = token.clone();
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            if token.cancel(exec::Reason::Signal(signal)) {
+                ui::warn(&format!(
+                    "{}: stopping running commands, then cleaning up",
+                    exec::Reason::Signal(signal)
+                ));
+            } else {
+                ui::warn("cleanup is in progress and will finish by itself; it has timeouts");
+            }
+        }
+    });
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Children run in their own process groups, so a terminal's Ctrl-C (or CI's SIGTERM on
-    // cancel) reaches only us: stop the running commands, let the callers unwind through their
-    // cleanup (log export, cluster deletion, guards), then exit 130.
-    if let Err(error) = ctrlc::set_handler(|| {
-        exec::interrupt();
-        ui::warn("interrupted: stopping running commands, then cleaning up");
-    }) {
-        ui::warn(&format!(
-            "cannot install the interrupt handler: {error}; Ctrl-C will skip cleanup"
-        ));
-    }
+    let token = exec::Token::new();
+    watch_signals(&token);
     let result = match cli.command {
-        Command::VerifyRelease(args) => verify_release::run(args),
-        Command::KindUp(args) => kind::up(args),
-        Command::KindDown(args) => kind::down(args),
-        Command::Tools(command) => tools::run(command),
+        Command::VerifyRelease(args) => verify_release::run(args, &token),
+        Command::KindUp(args) => kind::up(args, &token),
+        Command::KindDown(args) => kind::down(args, &token),
+        Command::Tools(command) => tools::run(command, &token),
         Command::Versions(command) => versions::run(command),
         Command::DockerBuild(args) => docker_build::run(args),
-        Command::Artifacts(command) => artifacts::run(command),
-        Command::Conformance(args) => conformance::run(args),
+        Command::Artifacts(command) => artifacts::run(command, &token),
+        Command::Conformance(args) => conformance::run(args, &token),
         Command::EchoImage(args) => conformance::echo_image(args),
         Command::Bench(command) => bench::run(command),
     };
-    match result {
-        Ok(_) | Err(_) if exec::was_interrupted() => {
-            if let Err(error) = &result {
-                ui::error(&format!("{error:#}"));
-            }
-            ExitCode::from(130)
+    if let Some(code) = token.reason().and_then(|reason| reason.signal_exit_code()) {
+        if let Err(error) = &result {
+            ui::error(&format!("{error:#}"));
         }
+        return ExitCode::from(code);
+    }
+    match result {
         Ok(code) => code,
         Err(error) => {
             let bad = error

@@ -26,10 +26,10 @@ pub enum Command {
     },
 }
 
-pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub fn run(command: Command, token: &exec::Token) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Check => check(),
-        Command::Install { tools } => install(&tools),
+        Command::Check => check(token),
+        Command::Install { tools } => install(&tools, token),
     }
 }
 
@@ -84,13 +84,15 @@ pub fn context() -> anyhow::Result<tools::Context> {
 
 /// The binary to run for `tool`, installing the pinned one first when it is missing or the
 /// wrong version. What `verify-release` and `kind-up` call.
-#[allow(dead_code)] // the cluster and pipeline subcommands call it as they land
 pub fn ensure(
     sh: &exec::Shell,
     context: &tools::Context,
     tool: ToolName,
 ) -> anyhow::Result<PathBuf> {
-    let client = download::Client::new(download::Options::default());
+    let client = download::Client::new(download::Options {
+        cancel: sh.cancel().clone(),
+        ..download::Options::default()
+    });
     let fetch = tools::http_fetch(&client);
     let progress = ProgressSink::new(tool);
     let (resolution, _) =
@@ -105,9 +107,9 @@ pub fn ensure(
     Ok(resolution.program()?.to_owned())
 }
 
-fn check() -> anyhow::Result<ExitCode> {
+fn check(token: &exec::Token) -> anyhow::Result<ExitCode> {
     let context = context()?;
-    let sh = exec::Shell::new();
+    let sh = exec::Shell::new().with_cancel(token.clone());
     let resolutions = tools::resolve_all(&sh, &context);
     ui::out(&render_table(&resolutions, &context.pins.docker.minimum));
     for notice in resolutions.iter().flat_map(|r| &r.notices) {
@@ -189,11 +191,14 @@ pub fn render_table(resolutions: &[Resolution], docker_minimum: &pins::Version) 
         .join("\n")
 }
 
-fn install(names: &[String]) -> anyhow::Result<ExitCode> {
+fn install(names: &[String], token: &exec::Token) -> anyhow::Result<ExitCode> {
     let selected = select(names)?;
     let context = context()?;
-    let sh = exec::Shell::new();
-    let client = download::Client::new(download::Options::default());
+    let sh = exec::Shell::new().with_cancel(token.clone());
+    let client = download::Client::new(download::Options {
+        cancel: token.clone(),
+        ..download::Options::default()
+    });
     let fetch = tools::http_fetch(&client);
     let mut failed = false;
     for tool in selected {

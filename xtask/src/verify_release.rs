@@ -1,17 +1,279 @@
-//! verify-release: the whole release gate (composed by the pipeline issue once its crates land).
+//! verify-release: the whole release gate. Parses the arguments, hands them to the pipeline
+//! crate's loader and runner, and renders what comes back: one folded group per step under
+//! GitHub Actions, `[step]` lines elsewhere, the plan for `--dry-run`, and last lines that name
+//! the verdict, the failing step or cases, and where the reports are.
 
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
+
+use anyhow::Context as _;
+use pipeline::{Event, EventKind, Outcome, Status, Verdict};
+
+use crate::ui;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Repository of the release, OWNER/NAME (default: the configured target)
+    /// Release tag to verify, or `latest` (default: the target config's tag, usually latest)
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Repository of the release, OWNER/NAME (default: the target config's)
     #[arg(long)]
     pub repo: Option<String>,
-    /// Release tag, or `latest`
-    #[arg(long, default_value = "latest")]
-    pub tag: String,
+    /// Target config for another Gateway API implementation (default:
+    /// hack/targets/kgateway.toml); timeouts come from it
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The run's folder (default: target/verify-release/<tag>-<UTC time>); new or empty
+    #[arg(long, value_name = "DIR")]
+    pub artifacts_dir: Option<PathBuf>,
+    /// Keep the cluster at the end and print how to reach and delete it
+    #[arg(long)]
+    pub keep_cluster: bool,
+    /// Print the plan (steps, what overlaps, every exact command) and run nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet implemented: verify-release is composed by the pipeline issue")
+pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
+    let request = pipeline::Request {
+        root: crate::workspace_root(),
+        config: args.config,
+        repo: args.repo,
+        tag: args.tag,
+        artifacts_dir: args.artifacts_dir,
+        keep_cluster: args.keep_cluster,
+        dry_run: args.dry_run,
+    };
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let inputs =
+        pipeline::inputs::load(&request, &env).map_err(|error| crate::bad_input(error.0))?;
+    for line in inputs.overrides.iter().chain(&inputs.notices) {
+        ui::warn(line);
+    }
+    if inputs.dry_run {
+        let notes: Mutex<BTreeMap<String, Vec<String>>> = Mutex::default();
+        let outcome = pipeline::run(&inputs, token, &|event| plan_event(&event, &notes));
+        print_plan(
+            &outcome,
+            &notes.into_inner().unwrap_or_else(|e| e.into_inner()),
+        );
+        return Ok(ExitCode::from(match outcome.verdict {
+            Verdict::Passed => 0,
+            _ => outcome.verdict.exit_code(),
+        }));
+    }
+    ui::info(&format!(
+        "verify-release: {} {} on kind cluster {}; everything goes to {}",
+        inputs.repo,
+        inputs.tag,
+        inputs.cluster_name,
+        inputs.artifacts_dir.display()
+    ));
+    let renderer = Renderer::new(ui::github_actions());
+    let outcome = pipeline::run(&inputs, token, &|event| renderer.render(event));
+    last_lines(&inputs, &outcome);
+    if ui::github_actions() {
+        github_summary(&outcome)?;
+    }
+    Ok(ExitCode::from(outcome.verdict.exit_code()))
+}
+
+/// Live rendering. Off GitHub Actions, each line as it comes, prefixed with its step (steps
+/// overlap). Under GitHub Actions, a step's lines are held until it ends and printed as one
+/// `::group::`, because groups cannot interleave.
+struct Renderer {
+    github: bool,
+    held: Mutex<BTreeMap<String, Vec<String>>>,
+}
+
+impl Renderer {
+    fn new(github: bool) -> Renderer {
+        Renderer {
+            github,
+            held: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn render(&self, event: Event) {
+        let line = match &event.kind {
+            EventKind::Started => {
+                if !self.github {
+                    ui::info(&format!("[{}] started", event.step));
+                }
+                return;
+            }
+            EventKind::Info(text) => text.clone(),
+            EventKind::Planned { purpose, command } => format!("{command}   # {purpose}"),
+            EventKind::Warning(text) => {
+                ui::warn(&format!("[{}] {text}", event.step));
+                return;
+            }
+            EventKind::Finished(timing) => {
+                let end = finish_line(timing);
+                if self.github {
+                    let lines = self
+                        .held
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&event.step)
+                        .unwrap_or_default();
+                    ui::group(&format!("{} — {end}", event.step), || {
+                        for line in lines {
+                            ui::info(&line);
+                        }
+                    });
+                    if let Status::Failed(failure) = &timing.status
+                        && !failure.is_cancelled()
+                    {
+                        ui::error(&format!("{}: {}", event.step, failure.message));
+                    }
+                } else {
+                    ui::info(&format!("[{}] {end}", event.step));
+                }
+                return;
+            }
+        };
+        if self.github {
+            self.held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(event.step)
+                .or_default()
+                .push(line);
+        } else {
+            ui::info(&format!("[{}] {line}", event.step));
+        }
+    }
+}
+
+fn finish_line(timing: &pipeline::Timing) -> String {
+    let seconds = timing.duration().as_secs_f64();
+    match &timing.status {
+        Status::Succeeded => format!("ok in {seconds:.1}s"),
+        Status::Failed(failure) if failure.is_cancelled() => {
+            format!("cancelled after {seconds:.1}s: {}", failure.message)
+        }
+        Status::Failed(failure) => format!("FAILED after {seconds:.1}s: {}", failure.message),
+        Status::Skipped(why) => format!("skipped ({why})"),
+    }
+}
+
+/// A dry run's lines (what a step would fetch, which tool it would install) are kept for the
+/// plan printed at the end; warnings show at once.
+fn plan_event(event: &Event, notes: &Mutex<BTreeMap<String, Vec<String>>>) {
+    match &event.kind {
+        EventKind::Warning(text) => ui::warn(&format!("[{}] {text}", event.step)),
+        EventKind::Info(text) => notes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(event.step.clone())
+            .or_default()
+            .push(text.clone()),
+        _ => {}
+    }
+}
+
+fn print_plan(outcome: &Outcome, notes: &BTreeMap<String, Vec<String>>) {
+    ui::out("# verify-release plan: nothing below has run");
+    ui::out("#");
+    ui::out("# steps that start together (each wave starts when what it needs is done):");
+    for (index, wave) in outcome.waves.iter().enumerate() {
+        ui::out(&format!("#   wave {}: {}", index + 1, wave.join(" ‖ ")));
+    }
+    ui::out("#   then, if anything failed: diagnostics; always: cleanup");
+    for (name, needs, summary) in &outcome.steps {
+        ui::out("");
+        let needs = if needs.is_empty() {
+            String::new()
+        } else {
+            format!(" (needs {})", needs.join(", "))
+        };
+        ui::out(&format!("## {name}{needs}: {summary}"));
+        match name.as_str() {
+            "diagnostics" => ui::out("# runs only when a step failed, before anything is deleted"),
+            "cleanup" => ui::out("# runs on every path: success, failure, Ctrl-C, SIGTERM"),
+            _ => {}
+        }
+        for note in notes.get(name).into_iter().flatten() {
+            ui::out(&format!("# {note}"));
+        }
+        for planned in outcome
+            .plan
+            .iter()
+            .filter(|planned| planned.step.as_deref() == Some(name.as_str()))
+        {
+            ui::out(&format!("# {}", planned.cmd.purpose()));
+            ui::out(&planned.cmd.to_string());
+        }
+    }
+}
+
+/// A real run ends with the verdict, the failing step or cases, and where everything is.
+fn last_lines(inputs: &pipeline::Inputs, outcome: &Outcome) {
+    let headline = pipeline::report::headline(inputs, outcome);
+    ui::out("");
+    ui::out(&format!("verify-release: {headline}"));
+    match &outcome.verdict {
+        Verdict::Passed => {}
+        Verdict::Interrupted(_) => {
+            ui::out("the run was interrupted; cleanup ran (see the cleanup step above)");
+        }
+        _ => {
+            if let Some((step, message)) = &outcome.failing_step {
+                let first = message.lines().next().unwrap_or_default();
+                ui::out(&format!("failing step: {step}: {first}"));
+            }
+            if !outcome.failing_cases.is_empty() {
+                ui::out(&format!(
+                    "failing cases: {}",
+                    outcome.failing_cases.join(", ")
+                ));
+            }
+        }
+    }
+    if let Some(name) = &outcome.kept_cluster {
+        ui::out(&format!(
+            "cluster {name} is kept: kubectl --kubeconfig {} get pods -A; delete it with `kind delete cluster --name {name}`",
+            outcome.artifacts_dir.join("kubeconfig").display()
+        ));
+    }
+    ui::out(&format!(
+        "reports: {} (summary.md, run.json, junit-pipeline.xml, commands.log{})",
+        outcome.artifacts_dir.display(),
+        if outcome.suite.is_some() {
+            ", conformance/"
+        } else {
+            ""
+        }
+    ));
+    ui::out(&format!("exit code {}", outcome.verdict.exit_code()));
+}
+
+/// Appends summary.md to `$GITHUB_STEP_SUMMARY`, within what is left of its 1 MiB.
+fn github_summary(outcome: &Outcome) -> anyhow::Result<()> {
+    let Some(summary_path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return Ok(());
+    };
+    let Some(summary) = outcome
+        .reports
+        .iter()
+        .find(|path| path.ends_with(pipeline::report::SUMMARY_MD))
+    else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(summary)
+        .with_context(|| format!("reading {}", summary.display()))?;
+    let summary_path = PathBuf::from(summary_path);
+    let used = std::fs::metadata(&summary_path).map_or(0, |meta| meta.len() as usize);
+    let available = conformance::report::STEP_SUMMARY_LIMIT.saturating_sub(used);
+    let text = conformance::report::bounded_step_summary(&text, available);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&summary_path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .with_context(|| format!("appending the summary to {}", summary_path.display()))
 }

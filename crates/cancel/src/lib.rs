@@ -225,7 +225,10 @@ mod tests {
         let token = Token::new();
         assert!(token.cancel(Reason::SiblingFailed("cluster".into())));
         assert!(!token.cancel(Reason::Signal(15)));
-        assert_eq!(token.reason(), Some(Reason::SiblingFailed("cluster".into())));
+        assert_eq!(
+            token.reason(),
+            Some(Reason::SiblingFailed("cluster".into()))
+        );
         assert_eq!(token.wait(), Reason::SiblingFailed("cluster".into()));
     }
 
@@ -242,7 +245,10 @@ mod tests {
         // A child made after the parent was cancelled is born cancelled.
         assert_eq!(parent.child().reason(), Some(Reason::Signal(15)));
         // The branch keeps its own, earlier reason.
-        assert_eq!(branch.reason(), Some(Reason::SiblingFailed("assets".into())));
+        assert_eq!(
+            branch.reason(),
+            Some(Reason::SiblingFailed("assets".into()))
+        );
     }
 
     #[test]

@@ -557,10 +557,7 @@ fn install_release(
     report: &mut UpReport,
     events: &mut dyn FnMut(Event),
 ) -> Result<(), ClusterError> {
-    let images_dir = kubeconfig
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("images");
+    let images_dir = kubeconfig.parent().unwrap_or(Path::new(".")).join("images");
     let mut pending = Vec::new();
     for chart in &release.charts {
         if release_current(sh, tools, kubeconfig, chart)? {
@@ -721,4 +718,3 @@ fn gateway_ready(
         .map(|parsed| parsed.readiness().is_ok())
         .unwrap_or(false))
 }
-

@@ -44,7 +44,10 @@ pub fn commands(kubectl: &Kubectl, helm: Option<&Helm>, scope: &Scope<'_>) -> Ve
             "gatewayclasses.txt".to_owned(),
             kubectl.describe("gatewayclasses", None),
         ),
-        ("gateways.txt".to_owned(), kubectl.describe("gateways", None)),
+        (
+            "gateways.txt".to_owned(),
+            kubectl.describe("gateways", None),
+        ),
         (
             "httproutes.txt".to_owned(),
             kubectl.describe("httproutes", None),
@@ -78,8 +81,14 @@ pub fn commands(kubectl: &Kubectl, helm: Option<&Helm>, scope: &Scope<'_>) -> Ve
     }
     if let Some(helm) = helm {
         for chart in &scope.charts {
-            commands.push((format!("helm-status-{}.txt", chart.name), helm.status(chart)));
-            commands.push((format!("helm-history-{}.txt", chart.name), helm.history(chart)));
+            commands.push((
+                format!("helm-status-{}.txt", chart.name),
+                helm.status(chart),
+            ));
+            commands.push((
+                format!("helm-history-{}.txt", chart.name),
+                helm.history(chart),
+            ));
         }
     }
     commands
@@ -171,7 +180,12 @@ fn not_ready_pods(sh: &Shell, kubectl: &Kubectl) -> Vec<(String, String)> {
     pods.items
         .into_iter()
         .filter(|pod| !pod.is_ready())
-        .map(|pod| (pod.metadata.namespace.clone().unwrap_or_default(), pod.metadata.name))
+        .map(|pod| {
+            (
+                pod.metadata.namespace.clone().unwrap_or_default(),
+                pod.metadata.name,
+            )
+        })
         .collect()
 }
 
@@ -227,6 +241,11 @@ mod tests {
                 "--previous"
             ]
         );
-        assert!(planned[0].1.arg_strings().contains(&"--sort-by=.lastTimestamp".to_owned()));
+        assert!(
+            planned[0]
+                .1
+                .arg_strings()
+                .contains(&"--sort-by=.lastTimestamp".to_owned())
+        );
     }
 }

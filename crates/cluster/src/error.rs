@@ -23,10 +23,7 @@ pub enum ClusterError {
     /// A tool answered, but not in the shape its documentation promises.
     Unexpected { step: String, message: String },
     /// The run was cancelled (a signal, a failed sibling step) while this waited.
-    Cancelled {
-        step: String,
-        reason: exec::Reason,
-    },
+    Cancelled { step: String, reason: exec::Reason },
     /// Reading or writing a local file failed.
     Io {
         step: String,

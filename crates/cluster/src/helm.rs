@@ -108,7 +108,14 @@ mod tests {
         };
         assert_eq!(
             helm.status(&release).arg_strings(),
-            ["status", "kgateway", "--namespace", "kgateway-system", "--kubeconfig", "/run/kubeconfig"]
+            [
+                "status",
+                "kgateway",
+                "--namespace",
+                "kgateway-system",
+                "--kubeconfig",
+                "/run/kubeconfig"
+            ]
         );
         assert_eq!(helm.history(&release).arg_strings()[0], "history");
     }

@@ -122,7 +122,12 @@ pub fn save_platform(api_version: &str, os: &str, arch: &str) -> Option<String> 
 }
 
 /// `docker save [--platform P] --output FILE REF`: one image, one archive.
-pub fn save_command(docker: &Docker, reference: &str, platform: Option<&str>, archive: &Path) -> Cmd {
+pub fn save_command(
+    docker: &Docker,
+    reference: &str,
+    platform: Option<&str>,
+    archive: &Path,
+) -> Cmd {
     let mut cmd = Cmd::new(
         docker.program(),
         format!("save {reference} for kind to {}", archive.display()),
@@ -263,7 +268,10 @@ mod tests {
     #[test]
     fn save_argv_and_archive_names() {
         let docker = Docker::new("/usr/bin/docker");
-        let archive = archive_path(Path::new("/run/images"), "cr.kgateway.dev/a/kgateway:v2.1.0");
+        let archive = archive_path(
+            Path::new("/run/images"),
+            "cr.kgateway.dev/a/kgateway:v2.1.0",
+        );
         assert_eq!(
             archive,
             Path::new("/run/images/cr.kgateway.dev_a_kgateway_v2.1.0.tar")
@@ -282,6 +290,9 @@ mod tests {
         );
         let cmd = save_command(&docker, "cr.example/a:v1", None, &archive);
         assert_eq!(cmd.arg_strings()[..2], ["save", "--output"]);
-        assert_eq!(archive_path(Path::new("/d"), "../../x"), Path::new("/d/.._.._x.tar"));
+        assert_eq!(
+            archive_path(Path::new("/d"), "../../x"),
+            Path::new("/d/.._.._x.tar")
+        );
     }
 }

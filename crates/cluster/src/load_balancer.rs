@@ -78,10 +78,12 @@ pub fn wait_for_address(
             return Ok("<the Gateway's address>".to_owned());
         }
         let last = if output.status.success() {
-            let parsed: Gateway = status::parse("a Gateway", &output.stdout_str())
-                .map_err(|message| ClusterError::Unexpected {
-                    step: step.clone(),
-                    message,
+            let parsed: Gateway =
+                status::parse("a Gateway", &output.stdout_str()).map_err(|message| {
+                    ClusterError::Unexpected {
+                        step: step.clone(),
+                        message,
+                    }
                 })?;
             if let Some(address) = parsed.status.addresses.first() {
                 return Ok(address.value.clone());
@@ -156,7 +158,12 @@ mod tests {
     #[test]
     fn provider_argv() {
         let docker = Docker::new("docker");
-        let cmd = start_command(&docker, "registry.k8s.io/cpk@sha256:ab", "release-gate-run-1", false);
+        let cmd = start_command(
+            &docker,
+            "registry.k8s.io/cpk@sha256:ab",
+            "release-gate-run-1",
+            false,
+        );
         assert_eq!(
             cmd.arg_strings(),
             [

@@ -196,7 +196,10 @@ mod tests {
             process_start: Some("1".to_owned()),
             ..me.clone()
         };
-        assert!(!owner_alive(&sh, &reused), "a reused pid counted as the owner");
+        assert!(
+            !owner_alive(&sh, &reused),
+            "a reused pid counted as the owner"
+        );
     }
 
     #[test]

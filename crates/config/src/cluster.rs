@@ -75,10 +75,9 @@ impl LoadBalancer {
 impl Diagnostics {
     pub(crate) fn validate(&self) -> Option<Problem> {
         for pods in &self.pods {
-            if let Err(message) = crate::install::validate_dns_label(
-                "[diagnostics] pods namespace",
-                &pods.namespace,
-            ) {
+            if let Err(message) =
+                crate::install::validate_dns_label("[diagnostics] pods namespace", &pods.namespace)
+            {
                 return Some(Problem {
                     near: pods.namespace.clone(),
                     message,
@@ -115,7 +114,10 @@ mod tests {
     #[test]
     fn defaults_start_cloud_provider_kind() {
         let target = parse("").unwrap();
-        assert_eq!(target.load_balancer.provider, super::Provider::CloudProviderKind);
+        assert_eq!(
+            target.load_balancer.provider,
+            super::Provider::CloudProviderKind
+        );
         assert!(target.diagnostics.pods.is_empty());
         let off = parse("[load_balancer]\nprovider = \"none\"\n").unwrap();
         assert_eq!(off.load_balancer.provider, super::Provider::None);
@@ -125,8 +127,8 @@ mod tests {
     fn bad_values_are_located() {
         let error = parse("[load_balancer]\nprovider = \"metal\"\n").unwrap_err();
         assert_eq!(error.line_col.map(|(line, _)| line), Some(6), "{error}");
-        let error =
-            parse("[diagnostics]\npods = [{ namespace = \"k\", selector = \"a b\" }]\n").unwrap_err();
+        let error = parse("[diagnostics]\npods = [{ namespace = \"k\", selector = \"a b\" }]\n")
+            .unwrap_err();
         assert!(error.message.contains("label selector"), "{error}");
         assert_eq!(error.line_col.map(|(line, _)| line), Some(6), "{error}");
     }

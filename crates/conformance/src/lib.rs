@@ -12,6 +12,7 @@ pub mod gateways;
 pub mod report;
 pub mod results;
 pub mod suite;
+pub mod target;
 
 pub use results::SuiteResults;
 pub use suite::{Consistency, Event, ReplicaControl, Skip, SuiteConfig, run, run_case};

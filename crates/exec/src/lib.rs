@@ -17,8 +17,8 @@ mod cmd;
 mod shell;
 mod usage;
 
+pub use cancel::{Reason, Token};
 pub use child::ChildGuard;
 pub use cmd::{Cmd, quote_for_display};
-pub use cancel::{Reason, Token};
 pub use shell::{ExecError, Output, Planned, Shell};
 pub use usage::{Usage, cpu_time};

@@ -28,7 +28,10 @@ fn cancelling_kills_running_commands_and_spares_cleanup() {
     token.cancel(Reason::Signal(2));
     let error = running.join().unwrap().unwrap_err();
     assert_eq!(error.cancelled(), Some(&Reason::Signal(2)), "{error}");
-    assert!(error.to_string().contains("interrupted (SIGINT)"), "{error}");
+    assert!(
+        error.to_string().contains("interrupted (SIGINT)"),
+        "{error}"
+    );
     let error = guard
         .wait_for_line(Duration::from_secs(30), |_| Some(()))
         .unwrap_err();
@@ -57,6 +60,9 @@ fn a_sibling_failure_is_not_an_interrupt() {
         error.cancelled(),
         Some(&Reason::SiblingFailed("assets".into()))
     );
-    assert!(error.to_string().contains("because assets failed"), "{error}");
+    assert!(
+        error.to_string().contains("because assets failed"),
+        "{error}"
+    );
     assert!(!token.is_cancelled(), "the run itself was cancelled");
 }

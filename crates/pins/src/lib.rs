@@ -11,8 +11,8 @@ mod overrides;
 mod version;
 
 pub use model::{
-    Build, BuildArg, DigestImage, Channel, Docker, GatewayApi, Images, NodeImage, PIN_FILE, Pins, Platform,
-    Sha256, ToolName, ToolPin,
+    Build, BuildArg, Channel, DigestImage, Docker, GatewayApi, Images, NodeImage, PIN_FILE, Pins,
+    Platform, Sha256, ToolName, ToolPin,
 };
 pub use overrides::{OVERRIDE_VARIABLES, Override, OverrideError};
 pub use version::Version;

@@ -95,10 +95,12 @@ fn log_file_gets_each_command_with_step_exit_code_and_duration() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
     // `HH:MM:SS.mmm [step] …`: the clock, then the step (or `-`), then what happened.
-    let rest = |line: &str| line.split_once(' ').map(|(clock, rest)| {
-        assert_eq!(clock.len(), 12, "{line}");
-        rest.to_owned()
-    });
+    let rest = |line: &str| {
+        line.split_once(' ').map(|(clock, rest)| {
+            assert_eq!(clock.len(), 12, "{line}");
+            rest.to_owned()
+        })
+    };
     assert_eq!(
         rest(lines[0]).unwrap(),
         "[cluster] start true 'x y'   # do nothing"
@@ -106,8 +108,14 @@ fn log_file_gets_each_command_with_step_exit_code_and_duration() {
     let end = rest(lines[1]).unwrap();
     assert!(end.starts_with("[cluster] exit 0 after "), "{end}");
     assert!(end.ends_with("s: true 'x y'"), "{end}");
-    assert!(rest(lines[2]).unwrap().starts_with("[-] start /bin/sh -c"), "{text}");
-    assert!(rest(lines[3]).unwrap().starts_with("[-] exit 3 after "), "{text}");
+    assert!(
+        rest(lines[2]).unwrap().starts_with("[-] start /bin/sh -c"),
+        "{text}"
+    );
+    assert!(
+        rest(lines[3]).unwrap().starts_with("[-] exit 3 after "),
+        "{text}"
+    );
 }
 
 #[test]

@@ -1,0 +1,600 @@
+//! The step graph and its scheduler. A graph is data: each step has a name, the steps it needs
+//! and when it runs ([`When`]). [`run`] starts every step whose needs have succeeded on its own
+//! scoped thread, records start and end times, and on the first failure cancels the steps in
+//! flight through the run's work token (with [`Reason::SiblingFailed`], never as if it were
+//! Ctrl-C) and skips what had not started. Then the [`When::OnFailure`] steps run (diagnostics,
+//! while everything still exists), then the [`When::Always`] steps (cleanup), in order, each on
+//! a live token of its own. The dry-run plan is the same graph: [`waves`] says which steps
+//! overlap.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use cancel::{Reason, Token};
+
+/// When a step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Once everything it needs has succeeded, unless the run has failed or been cancelled.
+    Normal,
+    /// After the normal steps, only if the run failed (not when it was interrupted).
+    OnFailure,
+    /// After everything else, whatever happened.
+    Always,
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Succeeded,
+    Failed(Failure),
+    /// Not started: a step it needs did not succeed, or the run stopped first.
+    Skipped(String),
+}
+
+impl Status {
+    pub fn is_success(&self) -> bool {
+        matches!(self, Status::Succeeded)
+    }
+}
+
+/// Why a step failed, and what that means for the run's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub class: Class,
+    pub message: String,
+}
+
+/// What a failure says about the release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Class {
+    /// The release is bad: a chart failed to install, a workload never became ready, a case
+    /// failed, a published byte did not match (exit 1).
+    Release,
+    /// The verification could not run: a tool, Docker, the network, kind (exit 3).
+    Infra,
+    /// Bad usage or config discovered while running (exit 2).
+    BadInput,
+    /// Stopped by the run's token: a signal, or a sibling that failed first.
+    Cancelled(Reason),
+}
+
+impl Failure {
+    pub fn release(message: impl Into<String>) -> Failure {
+        Failure {
+            class: Class::Release,
+            message: message.into(),
+        }
+    }
+
+    pub fn infra(message: impl Into<String>) -> Failure {
+        Failure {
+            class: Class::Infra,
+            message: message.into(),
+        }
+    }
+
+    pub fn cancelled(reason: Reason, message: impl Into<String>) -> Failure {
+        Failure {
+            class: Class::Cancelled(reason),
+            message: message.into(),
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.class, Class::Cancelled(_))
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What a step body gets: its name and the token it must observe (the run's work token for
+/// normal steps, a live one for failure and cleanup steps).
+pub struct StepContext<'a> {
+    pub name: &'a str,
+    pub token: &'a Token,
+}
+
+type Body<'a> = Box<dyn Fn(&StepContext<'_>) -> Result<(), Failure> + Send + Sync + 'a>;
+
+/// One node of the graph.
+pub struct Step<'a> {
+    pub name: &'static str,
+    pub needs: Vec<&'static str>,
+    pub when: When,
+    /// One line for the plan: what this step does.
+    pub summary: String,
+    body: Body<'a>,
+}
+
+impl fmt::Debug for Step<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Step")
+            .field("name", &self.name)
+            .field("needs", &self.needs)
+            .field("when", &self.when)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Step<'a> {
+    pub fn new(
+        name: &'static str,
+        needs: &[&'static str],
+        when: When,
+        summary: impl Into<String>,
+        body: impl Fn(&StepContext<'_>) -> Result<(), Failure> + Send + Sync + 'a,
+    ) -> Step<'a> {
+        Step {
+            name,
+            needs: needs.to_vec(),
+            when,
+            summary: summary.into(),
+            body: Box::new(body),
+        }
+    }
+}
+
+/// A step's record after the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timing {
+    pub name: &'static str,
+    pub needs: Vec<&'static str>,
+    pub when: When,
+    pub status: Status,
+    /// From the run's start; None for a step that never started.
+    pub started: Option<Duration>,
+    pub finished: Option<Duration>,
+}
+
+impl Timing {
+    pub fn duration(&self) -> Duration {
+        match (self.started, self.finished) {
+            (Some(start), Some(end)) => end.saturating_sub(start),
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+/// Checks the graph: unique names, needs that exist and come from normal steps, no cycles.
+pub fn validate(steps: &[Step<'_>]) -> Result<(), String> {
+    let mut seen = BTreeMap::new();
+    for (index, step) in steps.iter().enumerate() {
+        if seen.insert(step.name, index).is_some() {
+            return Err(format!("step {} is defined twice", step.name));
+        }
+    }
+    for step in steps {
+        for need in &step.needs {
+            let Some(&index) = seen.get(need) else {
+                return Err(format!(
+                    "step {} needs {need}, which does not exist",
+                    step.name
+                ));
+            };
+            if steps[index].when != When::Normal {
+                return Err(format!(
+                    "step {} needs {need}, which only runs at the end",
+                    step.name
+                ));
+            }
+        }
+    }
+    waves(steps).map(|_| ())
+}
+
+/// The normal steps grouped by depth: every step of a wave can run beside the others of its
+/// wave once the earlier waves are done. What the dry-run plan shows as overlap.
+pub fn waves<'s>(steps: &'s [Step<'_>]) -> Result<Vec<Vec<&'s str>>, String> {
+    let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
+    let normal: Vec<&Step<'_>> = steps.iter().filter(|s| s.when == When::Normal).collect();
+    while depth.len() < normal.len() {
+        let before = depth.len();
+        for step in &normal {
+            if depth.contains_key(step.name) {
+                continue;
+            }
+            let needs: Option<Vec<usize>> = step
+                .needs
+                .iter()
+                .map(|need| depth.get(need).copied())
+                .collect();
+            if let Some(needs) = needs {
+                depth.insert(step.name, needs.into_iter().max().map_or(0, |d| d + 1));
+            }
+        }
+        if depth.len() == before {
+            let stuck: Vec<&str> = normal
+                .iter()
+                .map(|s| s.name)
+                .filter(|name| !depth.contains_key(name))
+                .collect();
+            return Err(format!("the steps {stuck:?} need each other in a cycle"));
+        }
+    }
+    let mut waves: Vec<Vec<&str>> = Vec::new();
+    for step in &normal {
+        let d = depth[step.name];
+        if waves.len() <= d {
+            waves.resize(d + 1, Vec::new());
+        }
+        waves[d].push(step.name);
+    }
+    Ok(waves)
+}
+
+/// The least wall time the graph allows: the longest chain of `durations` along the needs.
+pub fn critical_path(steps: &[Step<'_>], durations: &BTreeMap<&str, Duration>) -> Duration {
+    let mut finish: BTreeMap<&str, Duration> = BTreeMap::new();
+    let Ok(waves) = waves(steps) else {
+        return Duration::ZERO;
+    };
+    for wave in waves {
+        for name in wave {
+            let step = steps.iter().find(|s| s.name == name);
+            let start = step
+                .map(|s| {
+                    s.needs
+                        .iter()
+                        .filter_map(|need| finish.get(need).copied())
+                        .max()
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default();
+            let own = durations.get(name).copied().unwrap_or_default();
+            finish.insert(name, start + own);
+        }
+    }
+    finish.values().copied().max().unwrap_or_default()
+}
+
+enum Message {
+    Done(usize, Result<(), Failure>, Duration),
+}
+
+/// Runs the graph. `work` is the run's token: a signal cancels it from outside; the first
+/// failing normal step cancels it with [`Reason::SiblingFailed`]. `on_start` and `on_finish`
+/// are told about each step as it starts and ends (from the scheduler's thread).
+pub fn run(
+    steps: &[Step<'_>],
+    work: &Token,
+    dry_run: bool,
+    on_start: &(dyn Fn(&str) + Sync),
+    on_finish: &(dyn Fn(&Timing) + Sync),
+) -> Vec<Timing> {
+    let started = Instant::now();
+    let mut timings: Vec<Timing> = steps
+        .iter()
+        .map(|step| Timing {
+            name: step.name,
+            needs: step.needs.clone(),
+            when: step.when,
+            status: Status::Skipped("not reached".to_owned()),
+            started: None,
+            finished: None,
+        })
+        .collect();
+    let index_of: BTreeMap<&str, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(index, step)| (step.name, index))
+        .collect();
+    // Normal steps: concurrently on scoped threads (one at a time in a dry run, so the plan
+    // reads in a stable order).
+    let mut state: Vec<Option<bool>> = vec![None; steps.len()]; // Some(true) running, Some(false) done
+    let mut failed = false;
+    std::thread::scope(|scope| {
+        let (sender, receiver) = mpsc::channel::<Message>();
+        let mut running = 0usize;
+        loop {
+            let stopping = failed || work.is_cancelled();
+            // Start (or skip) every normal step that is ready.
+            let mut progressed = true;
+            while progressed {
+                progressed = false;
+                for (index, step) in steps.iter().enumerate() {
+                    if step.when != When::Normal || state[index].is_some() {
+                        continue;
+                    }
+                    if dry_run && running > 0 {
+                        break;
+                    }
+                    let mut blocked = None;
+                    let mut waiting = false;
+                    for need in &step.needs {
+                        let need_index = index_of[need];
+                        match (&state[need_index], &timings[need_index].status) {
+                            (Some(false), Status::Succeeded) => {}
+                            (Some(false), _) => {
+                                blocked = Some(format!("not run: {need} did not succeed"));
+                            }
+                            _ => waiting = true,
+                        }
+                    }
+                    if let Some(why) = blocked {
+                        state[index] = Some(false);
+                        timings[index].status = Status::Skipped(why);
+                        on_finish(&timings[index]);
+                        progressed = true;
+                        continue;
+                    }
+                    if waiting {
+                        continue;
+                    }
+                    if stopping || failed || work.is_cancelled() {
+                        state[index] = Some(false);
+                        let why = match work.reason() {
+                            Some(reason) => format!("not run: the run was {reason}"),
+                            None => "not run: an earlier step failed".to_owned(),
+                        };
+                        timings[index].status = Status::Skipped(why);
+                        on_finish(&timings[index]);
+                        progressed = true;
+                        continue;
+                    }
+                    state[index] = Some(true);
+                    running += 1;
+                    timings[index].started = Some(started.elapsed());
+                    on_start(step.name);
+                    let sender = sender.clone();
+                    scope.spawn(move || {
+                        let context = StepContext {
+                            name: step.name,
+                            token: work,
+                        };
+                        let result = run_body(step, &context);
+                        let _ = sender.send(Message::Done(index, result, started.elapsed()));
+                    });
+                    progressed = true;
+                }
+            }
+            if running == 0 {
+                break;
+            }
+            let Ok(Message::Done(index, result, at)) = receiver.recv() else {
+                break;
+            };
+            running -= 1;
+            state[index] = Some(false);
+            timings[index].finished = Some(at);
+            timings[index].status = match result {
+                Ok(()) => Status::Succeeded,
+                Err(failure) => {
+                    if !failure.is_cancelled() && !failed {
+                        failed = true;
+                        // The siblings in flight stop now; their cancellation names this step.
+                        work.cancel(Reason::SiblingFailed(steps[index].name.to_owned()));
+                    }
+                    Status::Failed(failure)
+                }
+            };
+            on_finish(&timings[index]);
+        }
+    });
+    let interrupted = work.reason().is_some_and(|reason| reason.is_signal());
+    let run_failed = failed
+        || timings
+            .iter()
+            .any(|t| matches!(&t.status, Status::Failed(f) if !f.is_cancelled()));
+    for when in [When::OnFailure, When::Always] {
+        for (index, step) in steps.iter().enumerate() {
+            if step.when != when {
+                continue;
+            }
+            if when == When::OnFailure && (!run_failed || interrupted) {
+                timings[index].status = Status::Skipped(if interrupted {
+                    "not run: the run was interrupted".to_owned()
+                } else {
+                    "not needed: nothing failed".to_owned()
+                });
+                on_finish(&timings[index]);
+                continue;
+            }
+            // Diagnostics and cleanup run on a live token of their own: they are what a
+            // failed or cancelled run does on its way out.
+            let live = Token::new();
+            timings[index].started = Some(started.elapsed());
+            on_start(step.name);
+            let context = StepContext {
+                name: step.name,
+                token: &live,
+            };
+            let result = run_body(step, &context);
+            timings[index].finished = Some(started.elapsed());
+            timings[index].status = match result {
+                Ok(()) => Status::Succeeded,
+                Err(failure) => Status::Failed(failure),
+            };
+            on_finish(&timings[index]);
+        }
+    }
+    timings
+}
+
+/// Runs a body, turning a panic into an infrastructure failure (the scheduler must go on to
+/// diagnostics and cleanup whatever a step does).
+fn run_body(step: &Step<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (step.body)(context))) {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            Err(Failure::infra(format!(
+                "step {} panicked: {what}",
+                step.name
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn sleep_step(name: &'static str, needs: &[&'static str], millis: u64) -> Step<'static> {
+        Step::new(name, needs, When::Normal, name, move |context| {
+            if context.token.sleep(Duration::from_millis(millis)) {
+                return Err(Failure::cancelled(
+                    context.token.reason().unwrap(),
+                    format!("{name} cancelled"),
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    fn status_of<'t>(timings: &'t [Timing], name: &str) -> &'t Status {
+        &timings.iter().find(|t| t.name == name).unwrap().status
+    }
+
+    #[test]
+    fn independent_steps_overlap_and_dependents_wait() {
+        let steps = vec![
+            sleep_step("a", &[], 300),
+            sleep_step("b", &[], 300),
+            sleep_step("c", &["a", "b"], 10),
+        ];
+        validate(&steps).unwrap();
+        assert_eq!(waves(&steps).unwrap(), [vec!["a", "b"], vec!["c"]]);
+        let timings = run(&steps, &Token::new(), false, &|_| {}, &|_| {});
+        assert!(timings.iter().all(|t| t.status.is_success()), "{timings:?}");
+        let [a, b, c] = [&timings[0], &timings[1], &timings[2]];
+        // b started before a finished: they overlapped.
+        assert!(b.started.unwrap() < a.finished.unwrap(), "{timings:?}");
+        assert!(c.started.unwrap() >= a.finished.unwrap().max(b.finished.unwrap()));
+    }
+
+    #[test]
+    fn a_failure_cancels_siblings_skips_dependents_then_diagnoses_and_cleans_up() {
+        let order = Mutex::new(Vec::new());
+        let steps = vec![
+            Step::new("fails", &[], When::Normal, "", |_| {
+                std::thread::sleep(Duration::from_millis(50));
+                Err(Failure::release("chart kgateway failed to install"))
+            }),
+            sleep_step("long", &[], 30_000),
+            sleep_step("after", &["fails"], 10),
+            Step::new("diagnostics", &[], When::OnFailure, "", |context| {
+                assert!(
+                    !context.token.is_cancelled(),
+                    "diagnostics got a dead token"
+                );
+                order.lock().unwrap().push("diagnostics");
+                Ok(())
+            }),
+            Step::new("cleanup", &[], When::Always, "", |_| {
+                order.lock().unwrap().push("cleanup");
+                Ok(())
+            }),
+        ];
+        let work = Token::new();
+        let began = Instant::now();
+        let timings = run(&steps, &work, false, &|_| {}, &|_| {});
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "the long step was not cancelled"
+        );
+        assert!(
+            matches!(status_of(&timings, "fails"), Status::Failed(f) if f.class == Class::Release)
+        );
+        let Status::Failed(long) = status_of(&timings, "long") else {
+            panic!("{timings:?}")
+        };
+        assert_eq!(
+            long.class,
+            Class::Cancelled(Reason::SiblingFailed("fails".into()))
+        );
+        assert!(
+            matches!(status_of(&timings, "after"), Status::Skipped(why) if why.contains("fails"))
+        );
+        assert_eq!(*order.lock().unwrap(), ["diagnostics", "cleanup"]);
+        assert_eq!(work.reason(), Some(Reason::SiblingFailed("fails".into())));
+    }
+
+    #[test]
+    fn a_signal_skips_the_rest_and_diagnostics_but_not_cleanup() {
+        let work = Token::new();
+        let cleaned = Mutex::new(false);
+        let steps = vec![
+            sleep_step("create", &[], 30_000),
+            sleep_step("install", &["create"], 10),
+            Step::new("diagnostics", &[], When::OnFailure, "", |_| Ok(())),
+            Step::new("cleanup", &[], When::Always, "", |_| {
+                *cleaned.lock().unwrap() = true;
+                Ok(())
+            }),
+        ];
+        let canceller = {
+            let work = work.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                work.cancel(Reason::Signal(15));
+            })
+        };
+        let timings = run(&steps, &work, false, &|_| {}, &|_| {});
+        canceller.join().unwrap();
+        assert!(
+            matches!(status_of(&timings, "create"), Status::Failed(f) if f.class == Class::Cancelled(Reason::Signal(15)))
+        );
+        assert!(matches!(status_of(&timings, "install"), Status::Skipped(_)));
+        assert!(
+            matches!(status_of(&timings, "diagnostics"), Status::Skipped(why) if why.contains("interrupted"))
+        );
+        assert!(*cleaned.lock().unwrap());
+    }
+
+    #[test]
+    fn a_panicking_step_is_an_infrastructure_failure_and_cleanup_still_runs() {
+        let cleaned = Mutex::new(false);
+        let steps = vec![
+            Step::new("boom", &[], When::Normal, "", |_| {
+                panic!("index out of range")
+            }),
+            Step::new("cleanup", &[], When::Always, "", |_| {
+                *cleaned.lock().unwrap() = true;
+                Ok(())
+            }),
+        ];
+        let timings = run(&steps, &Token::new(), false, &|_| {}, &|_| {});
+        assert!(
+            matches!(status_of(&timings, "boom"), Status::Failed(f) if f.class == Class::Infra && f.message.contains("index out of range"))
+        );
+        assert!(*cleaned.lock().unwrap());
+    }
+
+    #[test]
+    fn bad_graphs_are_refused() {
+        let cycle = vec![sleep_step("a", &["b"], 1), sleep_step("b", &["a"], 1)];
+        assert!(validate(&cycle).unwrap_err().contains("cycle"));
+        let missing = vec![sleep_step("a", &["nope"], 1)];
+        assert!(validate(&missing).unwrap_err().contains("does not exist"));
+        let twice = vec![sleep_step("a", &[], 1), sleep_step("a", &[], 1)];
+        assert!(validate(&twice).unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn the_critical_path_is_the_longest_chain() {
+        let steps = vec![
+            sleep_step("tools", &[], 0),
+            sleep_step("cluster", &["tools"], 0),
+            sleep_step("assets", &[], 0),
+            sleep_step("charts", &["cluster", "assets"], 0),
+        ];
+        let durations: BTreeMap<&str, Duration> =
+            [("tools", 1), ("cluster", 3), ("assets", 3), ("charts", 2)]
+                .into_iter()
+                .map(|(name, secs)| (name, Duration::from_secs(secs)))
+                .collect();
+        assert_eq!(critical_path(&steps, &durations), Duration::from_secs(6));
+    }
+}

@@ -1,0 +1,321 @@
+//! The one loader: the target config, the pin file with its overrides and an environment
+//! snapshot become a run's [`Inputs`]. Everything a user can get wrong is checked here, before
+//! any work, and reported as [`BadInput`] naming the file, line and fix (exit 2). Each crate
+//! translates its own config section; this module only gathers them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cluster::fixture::{Deadlines, Fixture};
+use cluster::helm;
+
+/// The GitHub API base when `GITHUB_API_URL` is unset (GitHub Actions sets it).
+pub const DEFAULT_API: &str = "https://api.github.com";
+
+/// Where runs keep their folders and owner records, relative to the workspace root.
+pub const RUNS_DIR: &str = "target/verify-release";
+
+/// What the user asked for on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// The workspace root (pin file, fixture, target configs, `target/`).
+    pub root: PathBuf,
+    /// `--config`; the default target when None.
+    pub config: Option<PathBuf>,
+    /// `--repo`; the target's repository when None.
+    pub repo: Option<String>,
+    /// `--tag`; the target's tag (usually `latest`) when None.
+    pub tag: Option<String>,
+    /// `--artifacts-dir`; `target/verify-release/<tag>-<UTC time>` when None.
+    pub artifacts_dir: Option<PathBuf>,
+    pub keep_cluster: bool,
+    pub dry_run: bool,
+}
+
+/// A mistake in what the user gave: exit 2, before anything ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadInput(pub String);
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Everything a run needs, decided before it starts.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub root: PathBuf,
+    pub config_path: PathBuf,
+    pub target: config::Target,
+    /// The pins with every override applied.
+    pub pins: pins::Pins,
+    /// Each override in force, said loudly by the caller and kept in the run's reports.
+    pub overrides: Vec<String>,
+    /// Other things the caller should show before the run (a tools mirror in use).
+    pub notices: Vec<String>,
+    pub repo: String,
+    /// As asked (`latest` or a tag); the resolved tag is known after the resolve step.
+    pub tag: String,
+    pub artifacts_dir: PathBuf,
+    /// Where owner records of throwaway clusters live (shared by every run of this checkout).
+    pub owners_dir: PathBuf,
+    pub cluster_name: String,
+    pub keep_cluster: bool,
+    pub dry_run: bool,
+    pub api_base: String,
+    /// `GITHUB_TOKEN`: sent to the API origin only, never printed or written.
+    pub token: Option<String>,
+    pub tools: tools::Context,
+    pub fixture: Fixture,
+    pub deadlines: Deadlines,
+    /// The host OS (`linux`, `macos`): decides whether the kind network is routable.
+    pub host_os: String,
+}
+
+impl Inputs {
+    /// The charts to install for release `tag`, versions filled in.
+    pub fn charts(&self, tag: &str) -> Vec<helm::Release> {
+        self.target
+            .install
+            .charts
+            .iter()
+            .map(|chart| helm::Release {
+                name: chart.name.clone(),
+                chart: chart.chart.clone(),
+                version: chart.version_for(tag),
+                namespace: chart.namespace.clone(),
+                set: chart
+                    .set
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The artifact crate's plan for this run: assets and `artifacts.json` land in the run's
+    /// folder, beside its reports.
+    pub fn artifact_plan(&self) -> artifact::Plan {
+        let mut artifacts = self.target.artifacts.clone();
+        if self.repo != self.target.release.repo {
+            // Another repository than the config's: its assets are unknown, take them all.
+            artifacts.patterns.clear();
+            artifacts.images.clear();
+        }
+        artifact::Plan::from_config(&self.repo, &self.tag, &self.release_dir(), &artifacts)
+    }
+
+    pub fn release_dir(&self) -> PathBuf {
+        self.artifacts_dir.clone()
+    }
+
+    /// The download options every fetch of the run uses, observing `token`.
+    pub fn download_options(&self, token: &cancel::Token) -> download::Options {
+        let artifacts = &self.target.artifacts;
+        download::Options {
+            max_size: artifacts.max_asset_mib.saturating_mul(1024 * 1024),
+            request_timeout: Duration::from_secs(artifacts.request_timeout_secs),
+            total_timeout: Duration::from_secs(artifacts.total_timeout_secs),
+            retries: artifacts.retries,
+            cache_dir: Some(self.root.join("target/artifact-cache")),
+            cancel: token.clone(),
+            ..download::Options::default()
+        }
+    }
+
+    /// The project name reports use.
+    pub fn project(&self) -> String {
+        self.target.release.project.clone().unwrap_or_else(|| {
+            self.repo
+                .rsplit('/')
+                .next()
+                .unwrap_or(&self.repo)
+                .to_owned()
+        })
+    }
+}
+
+fn bad(message: impl Into<String>) -> BadInput {
+    BadInput(message.into())
+}
+
+/// The run's folder name: `<tag>-<UTC time>`, e.g. `v2.1.0-20261130T160405Z`.
+pub fn run_folder_name(tag: &str, now: SystemTime) -> String {
+    let seconds = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+    let rest = seconds % 86_400;
+    format!(
+        "{tag}-{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Reads and checks everything. `env` is a snapshot of the process environment.
+pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs, BadInput> {
+    let root = request.root.clone();
+    let config_path = request
+        .config
+        .clone()
+        .unwrap_or_else(|| root.join(config::DEFAULT_TARGET));
+    let target = config::load(&config_path).map_err(|error| bad(error.to_string()))?;
+    let repo = request
+        .repo
+        .clone()
+        .unwrap_or_else(|| target.release.repo.clone());
+    config::release::validate_repo(&repo).map_err(|why| bad(format!("--repo: {why}")))?;
+    let tag = request
+        .tag
+        .clone()
+        .unwrap_or_else(|| target.release.tag.clone());
+    if tag != "latest" {
+        config::install::validate_release_tag(&tag).map_err(|why| bad(format!("--tag: {why}")))?;
+    }
+    let pins_path = root.join(pins::PIN_FILE);
+    let platform = pins::Platform::current();
+    let (pins, used) = pins::load(&pins_path)
+        .map_err(|error| bad(error.to_string()))?
+        .with_overrides(env, &platform)
+        .map_err(|error| bad(error.to_string()))?;
+    let overrides = used.iter().map(ToString::to_string).collect();
+    let mut notices = Vec::new();
+    let var = |name: &str| {
+        env.get(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    };
+    let cache_root =
+        var("XTASK_TOOLS_DIR").map_or_else(|| root.join("target/tools"), PathBuf::from);
+    let mirror = var("XTASK_TOOLS_MIRROR");
+    if let Some(mirror) = &mirror {
+        notices.push(format!(
+            "XTASK_TOOLS_MIRROR={mirror}: pinned tools and the CRD bundle are downloaded from this mirror (checksums from {} still apply)",
+            pins::PIN_FILE
+        ));
+    }
+    let tools =
+        tools::Context::new(pins.clone(), env.clone(), cache_root, platform).with_mirror(mirror);
+    let fixture = Fixture::load(
+        &root.join(cluster::fixture::FIXTURE_DIR),
+        &target.install.gateway_class,
+    )
+    .map_err(|error| bad(error.to_string()))?;
+    let artifacts_dir = match &request.artifacts_dir {
+        Some(dir) => dir.clone(),
+        None => root
+            .join(RUNS_DIR)
+            .join(run_folder_name(&tag, SystemTime::now())),
+    };
+    check_artifacts_dir(&artifacts_dir, request.dry_run)?;
+    let timeouts = target.install.timeouts;
+    let deadlines = Deadlines {
+        gateway: timeouts.gateway(),
+        routes: timeouts.routes(),
+        pods: timeouts.pods(),
+        poll: Duration::from_secs(1),
+    };
+    Ok(Inputs {
+        owners_dir: root.join(RUNS_DIR).join("owners"),
+        root,
+        config_path,
+        pins,
+        overrides,
+        notices,
+        repo,
+        tag,
+        artifacts_dir,
+        cluster_name: cluster::owner::new_cluster_name(),
+        keep_cluster: request.keep_cluster,
+        dry_run: request.dry_run,
+        api_base: var("GITHUB_API_URL").unwrap_or_else(|| DEFAULT_API.to_owned()),
+        token: var("GITHUB_TOKEN"),
+        tools,
+        fixture,
+        deadlines,
+        host_os: std::env::consts::OS.to_owned(),
+        target,
+    })
+}
+
+/// The artifacts folder must be new or empty and creatable: a run never mixes its files with
+/// another run's. A dry run creates nothing.
+fn check_artifacts_dir(dir: &Path, dry_run: bool) -> Result<(), BadInput> {
+    if dir.is_file() {
+        return Err(bad(format!(
+            "--artifacts-dir {} is a file; name a new folder",
+            dir.display()
+        )));
+    }
+    if let Ok(mut entries) = std::fs::read_dir(dir)
+        && entries.next().is_some()
+    {
+        return Err(bad(format!(
+            "--artifacts-dir {} already holds files; name a new or empty folder so this run's reports are not mixed with another's",
+            dir.display()
+        )));
+    }
+    if dry_run {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|error| {
+        bad(format!(
+            "cannot create the artifacts folder {}: {error}; pass a writable --artifacts-dir",
+            dir.display()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_names_carry_the_tag_and_utc_time() {
+        // 2026-11-30 16:04:05 UTC.
+        let at = UNIX_EPOCH + Duration::from_secs(1_796_054_645);
+        assert_eq!(run_folder_name("v2.1.0", at), "v2.1.0-20261130T160405Z");
+        assert_eq!(
+            run_folder_name("latest", UNIX_EPOCH),
+            "latest-19700101T000000Z"
+        );
+        // A leap day.
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(run_folder_name("x", leap), "x-20000229T000000Z");
+    }
+
+    #[test]
+    fn a_used_artifacts_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("commands.log"), "old").unwrap();
+        let error = check_artifacts_dir(dir.path(), false).unwrap_err();
+        assert!(error.0.contains("already holds files"), "{error}");
+        assert!(check_artifacts_dir(&dir.path().join("new"), true).is_ok());
+        assert!(
+            !dir.path().join("new").exists(),
+            "a dry run created the folder"
+        );
+    }
+}

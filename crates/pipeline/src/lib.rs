@@ -1,0 +1,243 @@
+//! pipeline: `verify-release` as a graph of stages. The steps call the library crates' stages
+//! (tools, artifact, cluster, conformance) with values and get typed results back; a small
+//! scheduler ([`graph`]) overlaps what is independent on scoped std threads, cancels the rest
+//! through the run's token when a step fails, then diagnoses and always cleans up. Every
+//! command goes to the run's `commands.log` with its step, exit code and duration; every step
+//! is timed; the run's folder gets `run.json`, `summary.md` (with a timeline that shows the
+//! overlap) and a pipeline JUnit with one testcase per step.
+//!
+//! This crate never prints and never reads the process environment: the xtask passes a
+//! [`Request`] and an environment snapshot to [`inputs::load`], a cancellation token and an
+//! event sink to [`run`], and renders the [`Event`]s and the [`Outcome`].
+
+pub mod crds;
+pub mod echo;
+pub mod event;
+pub mod graph;
+pub mod inputs;
+pub mod report;
+mod steps;
+
+use std::path::PathBuf;
+
+use cancel::Token;
+use exec::Shell;
+
+pub use event::{Event, EventKind, Sink};
+pub use graph::{Class, Failure, Status, Timing};
+pub use inputs::{BadInput, Inputs, Request};
+
+/// The run's verdict, and the exit code it means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every case passed.
+    Passed,
+    /// The release is bad (exit 1).
+    ReleaseFailed,
+    /// Bad usage or config found while running (exit 2).
+    BadInput,
+    /// The verification could not run (exit 3).
+    CouldNotRun,
+    /// A signal stopped the run, after cleanup (128 + the signal).
+    Interrupted(i32),
+}
+
+impl Verdict {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Verdict::Passed => 0,
+            Verdict::ReleaseFailed => 1,
+            Verdict::BadInput => 2,
+            Verdict::CouldNotRun => 3,
+            Verdict::Interrupted(signal) => u8::try_from(128 + signal).unwrap_or(130),
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::ReleaseFailed => "failed",
+            Verdict::BadInput => "bad-input",
+            Verdict::CouldNotRun => "could-not-run",
+            Verdict::Interrupted(_) => "interrupted",
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub timings: Vec<Timing>,
+    /// The step whose failure decided the verdict, and why.
+    pub failing_step: Option<(String, String)>,
+    /// Conformance cases that failed.
+    pub failing_cases: Vec<String>,
+    /// The resolved tag (the requested one when resolution never happened).
+    pub tag: String,
+    pub artifacts_dir: PathBuf,
+    /// Files the run wrote at the end (run.json, summary.md, the pipeline JUnit).
+    pub reports: Vec<PathBuf>,
+    /// Set with `--keep-cluster`.
+    pub kept_cluster: Option<String>,
+    /// The planned commands of a dry run, by step.
+    pub plan: Vec<exec::Planned>,
+    /// Which steps may run at once, wave by wave (the plan's overlap).
+    pub waves: Vec<Vec<String>>,
+    /// Each step's one-line summary, in graph order.
+    pub steps: Vec<(String, Vec<String>, String)>,
+    pub suite: Option<conformance::SuiteResults>,
+    pub record: Option<artifact::record::Record>,
+}
+
+/// Runs (or, with `inputs.dry_run`, plans) the whole gate. `token` is cancelled by the caller's
+/// signal handler; `sink` receives every event from every step's thread.
+pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
+    let mut shell = Shell::new().with_dry_run(inputs.dry_run);
+    if !inputs.dry_run {
+        let log = inputs.artifacts_dir.join("commands.log");
+        match Shell::new().with_log(&log) {
+            Ok(logged) => shell = logged,
+            Err(error) => sink(Event {
+                step: "run".to_owned(),
+                kind: EventKind::Warning(format!(
+                    "cannot open {}: {error}; commands are not logged",
+                    log.display()
+                )),
+            }),
+        }
+    }
+    let state = steps::State::default();
+    let run = steps::Run {
+        inputs,
+        state: &state,
+        shell: &shell,
+        sink,
+    };
+    let graph = steps::graph(&run);
+    if let Err(problem) = graph::validate(&graph) {
+        // A broken graph is this program's bug, not the user's: say so plainly.
+        sink(Event {
+            step: "run".to_owned(),
+            kind: EventKind::Warning(format!("the step graph is invalid: {problem}")),
+        });
+    }
+    let waves: Vec<Vec<String>> = graph::waves(&graph)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|wave| wave.into_iter().map(str::to_owned).collect())
+        .collect();
+    let summaries = graph
+        .iter()
+        .map(|step| {
+            (
+                step.name.to_owned(),
+                step.needs.iter().map(|need| (*need).to_owned()).collect(),
+                step.summary.clone(),
+            )
+        })
+        .collect();
+    let timings = graph::run(
+        &graph,
+        token,
+        inputs.dry_run,
+        &|name| {
+            sink(Event {
+                step: name.to_owned(),
+                kind: EventKind::Started,
+            })
+        },
+        &|timing| {
+            sink(Event {
+                step: timing.name.to_owned(),
+                kind: EventKind::Finished(timing.clone()),
+            })
+        },
+    );
+    drop(graph);
+    let suite = state.results.get().cloned();
+    let record = state.record.get().cloned();
+    let (verdict, failing_step) = verdict(&timings, token);
+    let failing_cases = suite
+        .as_ref()
+        .map(|results| {
+            results
+                .cases
+                .iter()
+                .filter(|case| case.outcome.is_failed())
+                .map(|case| case.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut outcome = Outcome {
+        verdict,
+        timings,
+        failing_step,
+        failing_cases,
+        tag: run.tag(),
+        artifacts_dir: inputs.artifacts_dir.clone(),
+        reports: Vec::new(),
+        kept_cluster: state.kept_cluster.get().cloned(),
+        plan: shell.plan_by_step(),
+        waves,
+        steps: summaries,
+        suite,
+        record,
+    };
+    if !inputs.dry_run {
+        match report::write_all(inputs, &outcome) {
+            Ok(paths) => outcome.reports = paths,
+            Err(error) => sink(Event {
+                step: "run".to_owned(),
+                kind: EventKind::Warning(format!(
+                    "could not write the run's reports into {}: {error}",
+                    inputs.artifacts_dir.display()
+                )),
+            }),
+        }
+    }
+    outcome
+}
+
+/// The verdict from the steps: a signal wins (the run did not finish); then the first step to
+/// fail on its own account decides (not the siblings it cancelled); a cleanup that could not
+/// delete the cluster makes an otherwise green run one that could not run cleanly.
+fn verdict(timings: &[Timing], token: &Token) -> (Verdict, Option<(String, String)>) {
+    if let Some(reason) = token.reason()
+        && let cancel::Reason::Signal(signal) = reason
+    {
+        return (Verdict::Interrupted(signal), None);
+    }
+    let mut failed: Vec<&Timing> = timings
+        .iter()
+        .filter(|timing| {
+            timing.when == graph::When::Normal
+                && matches!(&timing.status, Status::Failed(failure) if !failure.is_cancelled())
+        })
+        .collect();
+    failed.sort_by_key(|timing| timing.finished);
+    if let Some(first) = failed.first()
+        && let Status::Failed(failure) = &first.status
+    {
+        let verdict = match failure.class {
+            Class::Release => Verdict::ReleaseFailed,
+            Class::BadInput => Verdict::BadInput,
+            Class::Infra | Class::Cancelled(_) => Verdict::CouldNotRun,
+        };
+        return (
+            verdict,
+            Some((first.name.to_owned(), failure.message.clone())),
+        );
+    }
+    for timing in timings {
+        if timing.when == graph::When::Always
+            && let Status::Failed(failure) = &timing.status
+        {
+            return (
+                Verdict::CouldNotRun,
+                Some((timing.name.to_owned(), failure.message.clone())),
+            );
+        }
+    }
+    (Verdict::Passed, None)
+}

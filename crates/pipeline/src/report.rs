@@ -1,0 +1,365 @@
+//! The run's own reports, written at the end into its folder: `run.json` (machine-readable:
+//! verdict, release, pins, images, steps with times), `summary.md` (for people and
+//! `$GITHUB_STEP_SUMMARY`: the verdict first, the pins, the image digests, a timeline of the
+//! steps that shows what overlapped, the case results) and `junit-pipeline.xml` (one testcase
+//! per step, like kubetest2's `junit_runner.xml`). Each is written to a `.part` file and renamed.
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use serde_json::json;
+
+use crate::graph::{Status, Timing, When};
+use crate::inputs::Inputs;
+use crate::{Outcome, Verdict};
+
+pub const RUN_JSON: &str = "run.json";
+pub const SUMMARY_MD: &str = "summary.md";
+pub const PIPELINE_JUNIT: &str = "junit-pipeline.xml";
+
+/// Bumped when a field of run.json changes meaning.
+pub const RUN_SCHEMA: u32 = 1;
+
+fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
+    let part = path.with_extension(format!(
+        "{}.part",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    std::fs::write(&part, text)?;
+    std::fs::rename(&part, path)
+}
+
+/// Writes the three reports; returns their paths.
+pub fn write_all(inputs: &Inputs, outcome: &Outcome) -> io::Result<Vec<PathBuf>> {
+    let dir = &inputs.artifacts_dir;
+    std::fs::create_dir_all(dir)?;
+    let files = [
+        (RUN_JSON, run_json(inputs, outcome)),
+        (SUMMARY_MD, summary(inputs, outcome)),
+        (PIPELINE_JUNIT, junit(inputs, outcome)),
+    ];
+    let mut written = Vec::new();
+    for (name, text) in files {
+        let path = dir.join(name);
+        write_atomically(&path, &text)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn millis(duration: Option<Duration>) -> serde_json::Value {
+    duration.map_or(serde_json::Value::Null, |d| json!(d.as_millis() as u64))
+}
+
+fn status_parts(status: &Status) -> (&'static str, String) {
+    match status {
+        Status::Succeeded => ("succeeded", String::new()),
+        Status::Failed(failure) if failure.is_cancelled() => ("cancelled", failure.message.clone()),
+        Status::Failed(failure) => ("failed", failure.message.clone()),
+        Status::Skipped(why) => ("skipped", why.clone()),
+    }
+}
+
+/// The pins in force, as (name, value) rows.
+pub fn pin_rows(inputs: &Inputs) -> Vec<(&'static str, String)> {
+    let pins = &inputs.pins;
+    vec![
+        ("kind", pins.kind.version.with_v()),
+        ("kind node image", pins.node_image.reference.clone()),
+        ("kubectl", pins.kubectl.version.with_v()),
+        ("helm", pins.helm.version.with_v()),
+        (
+            "Gateway API CRDs",
+            format!(
+                "{} {} (sha256 {})",
+                pins.gateway_api.version.with_v(),
+                pins.gateway_api.channel.as_str(),
+                pins.gateway_api.sha256
+            ),
+        ),
+        ("echo image", pins.images.echo.clone()),
+        (
+            "cloud-provider-kind",
+            pins.images.cloud_provider_kind.reference.clone(),
+        ),
+        ("Go (container builds)", pins.build.go.to_string()),
+        ("Rust (container builds)", pins.build.rust.to_string()),
+    ]
+}
+
+pub fn run_json(inputs: &Inputs, outcome: &Outcome) -> String {
+    let steps: Vec<serde_json::Value> = outcome
+        .timings
+        .iter()
+        .map(|timing| {
+            let (status, message) = status_parts(&timing.status);
+            json!({
+                "name": timing.name,
+                "needs": timing.needs,
+                "status": status,
+                "message": message,
+                "started_ms": millis(timing.started),
+                "finished_ms": millis(timing.finished),
+            })
+        })
+        .collect();
+    let images: Vec<serde_json::Value> = outcome
+        .record
+        .iter()
+        .flat_map(|record| &record.images)
+        .map(|image| json!({"reference": image.reference, "digest": image.digest, "id": image.id}))
+        .collect();
+    let pins: serde_json::Map<String, serde_json::Value> = pin_rows(inputs)
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), json!(value)))
+        .collect();
+    let value = json!({
+        "schema": RUN_SCHEMA,
+        "verdict": outcome.verdict.as_str(),
+        "exit_code": outcome.verdict.exit_code(),
+        "release": {
+            "repo": inputs.repo,
+            "requested_tag": inputs.tag,
+            "tag": outcome.tag,
+            "url": outcome.record.as_ref().map(|r| r.release_url.clone()),
+        },
+        "project": inputs.project(),
+        "config": inputs.config_path,
+        "failing_step": outcome.failing_step.as_ref().map(|(step, message)| json!({"step": step, "message": message})),
+        "failing_cases": outcome.failing_cases,
+        "cluster": {"name": inputs.cluster_name, "kept": outcome.kept_cluster.is_some()},
+        "artifacts_dir": inputs.artifacts_dir,
+        "pins": pins,
+        "overrides": inputs.overrides,
+        "images": images,
+        "steps": steps,
+    });
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+}
+
+/// The headline: what happened, in one line.
+pub fn headline(inputs: &Inputs, outcome: &Outcome) -> String {
+    let what = format!("{} {}", inputs.project(), outcome.tag);
+    match &outcome.verdict {
+        Verdict::Passed => format!("{what}: verified, every case passed"),
+        Verdict::ReleaseFailed => format!("{what}: FAILED, the release is broken"),
+        Verdict::CouldNotRun => format!("{what}: COULD NOT RUN the verification"),
+        Verdict::BadInput => format!("{what}: bad input"),
+        Verdict::Interrupted(_) => format!("{what}: INTERRUPTED before a verdict"),
+    }
+}
+
+/// The timeline: one row per step that ran, a bar from its start to its end on a shared scale.
+pub fn timeline(timings: &[Timing], width: usize) -> String {
+    let end = timings
+        .iter()
+        .filter_map(|timing| timing.finished)
+        .max()
+        .unwrap_or_default()
+        .as_secs_f64()
+        .max(0.001);
+    let mut text = String::new();
+    for timing in timings {
+        let (Some(start), Some(finish)) = (timing.started, timing.finished) else {
+            let (status, _) = status_parts(&timing.status);
+            let _ = writeln!(
+                text,
+                "{:<14} {:>7} {:>7}  {:<width$}  {status}",
+                timing.name, "-", "-", ""
+            );
+            continue;
+        };
+        let from = ((start.as_secs_f64() / end) * width as f64).floor() as usize;
+        let to =
+            (((finish.as_secs_f64() / end) * width as f64).ceil() as usize).clamp(from + 1, width);
+        let bar: String = (0..width)
+            .map(|column| {
+                if column >= from && column < to {
+                    '█'
+                } else {
+                    '·'
+                }
+            })
+            .collect();
+        let (status, _) = status_parts(&timing.status);
+        let _ = writeln!(
+            text,
+            "{:<14} {:>6.1}s {:>6.1}s  {bar}  {status}",
+            timing.name,
+            start.as_secs_f64(),
+            finish.saturating_sub(start).as_secs_f64()
+        );
+    }
+    text
+}
+
+pub fn summary(inputs: &Inputs, outcome: &Outcome) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# verify-release: {}\n", headline(inputs, outcome));
+    let _ = writeln!(
+        md,
+        "- Verdict: **{}** (exit {})",
+        outcome.verdict.as_str(),
+        outcome.verdict.exit_code()
+    );
+    if let Some((step, message)) = &outcome.failing_step {
+        let _ = writeln!(
+            md,
+            "- Failing step: `{step}`: {}",
+            message.replace('\n', " ")
+        );
+    }
+    if !outcome.failing_cases.is_empty() {
+        let _ = writeln!(
+            md,
+            "- Failing cases: {}",
+            outcome
+                .failing_cases
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let _ = writeln!(
+        md,
+        "- Release: {} {} (asked for `{}`){}",
+        inputs.repo,
+        outcome.tag,
+        inputs.tag,
+        outcome
+            .record
+            .as_ref()
+            .map(|record| format!(", {}", record.release_url))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        md,
+        "- Cluster: `{}` ({})",
+        inputs.cluster_name,
+        if outcome.kept_cluster.is_some() {
+            "kept"
+        } else {
+            "deleted"
+        }
+    );
+    let _ = writeln!(md, "- Artifacts: `{}`\n", inputs.artifacts_dir.display());
+    let _ = writeln!(md, "## Pins\n\n| Pin | Value |\n|---|---|");
+    for (name, value) in pin_rows(inputs) {
+        let _ = writeln!(md, "| {name} | `{value}` |");
+    }
+    for used in &inputs.overrides {
+        let _ = writeln!(md, "\n> Override in force: {used}");
+    }
+    if let Some(record) = &outcome.record {
+        let _ = writeln!(
+            md,
+            "\n## Release artifacts\n\n| Asset | Bytes | sha256 |\n|---|---|---|"
+        );
+        for asset in &record.assets {
+            let _ = writeln!(
+                md,
+                "| {} | {} | `{}` |",
+                asset.name, asset.size, asset.sha256
+            );
+        }
+        let _ = writeln!(md, "\n| Image | Digest | Image ID |\n|---|---|---|");
+        for image in &record.images {
+            let _ = writeln!(
+                md,
+                "| {} | `{}` | `{}` |",
+                image.reference,
+                image
+                    .digest
+                    .as_deref()
+                    .unwrap_or("(loaded from an archive)"),
+                image.id
+            );
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\n## Steps\n\nTime runs left to right; bars on the same columns ran at the same time.\n\n```text"
+    );
+    md.push_str(&timeline(&outcome.timings, 50));
+    let _ = writeln!(md, "```");
+    for timing in &outcome.timings {
+        if let Status::Failed(failure) = &timing.status {
+            let _ = writeln!(md, "\n**{}**: {}", timing.name, failure.message);
+        }
+    }
+    if let Some(results) = &outcome.suite {
+        let tally = results.tally();
+        let _ = writeln!(
+            md,
+            "\n## Conformance\n\n{} passed, {} failed, {} skipped (reports in `conformance/`).\n\n| Case | Result |\n|---|---|",
+            tally.passed, tally.failed, tally.skipped
+        );
+        for case in &results.cases {
+            let result = match &case.outcome {
+                conformance::results::Outcome::Passed => "passed".to_owned(),
+                conformance::results::Outcome::Failed { message, .. } => {
+                    format!(
+                        "**failed**: {}",
+                        message.replace('|', "\\|").replace('\n', " ")
+                    )
+                }
+                conformance::results::Outcome::Skipped { reason } => {
+                    format!("skipped: {}", reason.replace('|', "\\|"))
+                }
+            };
+            let _ = writeln!(md, "| `{}` | {result} |", case.name);
+        }
+    }
+    md
+}
+
+pub fn junit(inputs: &Inputs, outcome: &Outcome) -> String {
+    let mut suite = TestSuite::new(format!(
+        "verify-release {} {}",
+        inputs.project(),
+        outcome.tag
+    ));
+    let total = outcome
+        .timings
+        .iter()
+        .filter_map(|timing| timing.finished)
+        .max()
+        .unwrap_or_default();
+    suite.set_time(total);
+    for timing in &outcome.timings {
+        let status = match &timing.status {
+            Status::Succeeded => TestCaseStatus::success(),
+            Status::Failed(failure) => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status
+                    .set_message(failure.message.as_str())
+                    .set_type(if failure.is_cancelled() {
+                        "cancelled"
+                    } else {
+                        "failure"
+                    });
+                status
+            }
+            Status::Skipped(why) => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(why.as_str());
+                status
+            }
+        };
+        let mut case = TestCase::new(timing.name, status);
+        case.set_classname(match timing.when {
+            When::Normal => "verify-release.step",
+            When::OnFailure => "verify-release.diagnostics",
+            When::Always => "verify-release.cleanup",
+        })
+        .set_time(timing.duration());
+        suite.add_test_case(case);
+    }
+    let mut report = Report::new("verify-release");
+    report.add_test_suite(suite);
+    report.to_string().unwrap_or_default()
+}

@@ -1,0 +1,369 @@
+//! The end of a run: reach the gateway, run the suite, diagnose a failure while everything
+//! still exists, and clean up on every path.
+
+use std::time::Duration;
+
+use cluster::diagnostics::{self, PodSelector, Scope};
+use cluster::fixture;
+use cluster::helm::Helm;
+use cluster::kubectl::{Kubectl, Target};
+use cluster::load_balancer::{self, Route};
+use cluster::port_forward::{self, PortForward};
+use conformance::ReplicaControl;
+use conformance::results::{Mode, Outcome};
+
+use super::{Run, cluster_failure, exec_failure};
+use crate::graph::{Failure, StepContext};
+
+/// The port the echo backend serves on in the fixture's pods.
+const ECHO_PORT: u16 = 3000;
+
+fn kubectl(run: &Run<'_>) -> Result<Kubectl, Failure> {
+    Ok(Kubectl::new(
+        &run.programs()?.kubectl,
+        run.run_dir().kubeconfig(),
+    ))
+}
+
+/// The gateway URL: the Gateway's address when the host can route to it, otherwise a
+/// port-forward to the gateway's Service; and a port-forward to one v1 replica for the
+/// health-eviction case.
+pub fn gateway(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
+    let emit = run.emit(context);
+    let sh = run.shell(context);
+    let kubectl = kubectl(run)?;
+    let inputs = run.inputs;
+    let gateway = inputs.fixture.gateway();
+    let port = inputs.target.install.gateway_port;
+    let route = match inputs.target.load_balancer.provider {
+        config::cluster::Provider::None => Route::PortForward {
+            why: "no LoadBalancer provider is configured".to_owned(),
+        },
+        config::cluster::Provider::CloudProviderKind => {
+            let address = load_balancer::wait_for_address(
+                &sh,
+                &kubectl,
+                gateway,
+                Duration::from_secs(inputs.target.load_balancer.address_timeout_secs),
+                inputs.deadlines.poll,
+            )
+            .map_err(|error| cluster_failure(&error, true))?;
+            emit.info(format!("{gateway} has the address {address}"));
+            if run.dry_run() {
+                Route::PortForward {
+                    why: "a dry run cannot know whether the address is routable".to_owned(),
+                }
+            } else {
+                load_balancer::route_to(&address, port, Duration::from_secs(3))
+            }
+        }
+    };
+    let url = match route {
+        Route::Direct { url } => {
+            emit.info(format!("reaching the gateway directly at {url}"));
+            url
+        }
+        Route::PortForward { why } => {
+            emit.info(format!(
+                "reaching the gateway through a port-forward: {why}"
+            ));
+            let forward = port_forward::gateway_port_forward(
+                &sh,
+                &kubectl,
+                &gateway.namespace,
+                &gateway.name,
+                port,
+                Duration::from_secs(60),
+            )
+            .map_err(|error| cluster_failure(&error, false))?;
+            let url = forward.url();
+            emit.info(format!("gateway URL {url} ({})", forward.target()));
+            keep(run, forward);
+            url
+        }
+    };
+    let _ = run.state.gateway_url.set(url);
+
+    // The eviction case flips one v1 replica's health, straight at the pod, never through the
+    // gateway.
+    let mut controls = Vec::new();
+    if let Some(v1) = inputs
+        .fixture
+        .backends
+        .iter()
+        .find(|backend| backend.deployment.name == conformance::fixture::V1)
+    {
+        let pods = fixture::ready_pods(&sh, &kubectl, v1)
+            .map_err(|error| cluster_failure(&error, false))?;
+        if let Some(pod) = pods.first() {
+            let object = format!("pod/{pod}");
+            let forward = PortForward::start(
+                &sh,
+                &kubectl,
+                &Target {
+                    object: &object,
+                    namespace: &v1.deployment.namespace,
+                },
+                ECHO_PORT,
+                Duration::from_secs(60),
+            )
+            .map_err(|error| cluster_failure(&error, false))?;
+            controls.push(ReplicaControl {
+                pod: pod.clone(),
+                url: forward.url(),
+            });
+            emit.info(format!("health toggle of {pod} at {}", forward.url()));
+            keep(run, forward);
+        }
+    }
+    let _ = run.state.replica_controls.set(controls);
+    Ok(())
+}
+
+fn keep(run: &Run<'_>, forward: PortForward) {
+    run.state
+        .forwards
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(forward);
+}
+
+/// Runs the suite and writes its reports into `<artifacts>/conformance/`. Failed cases fail
+/// the step (the release's failure); the results are kept either way.
+pub fn conformance(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
+    let emit = run.emit(context);
+    let inputs = run.inputs;
+    let url = run
+        .state
+        .gateway_url
+        .get()
+        .cloned()
+        .unwrap_or_else(|| "http://127.0.0.1:1".to_owned());
+    let mut suite = conformance::target::suite_for_target(
+        &inputs.target,
+        &inputs.pins,
+        &url,
+        Mode::Cluster,
+        &run.tag(),
+    );
+    suite.replica_controls = run
+        .state
+        .replica_controls
+        .get()
+        .cloned()
+        .unwrap_or_default();
+    suite.cancel = context.token.clone();
+    suite
+        .validate()
+        .map_err(|why| Failure::infra(format!("the suite's configuration: {why}")))?;
+    if run.dry_run() {
+        emit.info(format!(
+            "run {} cases against the gateway: {}",
+            conformance::cases::CASES.len(),
+            conformance::cases::names().join(", ")
+        ));
+        return Ok(());
+    }
+    let results = conformance::run(&suite, &mut |event| {
+        if let conformance::Event::Finished(case) = event {
+            emit.info(case_line(case));
+        }
+    })
+    .map_err(|why| Failure::infra(format!("the suite's configuration: {why}")))?;
+    let dir = inputs.artifacts_dir.join("conformance");
+    match conformance::report::write_reports(&dir, &results) {
+        Ok(paths) => emit.info(format!(
+            "reports: {}",
+            paths
+                .iter()
+                .map(|path| path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Err(error) => emit.warn(format!(
+            "could not write the conformance reports into {}: {error}",
+            dir.display()
+        )),
+    }
+    let failed: Vec<String> = results
+        .cases
+        .iter()
+        .filter(|case| case.outcome.is_failed())
+        .map(|case| case.name.clone())
+        .collect();
+    let _ = run.state.results.set(results);
+    if let Some(reason) = context.token.reason() {
+        return Err(Failure::cancelled(reason, "the suite was stopped"));
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::release(format!(
+            "{} case(s) failed: {}",
+            failed.len(),
+            failed.join(", ")
+        )))
+    }
+}
+
+pub fn case_line(case: &conformance::results::CaseResult) -> String {
+    match &case.outcome {
+        Outcome::Passed => format!(
+            "PASS {} ({:.2}s, {} requests)",
+            case.name,
+            case.duration.as_secs_f64(),
+            case.requests
+        ),
+        Outcome::Skipped { reason } => format!("SKIP {}: {reason}", case.name),
+        Outcome::Failed { message, .. } => format!("FAIL {}: {message}", case.name),
+    }
+}
+
+/// After a failure, before anything is deleted.
+pub fn diagnostics(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
+    let emit = run.emit(context);
+    let exists = run
+        .state
+        .cluster
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some();
+    if !exists {
+        emit.info("no cluster was created: nothing to diagnose on it");
+        return Ok(());
+    }
+    let programs = run.programs()?;
+    let kubeconfig = run.run_dir().kubeconfig();
+    let helm = Helm::new(&programs.helm, &kubeconfig);
+    let charts = run
+        .state
+        .charts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let scope = Scope {
+        fixture: Some(&run.inputs.fixture),
+        pods: run
+            .inputs
+            .target
+            .diagnostics
+            .pods
+            .iter()
+            .map(|pods| PodSelector {
+                namespace: pods.namespace.clone(),
+                selector: pods.selector.clone(),
+            })
+            .collect(),
+        charts,
+    };
+    let dir = run.run_dir().diagnostics();
+    let written = diagnostics::collect(
+        &run.shell(context),
+        &Kubectl::new(&programs.kubectl, &kubeconfig),
+        Some(&helm),
+        &scope,
+        &dir,
+    );
+    emit.info(format!(
+        "{} diagnostic files in {} (kind's node logs go to {} before the delete)",
+        written.len(),
+        dir.display(),
+        run.run_dir().logs().display()
+    ));
+    Ok(())
+}
+
+/// Every path ends here: port-forwards stopped, the provider stopped, the cluster's logs
+/// exported and the cluster deleted (or kept, with `--keep-cluster`), the kubeconfig and the
+/// owner record removed. Each part runs even when an earlier part failed.
+pub fn cleanup(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
+    let emit = run.emit(context);
+    let sh = run.shell(context);
+    let mut problems = Vec::new();
+    let forwards: Vec<PortForward> = run
+        .state
+        .forwards
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain(..)
+        .collect();
+    if !forwards.is_empty() {
+        emit.info(format!("stop {} port-forward(s)", forwards.len()));
+    }
+    drop(forwards);
+    let programs = run.state.programs.get();
+    if run.state.provider_started.get().is_some()
+        && let Some(programs) = programs
+    {
+        let docker = docker::Docker::new(&programs.docker);
+        if let Err(error) = sh.run(&load_balancer::stop_command(
+            &docker,
+            &run.inputs.cluster_name,
+        )) {
+            problems.push(exec_failure("stopping cloud-provider-kind", &error, false).message);
+        }
+    }
+    let cluster = run
+        .state
+        .cluster
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let kubeconfig = run.run_dir().kubeconfig();
+    match cluster {
+        Some(cluster) if run.inputs.keep_cluster => {
+            let name = cluster.keep();
+            emit.info(format!(
+                "kept cluster {name} (--keep-cluster): kubectl --kubeconfig {} get pods -A; delete it with `kind delete cluster --name {name}`",
+                kubeconfig.display()
+            ));
+            let _ = run.state.kept_cluster.set(name);
+        }
+        Some(cluster) => {
+            // Disarmed here and torn down through this step's shell, so the commands are
+            // logged (and planned) as cleanup's.
+            let name = cluster.keep();
+            let run_dir = run.run_dir();
+            let teardown = match programs {
+                Some(programs) => cluster::dev::teardown(
+                    &sh,
+                    &cluster::kind::Kind::new(&programs.kind),
+                    &name,
+                    &kubeconfig,
+                    &run_dir.logs(),
+                    &mut |event| emit.cluster(event),
+                )
+                .map(|_| ()),
+                None => Ok(()),
+            };
+            if let Err(error) = teardown {
+                problems.push(format!(
+                    "deleting cluster {name}: {error}; delete it with `kind delete cluster --name {name}`"
+                ));
+            }
+        }
+        None => {}
+    }
+    if run.state.kept_cluster.get().is_none() && !run.dry_run() {
+        match std::fs::remove_file(&kubeconfig) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                problems.push(format!("removing {}: {error}", kubeconfig.display()));
+            }
+            _ => {}
+        }
+        let _ = std::fs::remove_dir_all(run.run_dir().image_archives());
+    }
+    // Once the cluster is gone (or the user took it over), nobody owns it any more.
+    let cluster_gone = problems.iter().all(|p| !p.starts_with("deleting cluster"));
+    if run.state.owner_written.get().is_some()
+        && cluster_gone
+        && let Err(error) = cluster::owner::remove(&run.inputs.owners_dir, &run.inputs.cluster_name)
+    {
+        problems.push(format!("removing the owner record: {error}"));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::infra(problems.join("; ")))
+    }
+}

@@ -1,0 +1,326 @@
+//! The verify-release graph: what each step does, what it needs, and the state steps hand to
+//! each other. Step bodies live beside this file by concern: [`release`] (tools, the release,
+//! its assets and images), [`cluster`] (the cluster and what is installed on it), [`finish`]
+//! (the gateway, the suite, diagnostics and cleanup).
+
+mod cluster;
+mod finish;
+mod release;
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use ::cluster::ClusterError;
+use ::cluster::dev::RunDir;
+use ::cluster::helm;
+use ::cluster::images::RecordedImage;
+use ::cluster::port_forward::PortForward;
+use ::cluster::throwaway::ThrowawayCluster;
+use artifact::ArtifactError;
+use conformance::{ReplicaControl, SuiteResults};
+use exec::{ExecError, Shell};
+
+use crate::event::{Emitter, Sink};
+use crate::graph::{Failure, Step, StepContext, When};
+use crate::inputs::Inputs;
+
+/// The resolved programs and what the Docker engine is.
+#[derive(Debug, Clone)]
+pub struct Programs {
+    pub kind: PathBuf,
+    pub kubectl: PathBuf,
+    pub helm: PathBuf,
+    pub docker: PathBuf,
+    /// `docker save --platform` value, when the engine supports it.
+    pub save_platform: Option<String>,
+}
+
+/// What steps hand to later steps. Each slot is filled once by the step that owns it.
+#[derive(Default)]
+pub struct State {
+    pub programs: OnceLock<Programs>,
+    pub resolved: OnceLock<artifact::Resolved>,
+    pub assets: Mutex<Option<Vec<artifact::record::AssetRecord>>>,
+    pub pulled: Mutex<Option<Vec<artifact::record::ImageRecord>>>,
+    pub record: OnceLock<artifact::record::Record>,
+    pub crd_bundle: OnceLock<PathBuf>,
+    pub echo: OnceLock<RecordedImage>,
+    /// The throwaway cluster, from the moment it exists until cleanup takes it.
+    pub cluster: Mutex<Option<ThrowawayCluster>>,
+    /// Set once the cluster step wrote its owner record (cleanup removes it).
+    pub owner_written: OnceLock<()>,
+    pub provider_started: OnceLock<()>,
+    pub charts: Mutex<Vec<helm::Release>>,
+    pub gateway_url: OnceLock<String>,
+    pub replica_controls: OnceLock<Vec<ReplicaControl>>,
+    pub forwards: Mutex<Vec<PortForward>>,
+    pub results: OnceLock<SuiteResults>,
+    /// Kept with `--keep-cluster`: the name, for the last lines.
+    pub kept_cluster: OnceLock<String>,
+}
+
+/// What every step body reads: the inputs, the shared state, the base shell and the sink.
+pub struct Run<'a> {
+    pub inputs: &'a Inputs,
+    pub state: &'a State,
+    pub shell: &'a Shell,
+    pub sink: &'a Sink<'a>,
+}
+
+impl<'a> Run<'a> {
+    /// The step's shell: labelled with the step, observing the step's token.
+    pub fn shell(&self, context: &StepContext<'_>) -> Shell {
+        self.shell
+            .for_step(context.name)
+            .with_cancel(context.token.clone())
+    }
+
+    pub fn emit(&self, context: &'a StepContext<'_>) -> Emitter<'a> {
+        Emitter {
+            step: context.name,
+            sink: self.sink,
+        }
+    }
+
+    pub fn run_dir(&self) -> RunDir {
+        RunDir(self.inputs.artifacts_dir.clone())
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.inputs.dry_run
+    }
+
+    /// The programs the tools step resolved (every later step needs it).
+    pub fn programs(&self) -> Result<&Programs, Failure> {
+        self.state
+            .programs
+            .get()
+            .ok_or_else(|| Failure::infra("the tools step did not resolve the programs"))
+    }
+
+    /// The resolved tag; before resolution (a dry run) the tag as asked, or a placeholder for
+    /// `latest`.
+    pub fn tag(&self) -> String {
+        match self.state.resolved.get() {
+            Some(resolved) => resolved.tag().to_owned(),
+            None if self.inputs.tag == "latest" && self.dry_run() => "<resolved tag>".to_owned(),
+            None => self.inputs.tag.clone(),
+        }
+    }
+}
+
+/// A command that failed: cancelled if the token stopped it, else of `class`.
+pub fn exec_failure(what: &str, error: &ExecError, release: bool) -> Failure {
+    match error.cancelled() {
+        Some(reason) => Failure::cancelled(reason.clone(), format!("{what}: {error}")),
+        None if release => Failure::release(format!("{what}: {error}")),
+        None => Failure::infra(format!("{what}: {error}")),
+    }
+}
+
+/// A cluster stage's error. `release` says whether a tool failing here is the release's fault
+/// (a chart that does not install) or the environment's (kind).
+pub fn cluster_failure(error: &ClusterError, release: bool) -> Failure {
+    if let Some(reason) = error.cancelled() {
+        return Failure::cancelled(reason.clone(), error_chain(error));
+    }
+    match error {
+        ClusterError::BadInput(message) => Failure {
+            class: crate::graph::Class::BadInput,
+            message: message.clone(),
+        },
+        // An object that never became ready is the release's failure to serve.
+        ClusterError::Stuck { .. } => Failure::release(error_chain(error)),
+        _ if release => Failure::release(error_chain(error)),
+        _ => Failure::infra(error_chain(error)),
+    }
+}
+
+/// An artifact error: published bytes that do not prove out are the release's failure; the
+/// network, the API and docker are the environment's.
+pub fn artifact_failure(error: &ArtifactError) -> Failure {
+    use download::DownloadError;
+    let message = error.to_string();
+    match error {
+        ArtifactError::Download {
+            error: DownloadError::Cancelled { .. },
+            ..
+        } => Failure::cancelled(
+            exec::Reason::Deadline("the download was cancelled".to_owned()),
+            message,
+        ),
+        ArtifactError::Download {
+            error:
+                DownloadError::ChecksumMismatch { .. }
+                | DownloadError::SizeMismatch { .. }
+                | DownloadError::TooLarge { .. },
+            ..
+        }
+        | ArtifactError::MissingAssets { .. }
+        | ArtifactError::NothingSelected { .. }
+        | ArtifactError::UnsafeName(_)
+        | ArtifactError::NoChecksum { .. }
+        | ArtifactError::ChecksumConflict { .. }
+        | ArtifactError::BadChecksumFile { .. }
+        | ArtifactError::ImageDigestMismatch { .. }
+        | ArtifactError::BadManifest { .. } => Failure::release(message),
+        _ => Failure::infra(message),
+    }
+}
+
+/// `error` with its sources, as one line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The verify-release graph over `run`.
+pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
+    let inputs = run.inputs;
+    let provider = inputs.target.load_balancer.provider;
+    vec![
+        Step::new(
+            "tools",
+            &[],
+            When::Normal,
+            "resolve kind, kubectl, helm and docker; install the pinned ones that are missing",
+            move |context| release::tools(run, context),
+        ),
+        Step::new(
+            "resolve",
+            &[],
+            When::Normal,
+            format!(
+                "resolve {} {} through the GitHub API",
+                inputs.repo, inputs.tag
+            ),
+            move |context| release::resolve(run, context),
+        ),
+        Step::new(
+            "crd-bundle",
+            &[],
+            When::Normal,
+            format!(
+                "download the Gateway API CRDs {} ({}) and check the pinned sha256",
+                inputs.pins.gateway_api.version.with_v(),
+                inputs.pins.gateway_api.channel.as_str()
+            ),
+            move |context| release::crd_bundle(run, context),
+        ),
+        Step::new(
+            "assets",
+            &["resolve"],
+            When::Normal,
+            "download the release's assets, each verified against the published checksums",
+            move |context| release::assets(run, context),
+        ),
+        Step::new(
+            "images",
+            &["resolve", "tools"],
+            When::Normal,
+            "pull the release's images and record their digests",
+            move |context| release::images(run, context),
+        ),
+        Step::new(
+            "record",
+            &["assets", "images"],
+            When::Normal,
+            "images the assets name or carry, the digest list check, artifacts.json",
+            move |context| release::record(run, context),
+        ),
+        Step::new(
+            "cluster",
+            &["tools"],
+            When::Normal,
+            format!(
+                "delete stale clusters of killed runs, then create kind cluster {} from {}",
+                inputs.cluster_name, inputs.pins.node_image.reference
+            ),
+            move |context| cluster::create(run, context),
+        ),
+        Step::new(
+            "echo-image",
+            &["tools"],
+            When::Normal,
+            format!("build the echo backend image {}", inputs.pins.images.echo),
+            move |context| cluster::echo_image(run, context),
+        ),
+        Step::new(
+            "load-balancer",
+            &["cluster"],
+            When::Normal,
+            match provider {
+                config::cluster::Provider::CloudProviderKind => format!(
+                    "start cloud-provider-kind ({}) so Gateways get an address",
+                    inputs.pins.images.cloud_provider_kind.reference
+                ),
+                config::cluster::Provider::None => {
+                    "no LoadBalancer provider (the target config turns it off)".to_owned()
+                }
+            },
+            move |context| cluster::load_balancer(run, context),
+        ),
+        Step::new(
+            "load-images",
+            &["cluster", "record", "echo-image"],
+            When::Normal,
+            "load exactly the recorded images into the cluster (docker save + kind load image-archive)",
+            move |context| cluster::load_images(run, context),
+        ),
+        Step::new(
+            "crds",
+            &["cluster", "crd-bundle"],
+            When::Normal,
+            "apply the pinned Gateway API CRDs and wait until Established",
+            move |context| cluster::crds(run, context),
+        ),
+        Step::new(
+            "charts",
+            &["crds", "load-images"],
+            When::Normal,
+            "helm upgrade --install --wait each chart of the release, in order",
+            move |context| cluster::charts(run, context),
+        ),
+        Step::new(
+            "fixture",
+            &["charts"],
+            When::Normal,
+            "apply the conformance fixture and wait for its Gateway, routes and backends",
+            move |context| cluster::fixture(run, context),
+        ),
+        Step::new(
+            "gateway",
+            &["fixture", "load-balancer"],
+            When::Normal,
+            "the Gateway's address (or a port-forward), and a v1 replica's health toggle",
+            move |context| finish::gateway(run, context),
+        ),
+        Step::new(
+            "conformance",
+            &["gateway"],
+            When::Normal,
+            "run the conformance suite against the gateway and write its reports",
+            move |context| finish::conformance(run, context),
+        ),
+        Step::new(
+            "diagnostics",
+            &[],
+            When::OnFailure,
+            "events, describes, controller and proxy logs, helm status and history",
+            move |context| finish::diagnostics(run, context),
+        ),
+        Step::new(
+            "cleanup",
+            &[],
+            When::Always,
+            "stop port-forwards and the provider, export logs, delete the cluster",
+            move |context| finish::cleanup(run, context),
+        ),
+    ]
+}

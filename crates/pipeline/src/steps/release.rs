@@ -1,0 +1,377 @@
+//! Steps that need no cluster: the tools, the release resolved through the API, its assets
+//! downloaded and proven, its images pulled and recorded, and the pinned CRD bundle.
+
+use std::path::PathBuf;
+
+use artifact::record::Verification;
+use exec::Shell;
+use pins::ToolName;
+
+use super::{Programs, Run, artifact_failure, exec_failure};
+use crate::event::Emitter;
+use crate::graph::{Failure, StepContext};
+
+/// Resolves kind, kubectl and helm (installing the pinned version of a missing one, sha256
+/// first) and docker (at least the pinned floor, engine running). A dry run installs nothing
+/// and needs no engine: it names the binaries the real run would use.
+pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
+    let emit = run.emit(context);
+    let sh = run.shell(context);
+    let tools_context = &run.inputs.tools;
+    let mut paths = Vec::new();
+    for tool in [
+        ToolName::Kind,
+        ToolName::Kubectl,
+        ToolName::Helm,
+        ToolName::Docker,
+    ] {
+        let path = if run.dry_run() {
+            dry_program(run, &emit, tool)
+        } else {
+            let resolution = if tool == ToolName::Docker {
+                tools::resolve(&sh, tools_context, tool)
+            } else {
+                let client = download::Client::new(run.inputs.download_options(context.token));
+                let fetch = tools::http_fetch(&client);
+                let (resolution, installed) =
+                    tools::ensure_installed(&sh, tools_context, tool, &*fetch, &mut |_, _| {})
+                        .map_err(|error| {
+                            if context.token.is_cancelled() {
+                                Failure::cancelled(
+                                    context.token.reason().unwrap_or(exec::Reason::Signal(2)),
+                                    format!("installing the pinned {tool}: {error}"),
+                                )
+                            } else {
+                                Failure::infra(format!("installing the pinned {tool}: {error}"))
+                            }
+                        })?;
+                if let Some(installed) = installed {
+                    emit.info(format!(
+                        "installed {tool} {} at {}",
+                        installed.version,
+                        installed.path.display()
+                    ));
+                }
+                resolution
+            };
+            for notice in &resolution.notices {
+                emit.warn(notice.clone());
+            }
+            let path = resolution.program().map_err(|error| {
+                let fix = resolution
+                    .fix
+                    .as_deref()
+                    .map(|fix| format!("; fix: {fix}"))
+                    .unwrap_or_default();
+                Failure::infra(format!("{tool}: {error}{fix}"))
+            })?;
+            emit.info(resolution.describe());
+            path.to_owned()
+        };
+        paths.push(path);
+    }
+    let docker = docker::Docker::new(&paths[3]);
+    let save_platform = if run.dry_run() {
+        None
+    } else {
+        engine_platform(&sh, &docker)?
+    };
+    let [kind, kubectl, helm, docker_path]: [PathBuf; 4] = paths
+        .try_into()
+        .map_err(|_| Failure::infra("four tools were not resolved"))?;
+    let _ = run.state.programs.set(Programs {
+        kind,
+        kubectl,
+        helm,
+        docker: docker_path,
+        save_platform,
+    });
+    Ok(())
+}
+
+/// A dry run's program: what resolution finds now, else where the real run installs it.
+fn dry_program(run: &Run<'_>, emit: &Emitter<'_>, tool: ToolName) -> PathBuf {
+    let tools_context = &run.inputs.tools;
+    let resolution = tools::resolve(&Shell::new(), tools_context, tool);
+    match resolution.program() {
+        Ok(path) => path.to_owned(),
+        Err(error) => match tools_context.wanted(tool) {
+            Some(version) => {
+                let path = tools_context.cached_path(tool, version);
+                emit.info(format!(
+                    "{error}; the real run installs {tool} {version} at {} first",
+                    path.display()
+                ));
+                path
+            }
+            None => {
+                emit.warn(format!("{error}; the real run needs it"));
+                PathBuf::from(tool.as_str())
+            }
+        },
+    }
+}
+
+/// The engine must answer; its API version and platform decide `docker save --platform`.
+fn engine_platform(sh: &Shell, docker: &docker::Docker) -> Result<Option<String>, Failure> {
+    let output = sh
+        .run_unchecked(&docker.version())
+        .map_err(|error| exec_failure("asking the Docker engine its version", &error, false))?;
+    let json: serde_json::Value =
+        serde_json::from_str(output.stdout_str().lines().next().unwrap_or("null"))
+            .unwrap_or(serde_json::Value::Null);
+    let server = &json["Server"];
+    if server.is_null() || !output.status.success() {
+        return Err(Failure::infra(format!(
+            "the Docker engine is not reachable (`docker version` said: {}); start it (for example `sudo systemctl start docker`) and run again",
+            output.stderr_str().trim()
+        )));
+    }
+    let field = |name: &str| server[name].as_str().unwrap_or_default().to_owned();
+    Ok(cluster::images::save_platform(
+        &field("ApiVersion"),
+        &field("Os"),
+        &field("Arch"),
+    ))
+}
+
+fn artifact_env(run: &Run<'_>, context: &StepContext<'_>) -> artifact::Env {
+    artifact::Env {
+        api_base: run.inputs.api_base.clone(),
+        token: run.inputs.token.clone(),
+        download: run.inputs.download_options(context.token),
+        docker: run
+            .state
+            .programs
+            .get()
+            .map(|programs| docker::Docker::new(&programs.docker)),
+    }
+}
+
+/// The artifact crate's events as lines of this step.
+fn render(emit: &Emitter<'_>, event: artifact::Event) {
+    match event {
+        artifact::Event::Resolved {
+            tag,
+            prerelease,
+            assets,
+            selected,
+            bytes,
+        } => emit.info(format!(
+            "release {tag}{}: {assets} assets, {selected} selected, {bytes} bytes to fetch",
+            if prerelease { " (pre-release)" } else { "" }
+        )),
+        artifact::Event::Download { asset, event } => match event {
+            download::Event::Started { offset, .. } if offset > 0 => {
+                emit.info(format!("{asset}: resuming at byte {offset}"))
+            }
+            download::Event::Retrying {
+                attempt,
+                delay,
+                reason,
+            } => emit.info(format!(
+                "{asset}: retry {attempt} in {:.1} s ({reason})",
+                delay.as_secs_f64()
+            )),
+            _ => {}
+        },
+        artifact::Event::Fetched {
+            asset,
+            size,
+            from_cache,
+            verification,
+        } => emit.info(format!(
+            "{asset}: {size} bytes{}, {}",
+            if from_cache { " from the cache" } else { "" },
+            describe(&verification)
+        )),
+        artifact::Event::Image { reference, step } => emit.info(format!("{step} {reference}")),
+        artifact::Event::Note(note) => emit.warn(note),
+    }
+}
+
+pub fn describe(verification: &Verification) -> String {
+    match verification {
+        Verification::ChecksumFile { file } | Verification::Sidecar { file } => {
+            format!("verified against {file}")
+        }
+        Verification::GithubDigest => "verified against GitHub's asset digest".to_owned(),
+        Verification::ChecksumSource => {
+            "a checksum file (nothing published vouches for it)".to_owned()
+        }
+        Verification::Unverified => "UNVERIFIED (allow_unverified)".to_owned(),
+    }
+}
+
+pub fn resolve(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
+    let emit = run.emit(context);
+    let inputs = run.inputs;
+    if run.dry_run() {
+        let which = if inputs.tag == "latest" {
+            "latest".to_owned()
+        } else {
+            format!("tags/{}", inputs.tag)
+        };
+        emit.info(format!(
+            "GET {}/repos/{}/releases/{which}{}",
+            inputs.api_base,
+            inputs.repo,
+            if inputs.token.is_some() {
+                " (with GITHUB_TOKEN, to that host only)"
+            } else {
+                ""
+            }
+        ));
+        return Ok(());
+    }
+    let resolved = artifact::resolve(
+        &inputs.artifact_plan(),
+        &artifact_env(run, context),
+        &|event| render(&emit, event),
+    )
+    .map_err(|error| cancelled_or(context, artifact_failure(&error)))?;
+    let _ = run.state.resolved.set(resolved);
+    Ok(())
+}
+
+/// A failure seen while the token was cancelled is the cancellation, not the release's fault.
+fn cancelled_or(context: &StepContext<'_>, failure: Failure) -> Failure {
+    match context.token.reason() {
+        Some(reason) => Failure::cancelled(reason, failure.message),
+        None => failure,
+    }
+}
+
+pub fn crd_bundle(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
+    let emit = run.emit(context);
+    let pins = &run.inputs.pins;
+    let mirror = run.inputs.tools.mirror.as_deref();
+    let dir = &run.inputs.artifacts_dir;
+    if run.dry_run() {
+        emit.info(format!(
+            "download {} to {} and check its sha256 is {}",
+            crate::crds::bundle_url(pins, mirror),
+            crate::crds::bundle_path(pins, dir).display(),
+            pins.gateway_api.sha256
+        ));
+        let _ = run
+            .state
+            .crd_bundle
+            .set(crate::crds::bundle_path(pins, dir));
+        return Ok(());
+    }
+    let (path, from_cache) = crate::crds::fetch_bundle(
+        pins,
+        mirror,
+        dir,
+        run.inputs.download_options(context.token),
+    )
+    .map_err(|error| cancelled_or(context, Failure::infra(error)))?;
+    emit.info(format!(
+        "{}: sha256 {} as pinned{}",
+        path.display(),
+        pins.gateway_api.sha256,
+        if from_cache { " (from the cache)" } else { "" }
+    ));
+    let _ = run.state.crd_bundle.set(path);
+    Ok(())
+}
+
+pub fn assets(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
+    let emit = run.emit(context);
+    let plan = run.inputs.artifact_plan();
+    if run.dry_run() {
+        emit.info(format!(
+            "download the assets matching {:?} (and the checksum files that prove them) into {}; nothing unverified is kept",
+            plan.patterns,
+            plan.dest.display()
+        ));
+        return Ok(());
+    }
+    let resolved = run
+        .state
+        .resolved
+        .get()
+        .ok_or_else(|| Failure::infra("the release was not resolved"))?;
+    let assets =
+        artifact::download_assets(&plan, &artifact_env(run, context), resolved, &|event| {
+            render(&emit, event)
+        })
+        .map_err(|error| cancelled_or(context, artifact_failure(&error)))?;
+    *run.state.assets.lock().unwrap_or_else(|e| e.into_inner()) = Some(assets);
+    Ok(())
+}
+
+pub fn images(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
+    let emit = run.emit(context);
+    let plan = run.inputs.artifact_plan();
+    let sh = run.shell(context);
+    if run.dry_run() {
+        let docker = docker::Docker::new(&run.programs()?.docker);
+        for image in &plan.images {
+            let reference = image.replace("{version}", "<resolved tag>");
+            let _ = sh.run(&docker.pull(&reference));
+            let _ = sh.run(&docker.image_inspect(&reference));
+        }
+        return Ok(());
+    }
+    let pulled = artifact::pull_images(
+        &plan,
+        &artifact_env(run, context),
+        &sh,
+        &run.tag(),
+        &|event| render(&emit, event),
+    )
+    .map_err(|error| cancelled_or(context, artifact_failure(&error)))?;
+    *run.state.pulled.lock().unwrap_or_else(|e| e.into_inner()) = Some(pulled);
+    Ok(())
+}
+
+pub fn record(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
+    let emit = run.emit(context);
+    let plan = run.inputs.artifact_plan();
+    if run.dry_run() {
+        emit.info(format!(
+            "pull images named by downloaded manifests, `docker load` image archives, compare the digest list, write {}",
+            run.inputs.artifacts_dir.join(artifact::record::FILE_NAME).display()
+        ));
+        return Ok(());
+    }
+    let resolved = run
+        .state
+        .resolved
+        .get()
+        .ok_or_else(|| Failure::infra("the release was not resolved"))?;
+    let assets = run
+        .state
+        .assets
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_default();
+    let pulled = run
+        .state
+        .pulled
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_default();
+    let outcome = artifact::record(
+        &plan,
+        &artifact_env(run, context),
+        &run.shell(context),
+        resolved,
+        assets,
+        pulled,
+        &|event| render(&emit, event),
+    )
+    .map_err(|error| cancelled_or(context, artifact_failure(&error)))?;
+    emit.info(format!(
+        "{}: {} assets, {} images",
+        outcome.record_path.display(),
+        outcome.record.assets.len(),
+        outcome.record.images.len()
+    ));
+    let _ = run.state.record.set(outcome.record);
+    Ok(())
+}
