@@ -211,6 +211,11 @@ pub fn up(args: UpArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
         },
     };
     let timeouts = install.timeouts;
+    // The local echo image first: it needs no network, and without it nothing else is worth it.
+    let fixture_images = match &fixture {
+        Some(_) => vec![local_image(&sh, &tools.docker, &pins.images.echo)?],
+        None => Vec::new(),
+    };
     let release = match &args.release {
         Some(tag) => Some(ReleaseInstall {
             tag: tag.clone(),
@@ -234,10 +239,6 @@ pub fn up(args: UpArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
             save_platform: None,
         }),
         None => None,
-    };
-    let fixture_images = match &fixture {
-        Some(_) => vec![local_image(&sh, &tools.docker, &pins.images.echo)?],
-        None => Vec::new(),
     };
     let crds_source = if args.dry_run {
         ui::out(&format!(

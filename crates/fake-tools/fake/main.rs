@@ -216,6 +216,8 @@ const VALUE_FLAGS: &[&str] = &[
     "--filter",
     "--nodes",
     "--template",
+    "--platform",
+    "--format",
 ];
 
 fn flag_value(args: &[String], names: &[&str]) -> Option<String> {
@@ -618,11 +620,12 @@ fn image_id(reference: &str) -> String {
     format!("sha256:{hash:016x}{hash:016x}{hash:016x}{hash:016x}")
 }
 
-/// Just enough of the docker CLI for the cluster flow: version, image inspect, pull.
+/// Just enough of the docker CLI for the cluster flow: version, image inspect, pull, save.
 fn docker(state: &Path, args: &[String]) -> i32 {
-    let words: Vec<&str> = args
+    let positional = positionals(args);
+    let words: Vec<&str> = positional
         .iter()
-        .filter(|arg| !arg.starts_with('-') && !arg.contains("{{"))
+        .filter(|arg| !arg.contains("{{"))
         .map(String::as_str)
         .collect();
     let mut images = read_images(state);
@@ -644,6 +647,24 @@ fn docker(state: &Path, args: &[String]) -> i32 {
             } else {
                 eprintln!("Error response from daemon: No such image: {reference}");
                 1
+            }
+        }
+        ["save", reference] => {
+            // `docker save [--platform P] --output FILE REF`: an archive naming the image.
+            if !images.iter().any(|image| image == reference) {
+                eprintln!("Error response from daemon: reference does not exist");
+                return 1;
+            }
+            let Some(output) = flag_value(args, &["--output", "-o"]) else {
+                eprintln!("fake docker: save without --output is not scripted");
+                return 1;
+            };
+            match fs::write(&output, format!("fake docker save of {reference}\n")) {
+                Ok(()) => 0,
+                Err(error) => {
+                    eprintln!("Error: failed to save: open {output}: {error}");
+                    1
+                }
             }
         }
         ["pull", reference] => {

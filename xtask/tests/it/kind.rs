@@ -531,14 +531,68 @@ fn script_a_healthy_release(run: &Run) -> cluster::fixture::Fixture {
     fixture
 }
 
+/// The release's images in the fake engine, and an artifacts.json recording each by the image
+/// ID the engine reports (what `cargo xtask artifacts fetch` leaves behind). Returns its folder.
+fn record_release(run: &Run, images: &[&str]) -> tempfile::TempDir {
+    run.fakes.add_images(images).unwrap();
+    let sh = run.fakes.shell();
+    let docker = docker::Docker::new(run.fakes.program("docker"));
+    let recorded: Vec<artifact::record::ImageRecord> = images
+        .iter()
+        .map(|reference| {
+            let output = sh.run(&docker.image_inspect(reference)).unwrap();
+            let info = docker::parse_image_inspect(&output.stdout_str()).unwrap();
+            artifact::record::ImageRecord {
+                reference: (*reference).to_owned(),
+                digest: None,
+                id: info.id,
+                source: artifact::record::ImageSource::Config,
+                published_digest: None,
+            }
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    artifact::record::write(
+        dir.path(),
+        &artifact::record::Record {
+            schema: artifact::record::SCHEMA,
+            repo: "kgateway-dev/kgateway".into(),
+            tag: "v2.1.0".into(),
+            prerelease: false,
+            release_url: "https://github.com/kgateway-dev/kgateway/releases/tag/v2.1.0".into(),
+            assets: Vec::new(),
+            images: recorded,
+        },
+    )
+    .unwrap();
+    dir
+}
+
+const RELEASE_IMAGES: [&str; 3] = [
+    "cr.kgateway.dev/kgateway-dev/kgateway:v2.1.0",
+    "cr.kgateway.dev/kgateway-dev/sds:v2.1.0",
+    "cr.kgateway.dev/kgateway-dev/envoy-wrapper:v2.1.0",
+];
+
 #[test]
 fn kind_up_with_a_release_installs_charts_images_and_the_fixture_once() {
     let run = Run::new();
     let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
     run.fakes.add_images(&[&pins.images.echo]).unwrap();
+    let artifacts = record_release(&run, &RELEASE_IMAGES);
+    let artifacts = artifacts.path().to_str().unwrap().to_owned();
     let fixture = script_a_healthy_release(&run);
     let dir = run.run_dir().to_str().unwrap().to_owned();
-    let first = run.xtask(&["kind-up", "--dir", &dir, "--release", "v2.1.0"]);
+    let up = [
+        "kind-up",
+        "--dir",
+        &dir,
+        "--release",
+        "v2.1.0",
+        "--artifacts",
+        &artifacts,
+    ];
+    let first = run.xtask(&up);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
 
     let upgrades: Vec<fake_tools::Call> = run
@@ -566,20 +620,27 @@ fn kind_up_with_a_release_installs_charts_images_and_the_fixture_once() {
             Some(kubeconfig.to_str().unwrap())
         );
     }
-    let loaded: Vec<String> = run
+    // Exactly the recorded images, each saved to an archive and loaded from it; none pulled.
+    let saved: Vec<String> = run
         .cluster_calls()
         .into_iter()
-        .filter(|call| call.has(&["load", "docker-image"]))
-        .map(|call| call.args[2].clone())
+        .filter(|call| call.tool == "docker" && call.has(&["save"]))
+        .map(|call| call.args.last().unwrap().clone())
         .collect();
-    assert_eq!(
-        loaded,
-        [
-            "cr.kgateway.dev/kgateway-dev/kgateway:v2.1.0",
-            "cr.kgateway.dev/kgateway-dev/sds:v2.1.0",
-            "cr.kgateway.dev/kgateway-dev/envoy-wrapper:v2.1.0",
-            pins.images.echo.as_str()
-        ]
+    let mut expected: Vec<&str> = RELEASE_IMAGES.to_vec();
+    expected.push(pins.images.echo.as_str());
+    assert_eq!(saved, expected);
+    let archives = run
+        .cluster_calls()
+        .into_iter()
+        .filter(|call| call.has(&["load", "image-archive"]))
+        .count();
+    assert_eq!(archives, 4);
+    assert!(
+        !run.cluster_calls()
+            .iter()
+            .any(|call| call.has(&["pull"]) || call.has(&["load", "docker-image"])),
+        "an image was pulled or loaded by tag"
     );
     let applied = std::fs::read_to_string(run.run_dir().join("fixture.yaml")).unwrap();
     assert_eq!(
@@ -611,7 +672,7 @@ fn kind_up_with_a_release_installs_charts_images_and_the_fixture_once() {
             )))
             .unwrap();
     }
-    let second = run.xtask(&["kind-up", "--dir", &dir, "--release", "v2.1.0"]);
+    let second = run.xtask(&up);
 
     assert_eq!(second.status.code(), Some(0), "{}", text(&second));
     assert!(
@@ -625,6 +686,39 @@ fn kind_up_with_a_release_installs_charts_images_and_the_fixture_once() {
         .filter(|call| call.has(&["upgrade", "--install"]))
         .count();
     assert_eq!(upgrades, 2, "the second run reinstalled a chart");
+}
+
+#[test]
+fn an_image_retagged_since_it_was_recorded_is_refused() {
+    let run = Run::new();
+    let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
+    run.fakes.add_images(&[&pins.images.echo]).unwrap();
+    let artifacts = record_release(&run, &RELEASE_IMAGES[..1]);
+    // Someone re-tags the image after the fetch: the record says another ID.
+    let record_path = artifacts.path().join("artifacts.json");
+    let record = std::fs::read_to_string(&record_path).unwrap();
+    let id = record.split("\"id\": \"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    std::fs::write(&record_path, record.replace(&id, &format!("sha256:{}", "e".repeat(64)))).unwrap();
+    script_a_healthy_release(&run);
+    let output = run.xtask(&[
+        "kind-up",
+        "--dir",
+        run.run_dir().to_str().unwrap(),
+        "--release",
+        "v2.1.0",
+        "--artifacts",
+        artifacts.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        output.stderr_str().contains("refusing to load an image nobody verified"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        !run.cluster_calls().iter().any(|call| call.has(&["load", "image-archive"])),
+        "the re-tagged image was loaded"
+    );
 }
 
 #[test]
