@@ -426,9 +426,8 @@ pub fn down(args: DownArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
 
 /// `kind-down --stale`: the clusters of verify-release runs that were killed.
 fn down_stale(kind: &Kind, dry_run: bool, token: &exec::Token) -> anyhow::Result<ExitCode> {
-    let owners = crate::workspace_root()
-        .join(pipeline::inputs::RUNS_DIR)
-        .join("owners");
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let owners = pipeline::inputs::runs_root(&crate::workspace_root(), &env).join("owners");
     let sh = Shell::new()
         .with_dry_run(dry_run)
         .with_cancel(token.clone());

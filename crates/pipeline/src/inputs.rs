@@ -14,8 +14,17 @@ use cluster::helm;
 /// The GitHub API base when `GITHUB_API_URL` is unset (GitHub Actions sets it).
 pub const DEFAULT_API: &str = "https://api.github.com";
 
-/// Where runs keep their folders and owner records, relative to the workspace root.
+/// Where runs keep their folders and owner records, relative to the workspace root;
+/// `XTASK_VERIFY_DIR` moves it (several checkouts sharing one, tests using their own).
 pub const RUNS_DIR: &str = "target/verify-release";
+
+/// The folder of runs and owner records for this workspace and environment.
+pub fn runs_root(root: &Path, env: &BTreeMap<String, String>) -> PathBuf {
+    env.get("XTASK_VERIFY_DIR")
+        .map(|dir| dir.trim())
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| root.join(RUNS_DIR), PathBuf::from)
+}
 
 /// What the user asked for on the command line.
 #[derive(Debug, Clone, Default)]
@@ -223,11 +232,10 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
         &target.install.gateway_class,
     )
     .map_err(|error| bad(error.to_string()))?;
+    let runs = runs_root(&root, env);
     let artifacts_dir = match &request.artifacts_dir {
         Some(dir) => dir.clone(),
-        None => root
-            .join(RUNS_DIR)
-            .join(run_folder_name(&tag, SystemTime::now())),
+        None => runs.join(run_folder_name(&tag, SystemTime::now())),
     };
     check_artifacts_dir(&artifacts_dir, request.dry_run)?;
     let timeouts = target.install.timeouts;
@@ -238,7 +246,7 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
         poll: Duration::from_secs(1),
     };
     Ok(Inputs {
-        owners_dir: root.join(RUNS_DIR).join("owners"),
+        owners_dir: runs.join("owners"),
         root,
         config_path,
         pins,

@@ -697,8 +697,19 @@ fn an_image_retagged_since_it_was_recorded_is_refused() {
     // Someone re-tags the image after the fetch: the record says another ID.
     let record_path = artifacts.path().join("artifacts.json");
     let record = std::fs::read_to_string(&record_path).unwrap();
-    let id = record.split("\"id\": \"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    std::fs::write(&record_path, record.replace(&id, &format!("sha256:{}", "e".repeat(64)))).unwrap();
+    let id = record
+        .split("\"id\": \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        &record_path,
+        record.replace(&id, &format!("sha256:{}", "e".repeat(64))),
+    )
+    .unwrap();
     script_a_healthy_release(&run);
     let output = run.xtask(&[
         "kind-up",
@@ -711,12 +722,16 @@ fn an_image_retagged_since_it_was_recorded_is_refused() {
     ]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(
-        output.stderr_str().contains("refusing to load an image nobody verified"),
+        output
+            .stderr_str()
+            .contains("refusing to load an image nobody verified"),
         "{}",
         text(&output)
     );
     assert!(
-        !run.cluster_calls().iter().any(|call| call.has(&["load", "image-archive"])),
+        !run.cluster_calls()
+            .iter()
+            .any(|call| call.has(&["load", "image-archive"])),
         "the re-tagged image was loaded"
     );
 }

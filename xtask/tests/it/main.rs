@@ -6,6 +6,7 @@ mod docker_build;
 mod kind;
 mod tidy;
 mod tools;
+mod verify_release;
 mod versions;
 
 use std::time::{Duration, Instant};

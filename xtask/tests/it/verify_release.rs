@@ -1,0 +1,625 @@
+//! `cargo xtask verify-release` end to end, as a release manager runs it, on this machine:
+//! the fake kind, kubectl and helm (crates/fake-tools) stand in for the cluster, a local server
+//! speaks the GitHub releases API and mirrors the CRD bundle, the real Docker engine builds and
+//! saves the echo image and loads the release's image archive, six real echo replicas serve
+//! behind a real Envoy configured with the fixture's route table, and the fake
+//! `kubectl port-forward` relays the suite to that Envoy and to one replica's health toggle.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use conformance::fixture::LocalFixture;
+use conformance::gateways::{self, Gateway, Kind, Ports};
+use fake_tools::{FakeTools, Rule};
+use testkit::http::{Reply, Server};
+
+const REPO: &str = "example/gateway";
+const TAG: &str = "v2.1.0";
+/// The Gateway API version the tests install: only a bundle whose checksum the test knows can
+/// be served (the real one cannot be downloaded here).
+const TEST_GATEWAY_API: &str = "v9.9.9";
+
+fn docker_program() -> Option<PathBuf> {
+    testkit::find_program("docker", "DOCKER")
+}
+
+/// Whether the real components these tests need are here (skip locally, fail under CI=true).
+fn components() -> bool {
+    testkit::require("dockerd", || {
+        let docker = docker_program().ok_or("no docker CLI")?;
+        exec::Shell::new()
+            .run(&exec::Cmd::new(docker, "ask the engine").args([
+                "info",
+                "--format",
+                "{{.ServerVersion}}",
+            ]))
+            .map(|_| ())
+            .map_err(|error| error.to_string())
+    }) && testkit::require("envoy", || {
+        testkit::find_program("envoy", "ENVOY")
+            .map(|_| ())
+            .ok_or_else(|| "no envoy binary".to_owned())
+    })
+}
+
+/// One gate under test: its fakes, its release server, its gateway and replicas, its folders.
+struct Gate {
+    fakes: FakeTools,
+    server: Server,
+    work: tempfile::TempDir,
+    config: PathBuf,
+    _replicas: LocalFixture,
+    _envoy: Gateway,
+    _envoy_dir: tempfile::TempDir,
+    release_image: String,
+    extra_env: Vec<(String, String)>,
+}
+
+impl Gate {
+    /// A release of `REPO` at `TAG` carrying one image archive, and an Envoy serving the
+    /// fixture's route table (or the broken `variant`).
+    fn new(name: &str, variant: Option<&str>) -> Gate {
+        let work = tempfile::tempdir().unwrap();
+        let fakes = FakeTools::new().unwrap();
+        let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
+        for (tool, version) in [
+            ("kind", pins.kind.version.to_string()),
+            ("kubectl", pins.kubectl.version.to_string()),
+            ("helm", pins.helm.version.to_string()),
+        ] {
+            fakes.set_version(tool, &version).unwrap();
+        }
+        let server = Server::start();
+        let release_image = format!("release-gate-test/{name}:{TAG}");
+        let archive = build_release_archive(work.path(), &release_image);
+        publish(&server, &archive);
+        // The CRD bundle, where XTASK_TOOLS_MIRROR maps the pinned URL.
+        let bundle = b"# a stand-in for the Gateway API standard-install.yaml\n".to_vec();
+        let url = pins
+            .gateway_api
+            .crds_url
+            .replace("{version}", TEST_GATEWAY_API)
+            .replace("{channel}", pins.gateway_api.channel.as_str());
+        server.route(
+            &format!("/{}", url.split_once("://").unwrap().1),
+            Reply::ok(bundle.clone()),
+        );
+        use sha2::Digest as _;
+        let bundle_sha = download::hex(&sha2::Sha256::digest(&bundle));
+
+        let replicas = LocalFixture::start(&[0; 6]).unwrap();
+        let (envoy, envoy_dir) = start_envoy(&replicas, variant);
+        let fixture = cluster::fixture::Fixture::load(
+            &testkit::workspace_root().join(cluster::fixture::FIXTURE_DIR),
+            "envoy-test",
+        )
+        .unwrap();
+        script_cluster(&fakes, &fixture, &replicas, &envoy);
+
+        let config = work.path().join("target.toml");
+        std::fs::write(&config, target_config()).unwrap();
+        let gate = Gate {
+            fakes,
+            server,
+            config,
+            _replicas: replicas,
+            _envoy: envoy,
+            _envoy_dir: envoy_dir,
+            release_image,
+            extra_env: vec![("GATEWAY_API_SHA256".to_owned(), bundle_sha)],
+            work,
+        };
+        std::fs::create_dir_all(gate.verify_dir()).unwrap();
+        gate
+    }
+
+    fn verify_dir(&self) -> PathBuf {
+        self.work.path().join("verify")
+    }
+
+    fn artifacts_dir(&self) -> PathBuf {
+        self.work.path().join("run")
+    }
+
+    fn cmd(&self, extra: &[&str]) -> exec::Cmd {
+        let mut cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run verify-release under test")
+            .args(["verify-release", "--repo", REPO, "--tag", TAG, "--config"])
+            .arg(&self.config)
+            .arg("--artifacts-dir")
+            .arg(self.artifacts_dir())
+            .args(extra)
+            .env("KIND", self.fakes.program("kind"))
+            .env("KUBECTL", self.fakes.program("kubectl"))
+            .env("HELM", self.fakes.program("helm"))
+            .env("DOCKER", docker_program().unwrap())
+            .env("XTASK_TOOLS_DIR", self.work.path().join("tools"))
+            .env("XTASK_VERIFY_DIR", self.verify_dir())
+            .env("XTASK_TOOLS_MIRROR", self.server.base_url())
+            .env("GITHUB_API_URL", self.server.base_url())
+            .env("GATEWAY_API_VERSION", TEST_GATEWAY_API)
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .env_remove("XTASK_FORCE_HOST_TOOLS")
+            .timeout(Duration::from_secs(600));
+        for name in pins::OVERRIDE_VARIABLES {
+            if name != "GATEWAY_API_VERSION" {
+                cmd = cmd.env_remove(name);
+            }
+        }
+        for (key, value) in &self.extra_env {
+            cmd = cmd.env(key, value);
+        }
+        cmd
+    }
+
+    fn run(&self, extra: &[&str]) -> exec::Output {
+        self.fakes.shell().run_unchecked(&self.cmd(extra)).unwrap()
+    }
+
+    fn owner_records(&self) -> Vec<String> {
+        std::fs::read_dir(self.verify_dir().join("owners"))
+            .map(|entries| {
+                entries
+                    .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Nothing of the run is left: no cluster, no owner record, no kubeconfig, no port-forward.
+    fn assert_nothing_leaked(&self, output: &exec::Output) {
+        assert!(
+            self.fakes.clusters().is_empty(),
+            "clusters left: {:?}\n{}",
+            self.fakes.clusters(),
+            text(output)
+        );
+        assert!(
+            self.owner_records().is_empty(),
+            "owner records left: {:?}",
+            self.owner_records()
+        );
+        assert!(
+            !self.artifacts_dir().join("kubeconfig").exists(),
+            "the kubeconfig was left behind"
+        );
+        let alive: Vec<u32> = self
+            .fakes
+            .pids()
+            .into_iter()
+            .filter(|pid| fake_tools::process_alive(*pid))
+            .collect();
+        assert!(alive.is_empty(), "fake tool processes still run: {alive:?}");
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        if let Some(docker) = docker_program() {
+            let _ = exec::Shell::new().run_unchecked(
+                &exec::Cmd::new(docker, "remove the test release image").args([
+                    "image",
+                    "rm",
+                    "--force",
+                    &self.release_image,
+                ]),
+            );
+        }
+    }
+}
+
+fn text(output: &exec::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        output.stdout_str(),
+        output.stderr_str()
+    )
+}
+
+/// A FROM scratch image saved with `docker save`: the release's image archive asset.
+fn build_release_archive(dir: &Path, tag: &str) -> Vec<u8> {
+    let docker = docker_program().unwrap();
+    let context = dir.join("release-image");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(context.join("marker"), format!("{tag}\n")).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nCOPY marker /marker\n",
+    )
+    .unwrap();
+    let sh = exec::Shell::new();
+    sh.run(
+        &exec::Cmd::new(&docker, "build the test release image")
+            .args(["build", "--quiet", "--tag", tag])
+            .arg(&context),
+    )
+    .unwrap();
+    let archive = dir.join("images.tar");
+    sh.run(
+        &exec::Cmd::new(&docker, "save the test release image")
+            .args(["save", "--output"])
+            .arg(&archive)
+            .arg(tag),
+    )
+    .unwrap();
+    std::fs::read(archive).unwrap()
+}
+
+/// The release as GitHub's API shows it: the archive and a checksum list proving it.
+fn publish(server: &Server, archive: &[u8]) {
+    use sha2::Digest as _;
+    let sums = format!(
+        "{}  images.tar\n",
+        download::hex(&sha2::Sha256::digest(archive))
+    );
+    let assets = [
+        ("images.tar", archive.to_vec()),
+        ("checksums.txt", sums.into_bytes()),
+    ];
+    let listed: Vec<serde_json::Value> = assets
+        .iter()
+        .map(|(name, body)| {
+            serde_json::json!({
+                "name": name,
+                "size": body.len(),
+                "browser_download_url": server.url(&format!("download/{TAG}/{name}")),
+            })
+        })
+        .collect();
+    let release = serde_json::json!({
+        "tag_name": TAG, "draft": false, "prerelease": false,
+        "html_url": format!("https://github.com/{REPO}/releases/tag/{TAG}"), "assets": listed,
+    });
+    server.route(
+        &format!("repos/{REPO}/releases/tags/{TAG}"),
+        Reply::json(release.to_string()),
+    );
+    for (name, body) in assets {
+        server.route(&format!("download/{TAG}/{name}"), Reply::ok(body).ranges());
+    }
+}
+
+fn start_envoy(replicas: &LocalFixture, variant: Option<&str>) -> (Gateway, tempfile::TempDir) {
+    let dir = gateways::templates_dir(&testkit::workspace_root());
+    let good = std::fs::read_to_string(dir.join(Kind::Envoy.template_file())).unwrap();
+    let config = match variant {
+        None => good,
+        Some(name) => {
+            let variants = gateways::parse_variants(
+                &std::fs::read_to_string(dir.join("variants.toml")).unwrap(),
+            )
+            .unwrap();
+            variants
+                .iter()
+                .find(|v| v.gateway == Kind::Envoy && v.name == name)
+                .unwrap()
+                .apply(&good)
+                .unwrap()
+        }
+    };
+    let ports: Vec<u16> = replicas.addresses().iter().map(|a| a.port()).collect();
+    let ports = Ports::free(ports.try_into().unwrap()).unwrap();
+    let run_dir = tempfile::tempdir().unwrap();
+    let rendered = gateways::render(&config, &ports, run_dir.path()).unwrap();
+    let envoy = Gateway::start(
+        Kind::Envoy,
+        &testkit::find_program("envoy", "ENVOY").unwrap(),
+        &rendered,
+        ports,
+        run_dir.path(),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    (envoy, run_dir)
+}
+
+/// The cluster as a controller that works would leave it: the fixture's Gateway programmed,
+/// its routes accepted, its pods Ready (the v1 pods named as the local replicas, so the health
+/// toggle reaches one of them), the gateway Service labelled; port-forwards relay to Envoy and
+/// to the first v1 replica.
+fn script_cluster(
+    fakes: &FakeTools,
+    fixture: &cluster::fixture::Fixture,
+    replicas: &LocalFixture,
+    envoy: &Gateway,
+) {
+    let gateway = fixture.gateway().clone();
+    let condition = |kind: &str| {
+        format!(
+            r#"{{"type":"{kind}","status":"True","reason":"{kind}","message":"","observedGeneration":1}}"#
+        )
+    };
+    let gateway_json = format!(
+        r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"spec":{{"gatewayClassName":"envoy-test","listeners":[{{"name":"http","port":80}}]}},"status":{{"conditions":[{},{}],"listeners":[{{"name":"http","conditions":[{}]}}]}}}}"#,
+        gateway.name,
+        gateway.namespace,
+        condition("Accepted"),
+        condition("Programmed"),
+        condition("Programmed")
+    );
+    fakes
+        .rule(
+            Rule::new(
+                "kubectl",
+                &["get", "gateways.gateway.networking.k8s.io", &gateway.name],
+            )
+            .stdout(gateway_json),
+        )
+        .unwrap();
+    for route in &fixture.routes {
+        let route_json = format!(
+            r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"status":{{"parents":[{{"controllerName":"example.com/gateway","parentRef":{{"name":"{}","namespace":"{}"}},"conditions":[{},{}]}}]}}}}"#,
+            route.name,
+            route.namespace,
+            gateway.name,
+            gateway.namespace,
+            condition("Accepted"),
+            condition("ResolvedRefs")
+        );
+        fakes
+            .rule(
+                Rule::new(
+                    "kubectl",
+                    &["get", "httproutes.gateway.networking.k8s.io", &route.name],
+                )
+                .stdout(route_json),
+            )
+            .unwrap();
+    }
+    let pod = |name: &str| {
+        format!(
+            r#"{{"metadata":{{"name":"{name}","namespace":"{}"}},"status":{{"phase":"Running","conditions":[{{"type":"Ready","status":"True"}}]}}}}"#,
+            conformance::fixture::NAMESPACE
+        )
+    };
+    let v1: Vec<&conformance::fixture::LocalReplica> = replicas
+        .replicas
+        .iter()
+        .filter(|r| r.backend == conformance::fixture::V1)
+        .collect();
+    let v1_pods: Vec<String> = v1.iter().map(|r| pod(r.server.pod())).collect();
+    fakes
+        .rule(
+            Rule::new(
+                "kubectl",
+                &["get", "pods", "--selector", "app=infra-backend-v1"],
+            )
+            .stdout(format!(r#"{{"items":[{}]}}"#, v1_pods.join(","))),
+        )
+        .unwrap();
+    fakes
+        .rule(Rule::new("kubectl", &["get", "pods"]).stdout(format!(
+            r#"{{"items":[{},{}]}}"#,
+            pod("other-a-b"),
+            pod("other-c-d")
+        )))
+        .unwrap();
+    let service = format!(
+        r#"{{"items":[{{"metadata":{{"name":"{}","namespace":"{}","labels":{{"gateway.networking.k8s.io/gateway-name":"{}"}}}},"spec":{{"type":"LoadBalancer","ports":[{{"name":"http","port":80}}]}}}}]}}"#,
+        gateway.name, gateway.namespace, gateway.name
+    );
+    fakes
+        .rule(Rule::new("kubectl", &["get", "services"]).stdout(service))
+        .unwrap();
+    let first_v1 = v1[0];
+    fakes
+        .rule(
+            Rule::new(
+                "kubectl",
+                &["port-forward", &format!("pod/{}", first_v1.server.pod())],
+            )
+            .relay(first_v1.server.local_addr()),
+        )
+        .unwrap();
+    let listen: std::net::SocketAddr = envoy.url().trim_start_matches("http://").parse().unwrap();
+    fakes.set_relay(listen).unwrap();
+}
+
+/// A target config for "another implementation": its release carries an image archive, one
+/// chart, no LoadBalancer provider (the suite goes through the port-forward), short deadlines.
+fn target_config() -> String {
+    format!(
+        r#"[release]
+repo = "{REPO}"
+project = "example-gateway"
+
+[artifacts]
+patterns = ["images.tar"]
+image_archives = ["images.tar"]
+images_from_manifests = false
+request_timeout_secs = 5
+total_timeout_secs = 60
+retries = 1
+
+[install]
+gateway_class = "envoy-test"
+
+[[install.charts]]
+name = "example-gateway"
+chart = "oci://registry.example/charts/example-gateway"
+version = "{{version}}"
+namespace = "example-system"
+
+[install.timeouts]
+cluster_create_secs = 60
+crds_secs = 30
+helm_secs = 60
+gateway_secs = 20
+routes_secs = 20
+pods_secs = 20
+
+[load_balancer]
+provider = "none"
+
+[diagnostics]
+pods = [{{ namespace = "example-system", selector = "app=example-gateway" }}]
+
+[conformance]
+deadline_seconds = 20
+"#
+    )
+}
+
+#[test]
+fn a_correct_gateway_passes_with_every_report_and_nothing_left_behind() {
+    if !components() {
+        return;
+    }
+    let gate = Gate::new("passes", None);
+    let output = gate.run(&[]);
+    // Shown with --nocapture: what a release manager sees.
+    eprintln!("{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let dir = gate.artifacts_dir();
+    for file in [
+        "commands.log",
+        "artifacts.json",
+        "run.json",
+        "summary.md",
+        "junit-pipeline.xml",
+        "conformance/junit.xml",
+        "conformance/conformance-report.yaml",
+        "conformance/summary.md",
+        "conformance/conformance.json",
+        "logs/kind-version.txt",
+    ] {
+        assert!(
+            dir.join(file).is_file(),
+            "{file} is missing\n{}",
+            text(&output)
+        );
+    }
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["verdict"], "passed");
+    assert_eq!(run["exit_code"], 0);
+    assert_eq!(run["release"]["tag"], TAG);
+    // Every step is timed, and the independent ones overlapped.
+    let steps = run["steps"].as_array().unwrap();
+    let step = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap().clone();
+    for name in [
+        "tools",
+        "resolve",
+        "assets",
+        "record",
+        "cluster",
+        "echo-image",
+        "load-images",
+        "crds",
+        "charts",
+        "fixture",
+        "gateway",
+        "conformance",
+        "cleanup",
+    ] {
+        assert_eq!(step(name)["status"], "succeeded", "{name}: {}", step(name));
+    }
+    assert_eq!(step("diagnostics")["status"], "skipped");
+    let (cluster, echo) = (step("cluster"), step("echo-image"));
+    assert!(
+        cluster["started_ms"].as_u64() < echo["finished_ms"].as_u64()
+            && echo["started_ms"].as_u64() < cluster["finished_ms"].as_u64(),
+        "cluster and echo-image did not overlap: {cluster} {echo}"
+    );
+    // The release's image and the echo image were loaded from archives, by the recorded ID.
+    let record = artifact::record::read(&dir).unwrap();
+    assert_eq!(record.images.len(), 1);
+    assert_eq!(record.images[0].reference, gate.release_image);
+    let loads = gate
+        .fakes
+        .calls_of("kind")
+        .into_iter()
+        .filter(|call| call.has(&["load", "image-archive"]))
+        .count();
+    assert_eq!(loads, 2);
+    // commands.log: every command with its step, exit code and duration.
+    let log = std::fs::read_to_string(dir.join("commands.log")).unwrap();
+    assert!(log.contains("[cluster] start "), "{log}");
+    assert!(
+        log.lines()
+            .any(|line| line.contains("[charts] exit 0 after ")
+                && line.contains("upgrade --install")),
+        "{log}"
+    );
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(summary.contains("verified, every case passed"), "{summary}");
+    assert!(summary.contains("```text"), "no timeline: {summary}");
+    // The last lines name the verdict and where the reports are.
+    let stdout = output.stdout_str();
+    assert!(
+        stdout.contains("verify-release: example-gateway v2.1.0: verified"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        stdout.contains(&format!("reports: {}", dir.display())),
+        "{}",
+        text(&output)
+    );
+    gate.assert_nothing_leaked(&output);
+}
+
+#[test]
+fn a_gateway_with_wrong_weights_fails_naming_the_case_with_diagnostics() {
+    if !components() {
+        return;
+    }
+    let gate = Gate::new("weights", Some("weights-50-50"));
+    let output = gate.run(&[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stdout = output.stdout_str();
+    let tail: Vec<&str> = stdout.lines().rev().take(6).collect();
+    assert!(
+        tail.iter()
+            .any(|line| line.starts_with("failing cases:") && line.contains("weighted-split")),
+        "the last lines do not name weighted-split:\n{}",
+        text(&output)
+    );
+    let diagnostics = gate.artifacts_dir().join("diagnostics");
+    for file in [
+        "events.txt",
+        "gateways.txt",
+        "index.txt",
+        "helm-status-example-gateway.txt",
+        "helm-history-example-gateway.txt",
+    ] {
+        assert!(
+            diagnostics.join(file).is_file(),
+            "{file} missing\n{}",
+            text(&output)
+        );
+    }
+    let run: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(gate.artifacts_dir().join("run.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(run["verdict"], "failed");
+    assert_eq!(run["failing_cases"], serde_json::json!(["weighted-split"]));
+    gate.assert_nothing_leaked(&output);
+}
+
+#[test]
+fn a_failing_kind_create_could_not_run_and_leaks_nothing() {
+    if !components() {
+        return;
+    }
+    let gate = Gate::new("create-fails", None);
+    gate.fakes
+        .rule(
+            Rule::new("kind", &["create", "cluster"])
+                .builtin()
+                .stderr("ERROR: failed to create cluster: failed to init node with kubeadm\n")
+                .exit(1),
+        )
+        .unwrap();
+    let output = gate.run(&[]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert!(
+        output.stdout_str().contains("failing step: cluster"),
+        "{}",
+        text(&output)
+    );
+    gate.assert_nothing_leaked(&output);
+}
