@@ -142,7 +142,8 @@ pub fn sweep(
     if owners.is_empty() {
         return Ok(Vec::new());
     }
-    let clusters = dev::list_clusters(&sh.for_cleanup(), kind)?;
+    // Listing is a read: even a dry run asks kind, so its plan shows exactly what would go.
+    let clusters = dev::list_clusters(&sh.for_cleanup().with_dry_run(false), kind)?;
     let mut deleted = Vec::new();
     for owner in owners {
         if owner_alive(sh, &owner) || !owner.cluster.starts_with(CLUSTER_PREFIX) {

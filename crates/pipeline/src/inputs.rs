@@ -84,6 +84,9 @@ pub struct Inputs {
     pub deadlines: Deadlines,
     /// The host OS (`linux`, `macos`): decides whether the kind network is routable.
     pub host_os: String,
+    /// The sha256-keyed cache of verified downloads (`XTASK_ARTIFACT_CACHE`, default
+    /// `target/artifact-cache`, shared with `cargo xtask artifacts fetch`).
+    pub cache_dir: PathBuf,
 }
 
 impl Inputs {
@@ -131,7 +134,7 @@ impl Inputs {
             request_timeout: Duration::from_secs(artifacts.request_timeout_secs),
             total_timeout: Duration::from_secs(artifacts.total_timeout_secs),
             retries: artifacts.retries,
-            cache_dir: Some(self.root.join("target/artifact-cache")),
+            cache_dir: Some(self.cache_dir.clone()),
             cancel: token.clone(),
             ..download::Options::default()
         }
@@ -247,7 +250,7 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
     };
     Ok(Inputs {
         owners_dir: runs.join("owners"),
-        root,
+        root: root.clone(),
         config_path,
         pins,
         overrides,
@@ -264,6 +267,8 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
         fixture,
         deadlines,
         host_os: std::env::consts::OS.to_owned(),
+        cache_dir: var("XTASK_ARTIFACT_CACHE")
+            .map_or_else(|| root.join("target/artifact-cache"), PathBuf::from),
         target,
     })
 }

@@ -14,9 +14,20 @@ use std::time::{Duration, Instant};
 /// Ctrl-C the way a terminal delivers it: waits until `started` says the work is under way
 /// (failing if xtask ends first or `patience` runs out), sends SIGINT to xtask alone (its
 /// children run in their own process groups), then waits for xtask to stop after its cleanup.
-/// Returns the exit code and the tail of stderr.
+/// Returns the exit code (None when a signal killed it) and the tail of stderr.
 fn interrupt_when(
     xtask: &mut exec::ChildGuard,
+    what: &str,
+    patience: Duration,
+    started: impl FnMut(&exec::ChildGuard) -> bool,
+) -> (Option<i32>, String) {
+    signal_when(xtask, "INT", what, patience, started)
+}
+
+/// [`interrupt_when`] with any signal (`INT`, `TERM`, `KILL`).
+fn signal_when(
+    xtask: &mut exec::ChildGuard,
+    signal: &str,
     what: &str,
     patience: Duration,
     mut started: impl FnMut(&exec::ChildGuard) -> bool,
@@ -32,7 +43,10 @@ fn interrupt_when(
     }
     let pid = xtask.id().expect("a running xtask").to_string();
     exec::Shell::new()
-        .run(&exec::Cmd::new("kill", "send SIGINT to xtask").args(["-INT", &pid]))
+        .run(
+            &exec::Cmd::new("kill", format!("send SIG{signal} to xtask"))
+                .args([&format!("-{signal}"), &pid]),
+        )
         .unwrap();
     let stopping = Instant::now();
     let status = loop {
@@ -41,7 +55,7 @@ fn interrupt_when(
         }
         assert!(
             stopping.elapsed() < patience,
-            "xtask did not stop after SIGINT: {}",
+            "xtask did not stop after SIG{signal}: {}",
             xtask.stderr_tail()
         );
         std::thread::sleep(Duration::from_millis(20));

@@ -53,6 +53,9 @@ struct Gate {
     _envoy_dir: tempfile::TempDir,
     release_image: String,
     extra_env: Vec<(String, String)>,
+    docker: PathBuf,
+    /// Where the mirror serves the CRD bundle.
+    bundle_route: String,
 }
 
 impl Gate {
@@ -80,10 +83,8 @@ impl Gate {
             .crds_url
             .replace("{version}", TEST_GATEWAY_API)
             .replace("{channel}", pins.gateway_api.channel.as_str());
-        server.route(
-            &format!("/{}", url.split_once("://").unwrap().1),
-            Reply::ok(bundle.clone()),
-        );
+        let bundle_route = format!("/{}", url.split_once("://").unwrap().1);
+        server.route(&bundle_route, Reply::ok(bundle.clone()));
         use sha2::Digest as _;
         let bundle_sha = download::hex(&sha2::Sha256::digest(&bundle));
 
@@ -97,7 +98,7 @@ impl Gate {
         script_cluster(&fakes, &fixture, &replicas, &envoy);
 
         let config = work.path().join("target.toml");
-        std::fs::write(&config, target_config()).unwrap();
+        std::fs::write(&config, target_config("none", &[])).unwrap();
         let gate = Gate {
             fakes,
             server,
@@ -107,10 +108,31 @@ impl Gate {
             _envoy_dir: envoy_dir,
             release_image,
             extra_env: vec![("GATEWAY_API_SHA256".to_owned(), bundle_sha)],
+            docker: docker_program().unwrap(),
+            bundle_route,
             work,
         };
         std::fs::create_dir_all(gate.verify_dir()).unwrap();
         gate
+    }
+
+    /// A docker that is the real one, except that the subcommand named in the file
+    /// `hang-docker` (say `build`) never returns; its pid goes where the fakes note theirs.
+    fn hang_docker(&mut self, subcommand: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let wrapper = self.work.path().join("docker-wrapper");
+        let script = format!(
+            "#!/bin/sh\nif [ \"$1\" = {subcommand} ]; then echo $$ >> '{pids}'; exec sleep 3600; fi\nexec '{docker}' \"$@\"\n",
+            pids = self.fakes.state_dir().join("pids").display(),
+            docker = docker_program().unwrap().display(),
+        );
+        std::fs::write(&wrapper, script).unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        self.docker = wrapper;
+    }
+
+    fn set_config(&self, provider: &str, images: &[&str]) {
+        std::fs::write(&self.config, target_config(provider, images)).unwrap();
     }
 
     fn verify_dir(&self) -> PathBuf {
@@ -122,18 +144,30 @@ impl Gate {
     }
 
     fn cmd(&self, extra: &[&str]) -> exec::Cmd {
-        let mut cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run verify-release under test")
+        self.cmd_in(&self.artifacts_dir(), extra)
+    }
+
+    fn cmd_in(&self, artifacts_dir: &Path, extra: &[&str]) -> exec::Cmd {
+        let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run verify-release under test")
             .args(["verify-release", "--repo", REPO, "--tag", TAG, "--config"])
             .arg(&self.config)
             .arg("--artifacts-dir")
-            .arg(self.artifacts_dir())
-            .args(extra)
+            .arg(artifacts_dir)
+            .args(extra);
+        self.with_env(cmd)
+    }
+
+    /// The environment every xtask call of this gate gets: the fakes, the real (or wrapped)
+    /// docker, the local release server and mirror, private tool and run folders.
+    fn with_env(&self, cmd: exec::Cmd) -> exec::Cmd {
+        let mut cmd = cmd
             .env("KIND", self.fakes.program("kind"))
             .env("KUBECTL", self.fakes.program("kubectl"))
             .env("HELM", self.fakes.program("helm"))
-            .env("DOCKER", docker_program().unwrap())
+            .env("DOCKER", &self.docker)
             .env("XTASK_TOOLS_DIR", self.work.path().join("tools"))
             .env("XTASK_VERIFY_DIR", self.verify_dir())
+            .env("XTASK_ARTIFACT_CACHE", self.work.path().join("cache"))
             .env("XTASK_TOOLS_MIRROR", self.server.base_url())
             .env("GITHUB_API_URL", self.server.base_url())
             .env("GATEWAY_API_VERSION", TEST_GATEWAY_API)
@@ -155,6 +189,29 @@ impl Gate {
 
     fn run(&self, extra: &[&str]) -> exec::Output {
         self.fakes.shell().run_unchecked(&self.cmd(extra)).unwrap()
+    }
+
+    /// Starts verify-release in `artifacts_dir`, waits until `step` has started, sends
+    /// `signal` and returns the exit code and the tail of stderr.
+    fn interrupt_during(
+        &self,
+        artifacts_dir: &Path,
+        step: &str,
+        signal: &str,
+    ) -> (Option<i32>, String) {
+        let mut xtask = self
+            .fakes
+            .shell()
+            .spawn(&self.cmd_in(artifacts_dir, &[]))
+            .unwrap();
+        let started = format!("[{step}] started");
+        crate::signal_when(
+            &mut xtask,
+            signal,
+            &format!("verify-release's {step} step"),
+            Duration::from_secs(120),
+            |xtask| xtask.stderr_tail().contains(&started),
+        )
     }
 
     fn owner_records(&self) -> Vec<String> {
@@ -418,8 +475,10 @@ fn script_cluster(
 }
 
 /// A target config for "another implementation": its release carries an image archive, one
-/// chart, no LoadBalancer provider (the suite goes through the port-forward), short deadlines.
-fn target_config() -> String {
+/// chart, the given LoadBalancer provider and images to pull, short deadlines.
+fn target_config(provider: &str, images: &[&str]) -> String {
+    let images: Vec<String> = images.iter().map(|image| format!("{image:?}")).collect();
+    let images = images.join(", ");
     format!(
         r#"[release]
 repo = "{REPO}"
@@ -428,8 +487,9 @@ project = "example-gateway"
 [artifacts]
 patterns = ["images.tar"]
 image_archives = ["images.tar"]
+images = [{images}]
 images_from_manifests = false
-request_timeout_secs = 5
+request_timeout_secs = 3
 total_timeout_secs = 60
 retries = 1
 
@@ -451,7 +511,7 @@ routes_secs = 20
 pods_secs = 20
 
 [load_balancer]
-provider = "none"
+provider = "{provider}"
 
 [diagnostics]
 pods = [{{ namespace = "example-system", selector = "app=example-gateway" }}]
@@ -622,4 +682,212 @@ fn a_failing_kind_create_could_not_run_and_leaks_nothing() {
         text(&output)
     );
     gate.assert_nothing_leaked(&output);
+}
+
+/// Holds `step` running (a command that never returns, a server that answers late) so a
+/// signal arrives during it.
+fn hold(gate: &mut Gate, step: &str) {
+    let hang = |tool: &str, words: &[&str]| gate.fakes.rule(Rule::new(tool, words).hang()).unwrap();
+    let late = Reply::status(503).delay(Duration::from_secs(8));
+    match step {
+        "tools" => hang("kind", &["version"]),
+        "resolve" => gate
+            .server
+            .route(&format!("repos/{REPO}/releases/tags/{TAG}"), late),
+        "crd-bundle" => gate.server.route(&gate.bundle_route.clone(), late),
+        "assets" => gate
+            .server
+            .route(&format!("download/{TAG}/images.tar"), late),
+        "images" => {
+            gate.set_config("none", &["release-gate-test/pull-me:{version}"]);
+            gate.hang_docker("pull");
+        }
+        "record" => gate.hang_docker("load"),
+        "cluster" => gate
+            .fakes
+            .rule(Rule::new("kind", &["create", "cluster"]).builtin().hang())
+            .unwrap(),
+        "echo-image" => gate.hang_docker("build"),
+        "load-balancer" => {
+            gate.set_config("cloud-provider-kind", &[]);
+            gate.hang_docker("run");
+        }
+        "load-images" => hang("kind", &["load", "image-archive"]),
+        "crds" => hang("kubectl", &["wait", "--for=condition=Established"]),
+        "charts" => hang("helm", &["upgrade", "--install"]),
+        "fixture" => {
+            let fixture = gate.artifacts_dir().join("fixture.yaml");
+            hang("kubectl", &["apply", "-f", fixture.to_str().unwrap()]);
+        }
+        "gateway" => hang("kubectl", &["port-forward"]),
+        // The suite runs for seconds against Envoy: long enough by itself.
+        "conformance" => {}
+        other => panic!("no way to hold step {other}"),
+    }
+}
+
+/// SIGINT and SIGTERM, alternating, during each step in turn: the run stops with 128 + the
+/// signal, after cleanup, and leaves no cluster, no owner record, no kubeconfig and no child.
+#[test]
+fn a_signal_during_any_step_cleans_up_and_exits_128_plus_the_signal() {
+    if !components() {
+        return;
+    }
+    let steps = [
+        "tools",
+        "resolve",
+        "crd-bundle",
+        "assets",
+        "images",
+        "record",
+        "cluster",
+        "echo-image",
+        "load-balancer",
+        "load-images",
+        "crds",
+        "charts",
+        "fixture",
+        "gateway",
+        "conformance",
+    ];
+    for (index, step) in steps.into_iter().enumerate() {
+        let (signal, code) = if index % 2 == 0 {
+            ("INT", 130)
+        } else {
+            ("TERM", 143)
+        };
+        let mut gate = Gate::new(&format!("signal-{step}"), None);
+        hold(&mut gate, step);
+        let (exit, stderr) = gate.interrupt_during(&gate.artifacts_dir(), step, signal);
+        assert_eq!(exit, Some(code), "SIG{signal} during {step}:\n{stderr}");
+        let output = exec::Output {
+            status: std::os::unix::process::ExitStatusExt::from_raw(0),
+            stdout: Vec::new(),
+            stderr: stderr.clone().into_bytes(),
+        };
+        gate.assert_nothing_leaked(&output);
+        let run: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(gate.artifacts_dir().join("run.json")).unwrap_or_else(
+                |error| panic!("no run.json after SIG{signal} during {step}: {error}\n{stderr}"),
+            ),
+        )
+        .unwrap();
+        assert_eq!(run["verdict"], "interrupted", "during {step}");
+        assert_eq!(run["exit_code"], code, "during {step}");
+        let cleanup = run["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "cleanup")
+            .unwrap()
+            .clone();
+        assert_eq!(cleanup["status"], "succeeded", "during {step}: {cleanup}");
+    }
+}
+
+/// A run killed outright (SIGKILL) cannot clean up: its cluster stays, with its owner record.
+/// Returns the gate and the leaked cluster's name; a cluster someone else made is beside it.
+fn killed_run() -> (Gate, String) {
+    let gate = Gate::new("killed", None);
+    gate.fakes
+        .rule(Rule::new("helm", &["upgrade", "--install"]).hang().times(1))
+        .unwrap();
+    gate.fakes.add_clusters(&["someone-elses"]).unwrap();
+    let (exit, stderr) = gate.interrupt_during(&gate.artifacts_dir(), "charts", "KILL");
+    assert_eq!(exit, None, "SIGKILL did not kill xtask:\n{stderr}");
+    // The hanging helm outlived its parent (its own process group): a runner crash would take
+    // it too.
+    for pid in gate.fakes.pids() {
+        let _ = exec::Shell::new().run_unchecked(
+            &exec::Cmd::new("kill", "stop the orphan").args(["-KILL", &pid.to_string()]),
+        );
+    }
+    let clusters = gate.fakes.clusters();
+    let leaked: Vec<&String> = clusters
+        .iter()
+        .filter(|name| name.starts_with(cluster::owner::CLUSTER_PREFIX))
+        .collect();
+    assert_eq!(leaked.len(), 1, "{clusters:?}");
+    assert_eq!(gate.owner_records().len(), 1);
+    let leaked = leaked[0].clone();
+    (gate, leaked)
+}
+
+#[test]
+fn the_next_run_deletes_a_killed_runs_cluster_and_nothing_else() {
+    if !components() {
+        return;
+    }
+    let (gate, leaked) = killed_run();
+    let second = gate.work.path().join("second");
+    let output = gate
+        .fakes
+        .shell()
+        .run_unchecked(&gate.cmd_in(&second, &[]))
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        output
+            .stderr_str()
+            .contains(&format!("delete stale cluster {leaked}")),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        gate.fakes.clusters(),
+        ["someone-elses"],
+        "{}",
+        text(&output)
+    );
+    assert!(
+        gate.owner_records().is_empty(),
+        "{:?}",
+        gate.owner_records()
+    );
+}
+
+#[test]
+fn kind_down_stale_deletes_only_clusters_of_killed_runs() {
+    if !components() {
+        return;
+    }
+    let (gate, leaked) = killed_run();
+    let down = |extra: &[&str]| {
+        let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run kind-down --stale")
+            .args(["kind-down", "--stale"])
+            .args(extra);
+        gate.fakes
+            .shell()
+            .run_unchecked(&gate.with_env(cmd))
+            .unwrap()
+    };
+    let plan = down(&["--dry-run"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert!(
+        plan.stdout_str()
+            .contains(&format!("delete cluster --name {leaked}")),
+        "{}",
+        text(&plan)
+    );
+    assert!(
+        !plan.stdout_str().contains("someone-elses"),
+        "{}",
+        text(&plan)
+    );
+    assert_eq!(
+        gate.fakes.clusters().len(),
+        2,
+        "the dry run deleted something"
+    );
+    let output = down(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        output
+            .stdout_str()
+            .contains(&format!("deleted stale clusters: {leaked}")),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(gate.fakes.clusters(), ["someone-elses"]);
+    assert!(gate.owner_records().is_empty());
 }
