@@ -116,6 +116,21 @@ impl Gate {
         gate
     }
 
+    /// A docker that is the real one, except that `run` and `rm` (cloud-provider-kind's start
+    /// and stop) only record their argv in `provider.log`: no image can be pulled here.
+    fn stub_provider(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        let wrapper = self.work.path().join("docker-provider");
+        let script = format!(
+            "#!/bin/sh\nif [ \"$1\" = run ] || [ \"$1\" = rm ]; then echo \"$@\" >> '{log}'; exit 0; fi\nexec '{docker}' \"$@\"\n",
+            log = self.work.path().join("provider.log").display(),
+            docker = docker_program().unwrap().display(),
+        );
+        std::fs::write(&wrapper, script).unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        self.docker = wrapper;
+    }
+
     /// A docker that is the real one, except that the subcommand named in the file
     /// `hang-docker` (say `build`) never returns; its pid goes where the fakes note theirs.
     fn hang_docker(&mut self, subcommand: &str) {
@@ -370,6 +385,45 @@ fn start_envoy(replicas: &LocalFixture, variant: Option<&str>) -> (Gateway, temp
     )
     .unwrap();
     (envoy, run_dir)
+}
+
+/// The fixture's Gateway with an address, as cloud-provider-kind gives it: 127.0.0.2, where
+/// nothing listens on the listener port, so the run must fall back to the port-forward.
+fn give_the_gateway_an_address(fakes: &FakeTools) {
+    let fixture = cluster::fixture::Fixture::load(
+        &testkit::workspace_root().join(cluster::fixture::FIXTURE_DIR),
+        "envoy-test",
+    )
+    .unwrap();
+    let gateway = fixture.gateway();
+    let condition = |kind: &str| {
+        format!(r#"{{"type":"{kind}","status":"True","reason":"{kind}","observedGeneration":1}}"#)
+    };
+    // Ahead of the rule script_cluster added: rules are tried in order, so this one is put
+    // first by writing it before the others are read again.
+    let json = format!(
+        r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"spec":{{"listeners":[{{"name":"http","port":80}}]}},"status":{{"addresses":[{{"type":"IPAddress","value":"127.0.0.2"}}],"conditions":[{},{}],"listeners":[{{"name":"http","conditions":[{}]}}]}}}}"#,
+        gateway.name,
+        gateway.namespace,
+        condition("Accepted"),
+        condition("Programmed"),
+        condition("Programmed")
+    );
+    let rules = fakes.state_dir().join("rules");
+    let existing = std::fs::read_to_string(&rules).unwrap_or_default();
+    std::fs::write(&rules, "").unwrap();
+    fakes
+        .rule(
+            Rule::new(
+                "kubectl",
+                &["get", "gateways.gateway.networking.k8s.io", &gateway.name],
+            )
+            .stdout(json),
+        )
+        .unwrap();
+    let mut text = std::fs::read_to_string(&rules).unwrap();
+    text.push_str(&existing);
+    std::fs::write(&rules, text).unwrap();
 }
 
 /// The cluster as a controller that works would leave it: the fixture's Gateway programmed,
@@ -890,4 +944,141 @@ fn kind_down_stale_deletes_only_clusters_of_killed_runs() {
     );
     assert_eq!(gate.fakes.clusters(), ["someone-elses"]);
     assert!(gate.owner_records().is_empty());
+}
+
+#[test]
+fn cloud_provider_kind_gives_the_gateway_an_address_and_an_unroutable_one_falls_back() {
+    if !components() {
+        return;
+    }
+    let mut gate = Gate::new("provider", None);
+    gate.set_config("cloud-provider-kind", &[]);
+    gate.stub_provider();
+    give_the_gateway_an_address(&gate.fakes);
+    let output = gate.run(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let provider_log = std::fs::read_to_string(gate.work.path().join("provider.log")).unwrap();
+    let lines: Vec<&str> = provider_log.lines().collect();
+    assert_eq!(lines.len(), 2, "{provider_log}");
+    let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
+    assert!(
+        lines[0].starts_with("run --detach --name release-gate-run-")
+            && lines[0].contains(&format!(
+                "--network host --volume /var/run/docker.sock:/var/run/docker.sock {} --gateway-channel=disabled",
+                pins.images.cloud_provider_kind.reference
+            )),
+        "{provider_log}"
+    );
+    assert!(
+        lines[1].starts_with("rm --force release-gate-run-") && lines[1].ends_with("-lb"),
+        "{provider_log}"
+    );
+    let stderr = output.stderr_str();
+    assert!(
+        stderr.contains("has the address 127.0.0.2"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        stderr.contains(
+            "through a port-forward: the host cannot reach the Gateway's address 127.0.0.2:80"
+        ),
+        "{}",
+        text(&output)
+    );
+    gate.assert_nothing_leaked(&output);
+}
+
+#[test]
+fn keep_cluster_leaves_it_with_its_kubeconfig_and_says_how_to_delete_it() {
+    if !components() {
+        return;
+    }
+    let gate = Gate::new("keep", None);
+    let output = gate.run(&["--keep-cluster"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let clusters = gate.fakes.clusters();
+    assert_eq!(clusters.len(), 1, "{clusters:?}");
+    let kubeconfig = gate.artifacts_dir().join("kubeconfig");
+    assert!(kubeconfig.is_file());
+    let stdout = output.stdout_str();
+    assert!(
+        stdout.contains(&format!(
+            "cluster {} is kept: kubectl --kubeconfig {} get pods -A; delete it with `kind delete cluster --name {}`",
+            clusters[0],
+            kubeconfig.display(),
+            clusters[0]
+        )),
+        "{}",
+        text(&output)
+    );
+    // The user owns it now: a later run's sweep must not take it away.
+    assert!(gate.owner_records().is_empty());
+    assert!(
+        !gate
+            .fakes
+            .calls_of("kind")
+            .iter()
+            .any(|call| call.has(&["delete", "cluster"]))
+    );
+}
+
+#[test]
+fn dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing() {
+    // No docker, no network and no installed tool are needed: nothing runs.
+    let gate_dir = tempfile::tempdir().unwrap();
+    let config = gate_dir.path().join("target.toml");
+    std::fs::write(
+        &config,
+        target_config("cloud-provider-kind", &["registry.example/gw:{version}"]),
+    )
+    .unwrap();
+    let fakes = FakeTools::new().unwrap();
+    let artifacts = gate_dir.path().join("run");
+    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "plan verify-release")
+        .args(["verify-release", "--dry-run", "--config"])
+        .arg(&config)
+        .arg("--artifacts-dir")
+        .arg(&artifacts)
+        .env("KIND", fakes.program("kind"))
+        .env("KUBECTL", fakes.program("kubectl"))
+        .env("HELM", fakes.program("helm"))
+        .env("DOCKER", gate_dir.path().join("no-docker-here"))
+        .env("XTASK_TOOLS_DIR", gate_dir.path().join("tools"))
+        .env("XTASK_VERIFY_DIR", gate_dir.path().join("verify"))
+        .env("GITHUB_API_URL", "http://127.0.0.1:9")
+        .env_remove("GITHUB_ACTIONS");
+    let output = fakes.shell().run_unchecked(&cmd).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let plan = output.stdout_str();
+    for expected in [
+        "#   wave 1: tools ‖ resolve ‖ crd-bundle",
+        "#   wave 2: assets ‖ images ‖ cluster ‖ echo-image",
+        &format!("# GET http://127.0.0.1:9/repos/{REPO}/releases/latest"),
+        "docker pull --quiet 'registry.example/gw:<resolved tag>'",
+        " create cluster --name release-gate-run-",
+        "--gateway-channel=disabled",
+        " load image-archive ",
+        "helm upgrade --install example-gateway oci://registry.example/charts/example-gateway --version '<resolved tag>'",
+        " port-forward ",
+        "## cleanup: ",
+        " delete cluster --name release-gate-run-",
+    ] {
+        assert!(
+            plan.contains(expected),
+            "the plan lacks `{expected}`:\n{plan}"
+        );
+    }
+    // Nothing ran: not one call of a fake, no folder created.
+    let calls: Vec<String> = fakes
+        .calls()
+        .into_iter()
+        .filter(|call| call.args.first().map(String::as_str) != Some("version"))
+        .map(|call| call.line())
+        .collect();
+    assert!(calls.is_empty(), "{calls:?}");
+    assert!(
+        !artifacts.exists(),
+        "the dry run created the artifacts folder"
+    );
 }
