@@ -208,7 +208,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let owner = this_process("release-gate-run-0000000a", Path::new("/runs/a"));
         write(dir.path(), &owner).unwrap();
-        assert_eq!(read_all(dir.path()), [owner.clone()]);
+        assert_eq!(read_all(dir.path()), std::slice::from_ref(&owner));
         remove(dir.path(), &owner.cluster).unwrap();
         remove(dir.path(), &owner.cluster).unwrap();
         assert!(read_all(dir.path()).is_empty());

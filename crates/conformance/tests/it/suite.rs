@@ -158,7 +158,7 @@ fn an_unreachable_listener_fails_once_and_the_cases_behind_it_are_not_run() {
 #[test]
 fn a_cancelled_run_skips_what_it_did_not_start() {
     let fixture = LocalFixture::start(&[0; 6]).unwrap();
-    let mut config = config_for(&fixture, 0);
+    let config = config_for(&fixture, 0);
     let token = config.cancel.clone();
     let results = conformance::run(&config, &mut |event| {
         if let conformance::Event::Finished(_) = event {
