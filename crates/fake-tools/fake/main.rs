@@ -32,6 +32,8 @@ struct Rule {
     builtin: bool,
     times: Option<u32>,
     relay: Option<String>,
+    /// Milliseconds to wait before answering (a slow tool, for benchmarks).
+    delay: Option<u64>,
 }
 
 fn main() {
@@ -60,6 +62,9 @@ fn main() {
 }
 
 fn apply_rule(state: &Path, tool: &str, args: &[String], rule: Rule) -> ! {
+    if let Some(millis) = rule.delay {
+        thread::sleep(Duration::from_millis(millis));
+    }
     // A relay rule is a port-forward with a chosen destination, so it runs the built-in too.
     let code = if rule.builtin || rule.relay.is_some() {
         builtin(state, tool, args, rule.relay.clone())
@@ -150,6 +155,7 @@ fn read_rules(state: &Path) -> Vec<Rule> {
             ("builtin", Some(rule)) => rule.builtin = true,
             ("times", Some(rule)) => rule.times = value.parse().ok(),
             ("relay", Some(rule)) => rule.relay = Some(value.to_owned()),
+            ("delay", Some(rule)) => rule.delay = value.parse().ok(),
             _ => {}
         }
     }
@@ -218,6 +224,12 @@ const VALUE_FLAGS: &[&str] = &[
     "--template",
     "--platform",
     "--format",
+    "--tag",
+    "--file",
+    "--build-arg",
+    "--label",
+    "--volume",
+    "--network",
 ];
 
 fn flag_value(args: &[String], names: &[&str]) -> Option<String> {
@@ -620,7 +632,8 @@ fn image_id(reference: &str) -> String {
     format!("sha256:{hash:016x}{hash:016x}{hash:016x}{hash:016x}")
 }
 
-/// Just enough of the docker CLI for the cluster flow: version, image inspect, pull, save.
+/// Just enough of the docker CLI for the cluster flow: version, image inspect, pull, save,
+/// build (registers its tag), run and rm (a container that does nothing).
 fn docker(state: &Path, args: &[String]) -> i32 {
     let positional = positionals(args);
     let words: Vec<&str> = positional
@@ -666,6 +679,28 @@ fn docker(state: &Path, args: &[String]) -> i32 {
                     1
                 }
             }
+        }
+        ["build", ..] => {
+            // `docker build --tag T …`: the engine now holds T.
+            let Some(tag) = flag_value(args, &["--tag", "-t"]) else {
+                eprintln!("fake docker: build without --tag is not scripted");
+                return 1;
+            };
+            images.push(tag.clone());
+            let _ = fs::write(state.join("images"), images.join("\n") + "\n");
+            println!("Successfully built {}", &image_id(&tag)[7..19]);
+            println!("Successfully tagged {tag}");
+            0
+        }
+        ["run", ..] => {
+            println!("{}", &image_id(&args.join(" "))[7..]);
+            0
+        }
+        ["rm", ..] => {
+            if let Some(name) = words.last() {
+                println!("{name}");
+            }
+            0
         }
         ["pull", reference] => {
             images.push((*reference).to_owned());

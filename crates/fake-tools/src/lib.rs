@@ -22,7 +22,8 @@ use codec::{escape, escape_word, unescape};
 pub const FAKE_TOOL: &str = env!("FAKE_TOOL_BIN");
 
 /// The tools the fake can act as (docker only as far as the cluster flow needs: version,
-/// image inspect, pull; the docker driver itself is tested against the real engine).
+/// image inspect, pull, save, build, run, rm; the docker driver itself is tested against the
+/// real engine).
 pub const TOOLS: [&str; 4] = ["kind", "kubectl", "helm", "docker"];
 
 /// A temporary directory holding `bin/{kind,kubectl,helm,docker}`, the fake's state and a fake
@@ -82,6 +83,7 @@ pub struct Rule {
     builtin: bool,
     times: Option<u32>,
     relay: Option<SocketAddr>,
+    delay: Option<std::time::Duration>,
 }
 
 impl Rule {
@@ -133,6 +135,12 @@ impl Rule {
         self
     }
 
+    /// Waits this long before answering: a slow tool (benchmarks give steps fixed costs).
+    pub fn delay(mut self, delay: std::time::Duration) -> Rule {
+        self.delay = Some(delay);
+        self
+    }
+
     /// For `kubectl port-forward`: relay accepted connections to `address`.
     pub fn relay(mut self, address: SocketAddr) -> Rule {
         self.relay = Some(address);
@@ -167,6 +175,9 @@ impl Rule {
         }
         if let Some(relay) = self.relay {
             let _ = writeln!(text, "relay {relay}");
+        }
+        if let Some(delay) = self.delay {
+            let _ = writeln!(text, "delay {}", delay.as_millis());
         }
         text.push_str("end\n");
         text

@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod conformance;
+mod pipeline;
 mod stats;
 
 use std::process::ExitCode;
@@ -15,6 +16,8 @@ pub enum Command {
     Conformance(conformance::Args),
     /// Monte Carlo error rates of the load-balancing and weight decisions
     Stats(stats::Args),
+    /// verify-release's wall time against its step graph's lower bound (fake tools, fixed costs)
+    Pipeline(pipeline::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -29,5 +32,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Artifacts(args) => artifacts::run(args),
         Command::Conformance(args) => conformance::run(args),
         Command::Stats(args) => stats::run(args),
+        Command::Pipeline(args) => pipeline::run(args),
     }
 }

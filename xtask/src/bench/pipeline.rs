@@ -1,0 +1,381 @@
+//! bench pipeline: how close the scheduler gets to the step graph's lower bound. verify-release
+//! runs (this very binary, as a user runs it) against fake kind, kubectl, helm and docker whose
+//! slow commands take fixed times (cluster create 3 s, image pull 2 s, echo image build 2 s,
+//! chart install 2 s, …) and a local release server whose asset takes 3 s. Reported: the wall
+//! time, the critical path of the graph over the steps' measured durations (the least any
+//! scheduler could take with those steps), their ratio (goal ≤ 1.10), and the sequential sum a
+//! straight script would take. Figures are printed, never asserted.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use fake_tools::{FakeTools, Rule};
+use testkit::http::{Reply, Server};
+
+use crate::ui;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Measured runs (after one warm-up run that builds the echo binary if needed)
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+}
+
+const REPO: &str = "bench/gateway";
+const TAG: &str = "v1.0.0";
+
+/// The fixed cost of each slow fake command, in milliseconds.
+const COSTS: [(&str, &[&str], u64); 9] = [
+    ("kind", &["create", "cluster"], 3000),
+    ("kind", &["load", "image-archive"], 500),
+    ("kind", &["export", "logs"], 500),
+    ("kind", &["delete", "cluster"], 1000),
+    ("docker", &["pull"], 2000),
+    ("docker", &["build"], 2000),
+    ("helm", &["upgrade", "--install"], 2000),
+    ("kubectl", &["apply"], 300),
+    ("kubectl", &["wait"], 300),
+];
+
+/// The asset download's fixed cost.
+const ASSET_DELAY: Duration = Duration::from_secs(3);
+
+struct Bench {
+    fakes: FakeTools,
+    server: Server,
+    work: tempfile::TempDir,
+    bundle_sha: String,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.runs == 0 {
+        return Err(crate::bad_input("--runs must be at least 1"));
+    }
+    let bench = setup().context("setting up the fake cluster and the release server")?;
+    ui::info("warm-up run (builds the echo binary if it is not built yet)");
+    measure(&bench, 0)?;
+    let mut rows = Vec::new();
+    for index in 1..=args.runs {
+        let row = measure(&bench, index)?;
+        ui::info(&format!(
+            "run {index}: wall {:.2} s (graph {:.2} s), critical path {:.2} s, ratio {:.3}, sequential {:.2} s",
+            row.wall.as_secs_f64(),
+            row.graph.as_secs_f64(),
+            row.critical.as_secs_f64(),
+            row.ratio(),
+            row.sequential.as_secs_f64()
+        ));
+        rows.push(row);
+    }
+    let mut ratios: Vec<f64> = rows.iter().map(Row::ratio).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    let best = rows
+        .iter()
+        .min_by(|a, b| a.ratio().total_cmp(&b.ratio()))
+        .expect("at least one run");
+    ui::out("bench pipeline: verify-release against fake tools with fixed costs");
+    ui::out(&format!(
+        "  {:<34} {:>9} {:>9} {:>9}",
+        "", "best", "median", "goal"
+    ));
+    ui::out(&format!(
+        "  {:<34} {:>9.3} {:>9.3} {:>9}",
+        "wall / critical path",
+        best.ratio(),
+        median,
+        "<= 1.10"
+    ));
+    let mut walls: Vec<f64> = rows.iter().map(|r| r.wall.as_secs_f64()).collect();
+    walls.sort_by(f64::total_cmp);
+    ui::out(&format!(
+        "  {:<34} {:>8.2}s {:>8.2}s",
+        "wall time (process)",
+        walls[0],
+        walls[walls.len() / 2]
+    ));
+    ui::out(&format!(
+        "  {:<34} {:>8.2}s",
+        "critical path (measured steps)",
+        best.critical.as_secs_f64()
+    ));
+    ui::out(&format!(
+        "  {:<34} {:>8.2}s  (a straight script: {:.1}x the wall time)",
+        "sequential sum of the steps",
+        best.sequential.as_secs_f64(),
+        best.sequential.as_secs_f64() / best.wall.as_secs_f64()
+    ));
+    ui::out(&format!(
+        "  goal {}: median ratio {median:.3}",
+        if median <= 1.10 { "met" } else { "NOT met" }
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Row {
+    wall: Duration,
+    graph: Duration,
+    critical: Duration,
+    sequential: Duration,
+}
+
+impl Row {
+    fn ratio(&self) -> f64 {
+        self.wall.as_secs_f64() / self.critical.as_secs_f64().max(1e-9)
+    }
+}
+
+fn setup() -> anyhow::Result<Bench> {
+    let fakes = FakeTools::new()?;
+    let root = crate::workspace_root();
+    let pins = pins::load(&root.join(pins::PIN_FILE)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for (tool, version) in [
+        ("kind", pins.kind.version.to_string()),
+        ("kubectl", pins.kubectl.version.to_string()),
+        ("helm", pins.helm.version.to_string()),
+    ] {
+        fakes.set_version(tool, &version)?;
+    }
+    fakes.set_version("docker", &pins.docker.minimum.to_string())?;
+    for (tool, words, millis) in COSTS {
+        fakes.rule(
+            Rule::new(tool, words)
+                .builtin()
+                .delay(Duration::from_millis(millis)),
+        )?;
+    }
+    script_ready_cluster(&fakes, &root)?;
+    let server = Server::start();
+    let payload = vec![7u8; 1 << 20];
+    use sha2::Digest as _;
+    let sums = format!(
+        "{}  payload.tar.gz\n",
+        download::hex(&sha2::Sha256::digest(&payload))
+    );
+    let assets = [
+        ("payload.tar.gz", payload, true),
+        ("checksums.txt", sums.into_bytes(), false),
+    ];
+    let listed: Vec<serde_json::Value> = assets
+        .iter()
+        .map(|(name, body, _)| {
+            serde_json::json!({"name": name, "size": body.len(),
+                "browser_download_url": server.url(&format!("download/{name}"))})
+        })
+        .collect();
+    server.route(
+        &format!("repos/{REPO}/releases/tags/{TAG}"),
+        Reply::json(
+            serde_json::json!({"tag_name": TAG, "draft": false, "prerelease": false,
+                "html_url": "https://github.com/bench/gateway/releases/tag/v1.0.0", "assets": listed})
+            .to_string(),
+        ),
+    );
+    for (name, body, slow) in assets {
+        let reply = Reply::ok(body);
+        server.route(
+            &format!("download/{name}"),
+            if slow {
+                reply.delay(ASSET_DELAY)
+            } else {
+                reply
+            },
+        );
+    }
+    let bundle = b"# the bench's CRD bundle\n".to_vec();
+    let url = pins
+        .gateway_api
+        .crds_url
+        .replace("{version}", "v9.9.9")
+        .replace("{channel}", pins.gateway_api.channel.as_str());
+    let (_, path) = url
+        .split_once("://")
+        .context("the pinned CRD URL has no scheme")?;
+    server.route(&format!("/{path}"), Reply::ok(bundle.clone()));
+    let bundle_sha = download::hex(&sha2::Sha256::digest(&bundle));
+    let work = tempfile::tempdir()?;
+    std::fs::write(work.path().join("target.toml"), config())?;
+    Ok(Bench {
+        fakes,
+        server,
+        work,
+        bundle_sha,
+    })
+}
+
+/// The cluster a working controller leaves: Gateway programmed with an address nobody listens
+/// on (so the port-forward is used), routes accepted, pods Ready, the gateway Service.
+fn script_ready_cluster(fakes: &FakeTools, root: &Path) -> anyhow::Result<()> {
+    let fixture =
+        cluster::fixture::Fixture::load(&root.join(cluster::fixture::FIXTURE_DIR), "bench")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let gateway = fixture.gateway();
+    let condition = |kind: &str| {
+        format!(r#"{{"type":"{kind}","status":"True","reason":"{kind}","observedGeneration":1}}"#)
+    };
+    fakes.rule(Rule::new("kubectl", &["get", "gateways.gateway.networking.k8s.io"]).stdout(format!(
+        r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"spec":{{"listeners":[{{"name":"http","port":80}}]}},"status":{{"addresses":[{{"value":"127.0.0.2"}}],"conditions":[{},{}],"listeners":[{{"name":"http","conditions":[{}]}}]}}}}"#,
+        gateway.name, gateway.namespace, condition("Accepted"), condition("Programmed"), condition("Programmed")
+    )))?;
+    for route in &fixture.routes {
+        fakes.rule(Rule::new("kubectl", &["get", "httproutes.gateway.networking.k8s.io", &route.name]).stdout(format!(
+            r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"status":{{"parents":[{{"parentRef":{{"name":"{}","namespace":"{}"}},"conditions":[{},{}]}}]}}}}"#,
+            route.name, route.namespace, gateway.name, gateway.namespace, condition("Accepted"), condition("ResolvedRefs")
+        )))?;
+    }
+    let pod = |name: &str| {
+        format!(
+            r#"{{"metadata":{{"name":"{name}"}},"status":{{"phase":"Running","conditions":[{{"type":"Ready","status":"True"}}]}}}}"#
+        )
+    };
+    fakes.rule(Rule::new("kubectl", &["get", "pods"]).stdout(format!(
+        r#"{{"items":[{},{}]}}"#,
+        pod("infra-backend-v1-a-b"),
+        pod("infra-backend-v1-c-d")
+    )))?;
+    fakes.rule(Rule::new("kubectl", &["get", "services"]).stdout(format!(
+        r#"{{"items":[{{"metadata":{{"name":"{}","labels":{{"gateway.networking.k8s.io/gateway-name":"{}"}}}},"spec":{{"ports":[{{"port":80}}]}}}}]}}"#,
+        gateway.name, gateway.name
+    )))?;
+    Ok(())
+}
+
+/// Every case skipped: the bench measures the pipeline around the suite, not the suite.
+fn config() -> String {
+    let skip: Vec<String> = conformance::cases::names()
+        .iter()
+        .map(|name| format!("{name:?}"))
+        .collect();
+    format!(
+        r#"[release]
+repo = "{REPO}"
+
+[artifacts]
+patterns = ["payload.tar.gz"]
+images = ["bench.example/gateway:{{version}}"]
+images_from_manifests = false
+
+[install]
+gateway_class = "bench"
+
+[[install.charts]]
+name = "gateway"
+chart = "oci://bench.example/charts/gateway"
+version = "{{version}}"
+namespace = "gateway-system"
+
+[load_balancer]
+provider = "cloud-provider-kind"
+
+[conformance]
+skip = [{}]
+"#,
+        skip.join(", ")
+    )
+}
+
+fn measure(bench: &Bench, index: usize) -> anyhow::Result<Row> {
+    let work = bench.work.path();
+    let artifacts = work.join(format!("run-{index}"));
+    let mut cmd = exec::Cmd::new(
+        std::env::current_exe().context("finding this xtask binary")?,
+        "run verify-release against the fakes",
+    )
+    .args(["verify-release", "--repo", REPO, "--tag", TAG, "--config"])
+    .arg(work.join("target.toml"))
+    .arg("--artifacts-dir")
+    .arg(&artifacts)
+    .env("KIND", bench.fakes.program("kind"))
+    .env("KUBECTL", bench.fakes.program("kubectl"))
+    .env("HELM", bench.fakes.program("helm"))
+    .env("DOCKER", bench.fakes.program("docker"))
+    .env("XTASK_TOOLS_DIR", work.join("tools"))
+    .env("XTASK_VERIFY_DIR", work.join("verify"))
+    .env("XTASK_ARTIFACT_CACHE", work.join(format!("cache-{index}")))
+    .env("XTASK_TOOLS_MIRROR", bench.server.base_url())
+    .env("GITHUB_API_URL", bench.server.base_url())
+    .env("GATEWAY_API_VERSION", "v9.9.9")
+    .env("GATEWAY_API_SHA256", &bench.bundle_sha)
+    .env_remove("GITHUB_ACTIONS")
+    .env_remove("GITHUB_TOKEN")
+    .timeout(Duration::from_secs(300));
+    for name in pins::OVERRIDE_VARIABLES {
+        if !name.starts_with("GATEWAY_API") {
+            cmd = cmd.env_remove(name);
+        }
+    }
+    let started = Instant::now();
+    let output = bench
+        .fakes
+        .shell()
+        .run_unchecked(&cmd)
+        .context("running verify-release")?;
+    let wall = started.elapsed();
+    if !output.status.success() {
+        bail!(
+            "verify-release failed against the fakes ({}):\n{}",
+            output.status,
+            output.stderr_str()
+        );
+    }
+    let run: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(artifacts.join("run.json")).context("reading run.json")?,
+    )
+    .context("parsing run.json")?;
+    let steps = run["steps"].as_array().context("run.json has no steps")?;
+    Ok(bounds(steps, wall))
+}
+
+/// The graph's bounds over the measured steps: normal steps by their needs, then the end
+/// steps (diagnostics, cleanup) one after another.
+fn bounds(steps: &[serde_json::Value], wall: Duration) -> Row {
+    let millis = |step: &serde_json::Value, key: &str| step[key].as_u64();
+    let duration = |step: &serde_json::Value| match (
+        millis(step, "started_ms"),
+        millis(step, "finished_ms"),
+    ) {
+        (Some(start), Some(end)) => end.saturating_sub(start),
+        _ => 0,
+    };
+    let mut finish: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    // run.json lists steps in graph order, and every need comes before its dependents.
+    let mut tail = 0;
+    for step in steps {
+        let name = step["name"].as_str().unwrap_or_default().to_owned();
+        let needs: Vec<String> = step["needs"]
+            .as_array()
+            .map(|needs| {
+                needs
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if matches!(name.as_str(), "diagnostics" | "cleanup") {
+            tail += duration(step);
+            continue;
+        }
+        let start = needs
+            .iter()
+            .filter_map(|need| finish.get(need))
+            .max()
+            .copied()
+            .unwrap_or(0);
+        finish.insert(name, start + duration(step));
+    }
+    let critical = finish.values().max().copied().unwrap_or(0) + tail;
+    let sequential: u64 = steps.iter().map(duration).sum();
+    let graph = steps
+        .iter()
+        .filter_map(|step| millis(step, "finished_ms"))
+        .max()
+        .unwrap_or(0);
+    Row {
+        wall,
+        graph: Duration::from_millis(graph),
+        critical: Duration::from_millis(critical),
+        sequential: Duration::from_millis(sequential),
+    }
+}
