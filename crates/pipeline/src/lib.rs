@@ -241,3 +241,76 @@ fn verdict(timings: &[Timing], token: &Token) -> (Verdict, Option<(String, Strin
     }
     (Verdict::Passed, None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn failed(name: &'static str, when: graph::When, at: u64, failure: Failure) -> Timing {
+        Timing {
+            name,
+            needs: Vec::new(),
+            when,
+            status: Status::Failed(failure),
+            started: Some(Duration::ZERO),
+            finished: Some(Duration::from_secs(at)),
+        }
+    }
+
+    #[test]
+    fn the_first_failure_on_its_own_account_decides() {
+        let token = Token::new();
+        let timings = [
+            failed(
+                "assets",
+                graph::When::Normal,
+                9,
+                Failure::cancelled(cancel::Reason::SiblingFailed("charts".into()), "stopped"),
+            ),
+            failed(
+                "charts",
+                graph::When::Normal,
+                5,
+                Failure::release("chart x failed"),
+            ),
+            failed(
+                "cluster",
+                graph::When::Normal,
+                7,
+                Failure::infra("kind broke"),
+            ),
+        ];
+        let (verdict, step) = verdict(&timings, &token);
+        assert_eq!(verdict, Verdict::ReleaseFailed);
+        assert_eq!(verdict.exit_code(), 1);
+        assert_eq!(
+            step,
+            Some(("charts".to_owned(), "chart x failed".to_owned()))
+        );
+    }
+
+    #[test]
+    fn a_signal_wins_and_a_failed_cleanup_is_not_a_pass() {
+        let token = Token::new();
+        token.cancel(cancel::Reason::Signal(15));
+        let timings = [failed(
+            "charts",
+            graph::When::Normal,
+            5,
+            Failure::release("x"),
+        )];
+        assert_eq!(verdict(&timings, &token).0, Verdict::Interrupted(15));
+        assert_eq!(Verdict::Interrupted(15).exit_code(), 143);
+        let cleanup = [failed(
+            "cleanup",
+            graph::When::Always,
+            1,
+            Failure::infra("kind delete failed"),
+        )];
+        let (verdict, step) = verdict(&cleanup, &Token::new());
+        assert_eq!(verdict, Verdict::CouldNotRun);
+        assert_eq!(verdict.exit_code(), 3);
+        assert_eq!(step.unwrap().0, "cleanup");
+    }
+}

@@ -363,3 +363,51 @@ pub fn junit(inputs: &Inputs, outcome: &Outcome) -> String {
     report.add_test_suite(suite);
     report.to_string().unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Failure;
+
+    fn timing(name: &'static str, when: When, span: Option<(u64, u64)>, status: Status) -> Timing {
+        Timing {
+            name,
+            needs: Vec::new(),
+            when,
+            status,
+            started: span.map(|(start, _)| Duration::from_secs(start)),
+            finished: span.map(|(_, end)| Duration::from_secs(end)),
+        }
+    }
+
+    #[test]
+    fn the_timeline_shows_overlap_on_shared_columns() {
+        let timings = [
+            timing("cluster", When::Normal, Some((0, 5)), Status::Succeeded),
+            timing("assets", When::Normal, Some((0, 5)), Status::Succeeded),
+            timing(
+                "charts",
+                When::Normal,
+                Some((5, 10)),
+                Status::Failed(Failure::release("x")),
+            ),
+            timing(
+                "fixture",
+                When::Normal,
+                None,
+                Status::Skipped("not run".into()),
+            ),
+        ];
+        let text = timeline(&timings, 10);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[0].contains("█████·····  succeeded"), "{text}");
+        assert!(lines[1].contains("█████·····  succeeded"), "{text}");
+        assert!(lines[2].contains("·····█████  failed"), "{text}");
+        assert!(
+            lines[2].starts_with("charts            5.0s    5.0s"),
+            "{text}"
+        );
+        assert!(lines[3].ends_with("skipped"), "{text}");
+    }
+}

@@ -240,3 +240,87 @@ fn docker_holds_added_and_pulled_images() {
         ["release-gate/echo:v0.1.0", "cr.example/x:v1"]
     );
 }
+
+#[test]
+fn docker_builds_saves_and_runs_like_the_cli() {
+    let fakes = FakeTools::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let built = run(
+        &fakes,
+        "docker",
+        &[
+            "build",
+            "--file",
+            "Dockerfile",
+            "--tag",
+            "t/echo:v1",
+            "--build-arg",
+            "A=1",
+            "ctx",
+        ],
+    );
+    assert!(built.status.success(), "{}", built.stderr_str());
+    assert!(built.stdout_str().contains("Successfully tagged t/echo:v1"));
+    assert_eq!(fakes.images(), ["t/echo:v1"]);
+    let archive = dir.path().join("echo.tar");
+    let archive_arg = archive.to_str().unwrap();
+    let saved = run(
+        &fakes,
+        "docker",
+        &[
+            "save",
+            "--platform",
+            "linux/amd64",
+            "--output",
+            archive_arg,
+            "t/echo:v1",
+        ],
+    );
+    assert!(saved.status.success(), "{}", saved.stderr_str());
+    assert_eq!(
+        std::fs::read_to_string(&archive).unwrap(),
+        "fake docker save of t/echo:v1\n"
+    );
+    let unknown = run(
+        &fakes,
+        "docker",
+        &["save", "--output", archive_arg, "t/other:v1"],
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    let started = run(
+        &fakes,
+        "docker",
+        &[
+            "run",
+            "--detach",
+            "--name",
+            "c-lb",
+            "--network",
+            "host",
+            "img@sha256:ab",
+        ],
+    );
+    assert!(started.status.success());
+    assert_eq!(
+        run(&fakes, "docker", &["rm", "--force", "c-lb"]).stdout_str(),
+        "c-lb\n"
+    );
+}
+
+#[test]
+fn a_delayed_rule_answers_no_sooner_than_its_delay() {
+    let fakes = FakeTools::new().unwrap();
+    fakes
+        .rule(
+            Rule::new("helm", &["upgrade"])
+                .builtin()
+                .delay(std::time::Duration::from_millis(300)),
+        )
+        .unwrap();
+    let started = std::time::Instant::now();
+    let output = run(&fakes, "helm", &["upgrade", "--install", "r", "oci://x/c"]);
+    assert!(output.status.success());
+    assert!(output.stdout_str().contains("STATUS: deployed"));
+    // A lower bound only: the delay is a floor, whatever the machine's load.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
