@@ -1085,3 +1085,64 @@ fn dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing() {
         "the dry run created the artifacts folder"
     );
 }
+
+#[test]
+fn under_github_actions_each_step_is_one_group_and_the_summary_is_appended() {
+    if !components() {
+        return;
+    }
+    let gate = Gate::new("actions", Some("weights-50-50"));
+    let step_summary = gate.work.path().join("step-summary.md");
+    std::fs::write(&step_summary, "earlier steps wrote this\n").unwrap();
+    let cmd = gate
+        .cmd(&[])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &step_summary);
+    let output = gate.fakes.shell().run_unchecked(&cmd).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = output.stderr_str();
+    // Overlapping steps cannot share the log, so each step's lines come as one group when it ends.
+    for step in [
+        "tools",
+        "resolve",
+        "assets",
+        "cluster",
+        "echo-image",
+        "charts",
+        "conformance",
+        "diagnostics",
+        "cleanup",
+    ] {
+        assert_eq!(
+            stderr.matches(&format!("::group::{step} — ")).count(),
+            1,
+            "{step}:\n{stderr}"
+        );
+    }
+    assert_eq!(
+        stderr.matches("::group::").count(),
+        stderr.matches("::endgroup::").count(),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("::error::conformance: 1 case(s) failed: weighted-split"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.lines().any(|line| line.starts_with("[conformance] ")),
+        "plain-line prefixes under Actions:\n{stderr}"
+    );
+    let summary = std::fs::read_to_string(&step_summary).unwrap();
+    assert!(
+        summary.starts_with("earlier steps wrote this\n"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("# verify-release: example-gateway v2.1.0: FAILED, the release is broken"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| `weighted-split` | **failed**"),
+        "{summary}"
+    );
+}
