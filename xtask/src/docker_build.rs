@@ -127,6 +127,8 @@ pub fn verify(passed: &[PassedArg], image: &docker::ImageInfo) -> Vec<String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    docker::reference::validate(&args.tag)
+        .map_err(|error| crate::bad_input(format!("--tag: {error}")))?;
     let display_path = args.file.display().to_string();
     let text = std::fs::read_to_string(&args.file).map_err(|error| {
         crate::bad_input(format!(

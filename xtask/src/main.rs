@@ -75,11 +75,15 @@ pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
 
 /// The workspace root: where `hack/versions.toml` and `target/` live.
 pub fn workspace_root() -> PathBuf {
-    // xtask is run by cargo from anywhere inside the workspace; its manifest dir is fixed.
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // `cargo xtask` (cargo run) sets CARGO_MANIFEST_DIR for the checkout it runs in: a binary
+    // built in one checkout and run from another must read the files of the one it runs in.
+    // Run directly, without cargo, it falls back to the checkout it was built from.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
         .parent()
-        .expect("xtask lives one level below the workspace root")
-        .to_path_buf()
+        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf)
 }
 
 fn main() -> ExitCode {

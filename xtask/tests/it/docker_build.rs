@@ -214,3 +214,29 @@ fn a_missing_dockerfile_is_bad_input() {
             .contains("cannot read the Dockerfile /nonexistent/Dockerfile")
     );
 }
+
+/// A tag that is not an image reference is bad input before anything runs: no Dockerfile is
+/// read, no docker is called and, for echo-image, nothing is compiled.
+#[test]
+fn a_malformed_tag_is_bad_input_before_any_work() {
+    for command in ["docker-build", "echo-image"] {
+        let mut args = vec![command, "--tag", "v1;rm -rf"];
+        if command == "docker-build" {
+            args.extend(["--file", "/nonexistent/Dockerfile"]);
+        }
+        let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask under test")
+            .args(&args)
+            // Anything run would fail differently: these programs do not exist.
+            .env("DOCKER", "/nonexistent/docker")
+            .env("CARGO", "/nonexistent/cargo")
+            .env("PATH", "/nonexistent");
+        let output = exec::Shell::new().run_unchecked(&cmd).unwrap();
+        let stderr = output.stderr_str();
+        assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("--tag: `v1;rm -rf` is not an image reference"),
+            "{command}: {stderr}"
+        );
+        assert!(!stderr.contains("$ "), "{command} ran something: {stderr}");
+    }
+}
