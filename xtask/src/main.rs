@@ -6,6 +6,7 @@ mod artifacts;
 mod bench;
 mod conformance;
 mod docker_build;
+mod echo_image;
 mod kind;
 mod tools;
 mod ui;
@@ -49,8 +50,8 @@ enum Command {
     Artifacts(artifacts::Command),
     /// Run the conformance suite against a gateway
     Conformance(conformance::Args),
-    /// Build the echo backend image (hack/echo/Dockerfile) through docker-build
-    EchoImage(conformance::EchoImageArgs),
+    /// Build the echo backend image for the engine's platform with the pinned Rust, then prove it
+    EchoImage(echo_image::Args),
     /// Benchmarks: throughput, latency and statistical error rates
     #[command(subcommand)]
     Bench(bench::Command),
@@ -108,7 +109,7 @@ fn main() -> ExitCode {
         Command::DockerBuild(args) => docker_build::run(args),
         Command::Artifacts(command) => artifacts::run(command),
         Command::Conformance(args) => conformance::run(args),
-        Command::EchoImage(args) => conformance::echo_image(args),
+        Command::EchoImage(args) => echo_image::run(args),
         Command::Bench(command) => bench::run(command),
     };
     match result {
