@@ -131,13 +131,14 @@ fn decode_buildinfo(data: &[u8]) -> Result<Compiler, String> {
         );
     }
     let mut rest = &data[BUILDINFO_HEADER..];
-    let version = read_string(&mut rest).ok_or("the build info's version string is cut short")?;
-    let modinfo = read_string(&mut rest).unwrap_or_default();
-    // The module info is framed by 16 sentinel bytes on each side.
-    let modinfo = if modinfo.len() >= 33 && modinfo.as_bytes()[modinfo.len() - 17] == b'\n' {
-        &modinfo[16..modinfo.len() - 16]
+    let version = read_bytes(&mut rest).ok_or("the build info's version string is cut short")?;
+    let version = String::from_utf8_lossy(version);
+    let modinfo = read_bytes(&mut rest).unwrap_or_default();
+    // The module info is framed by 16 sentinel bytes (not UTF-8) on each side.
+    let modinfo = if modinfo.len() >= 33 && modinfo[modinfo.len() - 17] == b'\n' {
+        String::from_utf8_lossy(&modinfo[16..modinfo.len() - 16]).into_owned()
     } else {
-        ""
+        String::new()
     };
     let field = |key: &str| {
         modinfo.lines().find_map(|line| {
@@ -159,7 +160,7 @@ fn decode_buildinfo(data: &[u8]) -> Result<Compiler, String> {
 }
 
 /// A uvarint length followed by that many bytes, as Go writes strings into the build info.
-fn read_string(rest: &mut &[u8]) -> Option<String> {
+fn read_bytes<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
     let mut length: u64 = 0;
     let mut shift = 0;
     loop {
@@ -178,34 +179,39 @@ fn read_string(rest: &mut &[u8]) -> Option<String> {
     if rest.len() < length {
         return None;
     }
-    let (text, tail) = rest.split_at(length);
+    let (bytes, tail) = rest.split_at(length);
     *rest = tail;
-    Some(String::from_utf8_lossy(text).into_owned())
+    Some(bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Go's sentinel around the module info: 16 bytes that are not UTF-8.
+    const SENTINEL: &[u8; 16] = b"\x30\x77\xaf\x0c\x92\x74\x08\x02\x41\xe1\xc1\x07\xe6\xd6\x18\xe6";
+
     fn buildinfo(version: &str, modinfo: &str) -> Vec<u8> {
         let mut data = BUILDINFO_MAGIC.to_vec();
         data.push(8); // pointer size
         data.push(FLAGS_VERSION_INLINE);
         data.resize(BUILDINFO_HEADER, 0);
-        for text in [version.to_owned(), modinfo.to_owned()] {
-            data.push(u8::try_from(text.len()).unwrap());
-            data.extend_from_slice(text.as_bytes());
+        let framed = if modinfo.is_empty() {
+            Vec::new()
+        } else {
+            [&SENTINEL[..], modinfo.as_bytes(), &SENTINEL[..]].concat()
+        };
+        for bytes in [version.as_bytes(), &framed] {
+            data.push(u8::try_from(bytes.len()).unwrap());
+            data.extend_from_slice(bytes);
         }
         data
     }
 
     #[test]
     fn decodes_go_build_info() {
-        let sentinel = "0123456789abcdef";
-        let modinfo = format!(
-            "{sentinel}path\texample.com/kms/cmd/plugin\nmod\texample.com/kms\t(devel)\t\nbuild\tGOOS=linux\n{sentinel}"
-        );
-        let compiler = decode_buildinfo(&buildinfo("go1.27.1 X:nodwarf5", &modinfo)).unwrap();
+        let modinfo = "path\texample.com/kms/cmd/plugin\nmod\texample.com/kms\t(devel)\t\nbuild\tGOOS=linux\n";
+        let compiler = decode_buildinfo(&buildinfo("go1.27.1 X:nodwarf5", modinfo)).unwrap();
         assert_eq!(
             compiler,
             Compiler::Go {
