@@ -293,7 +293,11 @@ pub fn plan(request: &EchoRequest) -> Result<EchoPlan, BuildError> {
                 image: BuildRequest {
                     dockerfile: request.root.join(HOST_DOCKERFILE),
                     tag: request.tag.clone(),
-                    context: Some(target_dir.join("context")),
+                    // One context per tag: two builds of different tags never share one.
+                    context: Some(target_dir.join("context").join(request.tag.replace(
+                        |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
+                        "_",
+                    ))),
                 },
             }
         }
@@ -579,7 +583,9 @@ mod tests {
         );
         assert_eq!(
             plan.image.context.as_deref(),
-            Some(Path::new("/repo/target/echo-image/context"))
+            Some(Path::new(
+                "/repo/target/echo-image/context/release-gate_echo_v0.1.0"
+            ))
         );
     }
 
