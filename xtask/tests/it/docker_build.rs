@@ -456,3 +456,34 @@ fn a_rust_binary_compiled_by_another_rustc_fails_naming_both_versions() {
     );
     assert!(inspect(&tag).is_none());
 }
+
+/// A multi-stage Dockerfile (the shape of `FROM golang:${GO_VERSION} AS build`): the proof reads
+/// the binary of the final image, wherever the build stage put it. No base image can be pulled
+/// here, so the build stage is FROM scratch around a prebuilt binary.
+#[test]
+fn the_proof_reads_the_final_binary_of_a_multi_stage_build() {
+    if !docker_usable() {
+        return;
+    }
+    let Some(((pinned, _), (other, other_go))) = go_toolchains() else {
+        return;
+    };
+    let (dir, dockerfile) = go_image(&other_go);
+    std::fs::write(
+        &dockerfile,
+        "ARG GO_VERSION\nFROM scratch AS build\nCOPY kmsplugin /out/kmsplugin\nFROM scratch\nARG GO_VERSION\nLABEL org.release-gate.go-version=${GO_VERSION}\nCOPY --from=build /out/kmsplugin /usr/local/bin/kmsplugin\n",
+    )
+    .unwrap();
+    let tag = unique_tag("go-multi-stage");
+    let _cleanup = RemoveImage(tag.clone());
+    let output = xtask(&["docker-build", "--file", &dockerfile, "--tag", &tag]);
+    let stderr = output.stderr_str();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "/usr/local/bin/kmsplugin was compiled by Go {other}, but Go {pinned} is pinned"
+        )),
+        "{stderr}"
+    );
+    drop(dir);
+}
