@@ -57,28 +57,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let (engine, platform_source) = match (platform, &docker) {
         (Some(platform), _) => (platform, "--platform"),
-        (None, Some(docker)) => {
-            let info = sh
-                .run(&docker.info())
-                .map_err(anyhow::Error::new)
-                .and_then(|output| {
-                    docker::parse_info(&output.stdout_str()).map_err(anyhow::Error::msg)
-                })
-                .map_err(|error| {
-                    error.context(
-                        "asking the docker engine its platform (start it, or pass --platform linux/amd64|linux/arm64)",
-                    )
-                })?;
-            let platform = echo::engine_platform(&info).map_err(anyhow::Error::msg)?;
-            (platform, "the docker engine's")
-        }
+        (None, Some(docker)) => (
+            echo::query_engine_platform(&sh, docker).map_err(crate::docker_build::build_error)?,
+            "the docker engine's",
+        ),
         (None, None) => unreachable!("docker is resolved when no --platform is given"),
     };
     let rust_image = echo::rust_image(&pins.build.rust);
     let rust_image_available = args.in_image
         || docker
             .as_ref()
-            .is_some_and(|docker| sh.run(&docker.image_inspect(&rust_image)).is_ok());
+            .is_some_and(|docker| echo::rust_image_present(&sh, docker, &pins.build.rust));
     let request = EchoRequest {
         root: crate::workspace_root(),
         tag,

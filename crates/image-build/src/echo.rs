@@ -104,6 +104,25 @@ pub fn engine_platform(info: &docker::EngineInfo) -> Result<EnginePlatform, Stri
         })
 }
 
+/// Asks the engine its platform (`docker info`).
+pub fn query_engine_platform(
+    sh: &exec::Shell,
+    docker: &docker::Docker,
+) -> Result<EnginePlatform, BuildError> {
+    let doing = "asking the docker engine its platform (start it, or pass the platform: linux/amd64 or linux/arm64)";
+    let output = sh
+        .run(&docker.info())
+        .map_err(|error| BuildError::failed(doing, error))?;
+    let info = docker::parse_info(&output.stdout_str())
+        .map_err(|error| BuildError::failed(doing, error))?;
+    engine_platform(&info).map_err(|error| BuildError::failed(doing, error))
+}
+
+/// Whether the engine already has the pinned `rust:<version>` image (no pull is attempted).
+pub fn rust_image_present(sh: &exec::Shell, docker: &docker::Docker, rust: &pins::Version) -> bool {
+    sh.run(&docker.image_inspect(&rust_image(rust))).is_ok()
+}
+
 /// How the echo binary gets compiled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "path", rename_all = "snake_case")]
