@@ -487,3 +487,77 @@ fn the_proof_reads_the_final_binary_of_a_multi_stage_build() {
     );
     drop(dir);
 }
+
+/// A Go binary whose build info was removed fails (nothing proves its toolchain); a C program
+/// is reported as compiled by neither Go nor Rust, not misread as either.
+#[test]
+fn a_go_binary_without_build_info_fails_and_a_c_binary_is_reported() {
+    if !docker_usable() {
+        return;
+    }
+    let Some(((_, go), _)) = go_toolchains() else {
+        return;
+    };
+    let Some(objcopy) = testkit::find_program("objcopy", "OBJCOPY") else {
+        assert!(
+            !testkit::in_ci(),
+            "CI=true but objcopy (binutils) is not installed"
+        );
+        return;
+    };
+    let (dir, dockerfile) = go_image(&go);
+    exec::Shell::new()
+        .run(
+            &exec::Cmd::new(objcopy, "remove the Go build info")
+                .args(["--remove-section", ".go.buildinfo"])
+                .arg(dir.path().join("kmsplugin"))
+                .arg(dir.path().join("without-buildinfo")),
+        )
+        .unwrap();
+    std::fs::copy("/bin/true", dir.path().join("true")).unwrap();
+    std::fs::write(
+        &dockerfile,
+        "FROM scratch\nARG GO_VERSION\nLABEL org.release-gate.go-version=${GO_VERSION}\nCOPY without-buildinfo /kmsplugin\nCOPY true /usr/bin/true\n",
+    )
+    .unwrap();
+    let tag = unique_tag("go-without-buildinfo");
+    let _cleanup = RemoveImage(tag.clone());
+    let output = xtask(&[
+        "docker-build",
+        "--file",
+        &dockerfile,
+        "--tag",
+        &tag,
+        "--json",
+    ]);
+    let stderr = output.stderr_str();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("/kmsplugin is a Go binary whose build info cannot be read"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/usr/bin/true records no Go or Rust compiler"),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&output.stdout_str()).unwrap();
+    let verdicts: Vec<(&str, &str)> = report["toolchain"]["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|binary| {
+            (
+                binary["path"].as_str().unwrap(),
+                binary["verdict"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("/kmsplugin", "unprovable"),
+            ("/usr/bin/true", "not_checked")
+        ]
+    );
+    assert_eq!(report["removed"], true);
+}
