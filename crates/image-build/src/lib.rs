@@ -13,6 +13,7 @@
 pub mod args;
 pub mod compiler;
 pub mod echo;
+pub mod platform;
 pub mod proof;
 
 use std::fmt;
