@@ -135,6 +135,16 @@ impl Docker {
             .args(["rm", "--force", container])
     }
 
+    /// `docker image rm --force --no-prune REF`: takes the tag off an image that failed its
+    /// checks. Its untagged parents stay: with the legacy builder they are the build cache, and
+    /// a concurrent build of a Dockerfile with the same first steps may be building on them.
+    pub fn image_untag(&self, reference: &str) -> Cmd {
+        self.cmd(format!(
+            "remove image {reference}, keeping its parent layers"
+        ))
+        .args(["image", "rm", "--force", "--no-prune", reference])
+    }
+
     /// `docker image rm --force REF`, for cleaning up test images.
     pub fn image_remove(&self, reference: &str) -> Cmd {
         self.cmd(format!("remove image {reference}"))

@@ -216,7 +216,7 @@ pub fn run_build(
     let notices = toolchain.notices();
 
     // A tag on an image that failed its check would be used by the next step as if it were good.
-    let removed = !problems.is_empty() && sh.run(&docker.image_remove(&plan.tag)).is_ok();
+    let removed = !problems.is_empty() && sh.run(&docker.image_untag(&plan.tag)).is_ok();
     Ok(BuildReport {
         tag: plan.tag.clone(),
         image_id: image.id,
