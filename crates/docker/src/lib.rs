@@ -6,6 +6,7 @@
 //! parses stderr as data.
 
 pub mod dockerfile;
+pub mod reference;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -103,6 +104,47 @@ impl Docker {
             .args(["tag", source, target])
     }
 
+    /// `docker info --format '{{json .}}'`: the engine's OS and architecture, among others.
+    pub fn info(&self) -> Cmd {
+        self.cmd("ask the docker engine its platform")
+            .args(["info", "--format", "{{json .}}"])
+    }
+
+    /// `docker create --entrypoint /never-started IMAGE`: a container that only exists so its
+    /// filesystem can be exported. The entrypoint makes images without a command acceptable; the
+    /// container is never started.
+    pub fn create_stopped(&self, image: &str) -> Cmd {
+        self.cmd(format!(
+            "create a stopped container of {image} to read its files"
+        ))
+        .args(["create", "--entrypoint", "/never-started", image])
+    }
+
+    /// `docker export --output FILE CONTAINER`: the container's filesystem as a tar file.
+    pub fn export(&self, container: &str, output: &Path) -> Cmd {
+        self.cmd(format!("export the filesystem of container {container}"))
+            .arg("export")
+            .arg("--output")
+            .arg(output)
+            .arg(container)
+    }
+
+    /// `docker rm --force CONTAINER`.
+    pub fn container_remove(&self, container: &str) -> Cmd {
+        self.cmd(format!("remove container {container}"))
+            .args(["rm", "--force", container])
+    }
+
+    /// `docker image rm --force --no-prune REF`: takes the tag off an image that failed its
+    /// checks. Its untagged parents stay: with the legacy builder they are the build cache, and
+    /// a concurrent build of a Dockerfile with the same first steps may be building on them.
+    pub fn image_untag(&self, reference: &str) -> Cmd {
+        self.cmd(format!(
+            "remove image {reference}, keeping its parent layers"
+        ))
+        .args(["image", "rm", "--force", "--no-prune", reference])
+    }
+
     /// `docker image rm --force REF`, for cleaning up test images.
     pub fn image_remove(&self, reference: &str) -> Cmd {
         self.cmd(format!("remove image {reference}"))
@@ -141,6 +183,31 @@ pub fn parse_version(stdout: &str) -> Result<VersionInfo, String> {
             )
         })?;
     serde_json::from_str(line).map_err(|error| format!("cannot parse docker version JSON: {error}"))
+}
+
+/// The parts of `docker info --format '{{json .}}'` we use.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EngineInfo {
+    /// `linux` (also on Docker Desktop for macOS and Windows with Linux containers).
+    #[serde(rename = "OSType")]
+    pub os_type: String,
+    /// As the engine's kernel names it: `x86_64`, `aarch64`.
+    #[serde(rename = "Architecture")]
+    pub architecture: String,
+}
+
+/// Parses `docker info --format '{{json .}}'` output.
+pub fn parse_info(stdout: &str) -> Result<EngineInfo, String> {
+    let line = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with('{'))
+        .ok_or_else(|| {
+            format!(
+                "docker info printed no JSON object; it printed: {}",
+                stdout.trim()
+            )
+        })?;
+    serde_json::from_str(line).map_err(|error| format!("cannot parse docker info JSON: {error}"))
 }
 
 /// The parts of `docker image inspect` we use.
@@ -250,6 +317,28 @@ mod tests {
             "{\"Client\":{\"Version\":\"28.2.2\",\"ApiVersion\":\"1.50\"},\"Server\":null}\n";
         assert!(parse_version(without).unwrap().server.is_none());
         assert!(parse_version("Cannot connect").is_err());
+    }
+
+    #[test]
+    fn parses_info_and_builds_the_export_commands() {
+        let info = parse_info(
+            r#"{"ID":"x","OSType":"linux","Architecture":"aarch64","ServerVersion":"20.10.24"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (info.os_type.as_str(), info.architecture.as_str()),
+            ("linux", "aarch64")
+        );
+        assert!(parse_info("Cannot connect to the Docker daemon").is_err());
+        let docker = Docker::new("docker");
+        assert_eq!(
+            docker.create_stopped("x:1").arg_strings(),
+            ["create", "--entrypoint", "/never-started", "x:1"]
+        );
+        assert_eq!(
+            docker.export("abc", Path::new("/tmp/fs.tar")).arg_strings(),
+            ["export", "--output", "/tmp/fs.tar", "abc"]
+        );
     }
 
     #[test]

@@ -200,6 +200,7 @@ impl<'de> Deserialize<'de> for Sha256 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ToolPin {
+    #[serde(deserialize_with = "complete_version")]
     pub version: Version,
     /// URL template with `{version}`, `{os}` and `{arch}` placeholders.
     #[serde(deserialize_with = "url_template")]
@@ -237,6 +238,24 @@ fn fill(template: &str, version: &Version, platform: &Platform) -> String {
         .replace("{arch}", &platform.arch)
 }
 
+/// A pinned version names one release: `v0.33.0`, never the `0.33` line it belongs to, which
+/// would let an override, a URL or a comparison mean any patch release.
+fn complete_version<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Version, D::Error> {
+    let version = Version::deserialize(deserializer)?;
+    if version.patch.is_none() {
+        let complete = Version {
+            patch: Some(0),
+            ..version.clone()
+        };
+        return Err(serde::de::Error::custom(format!(
+            "`{version}` is not a complete version: a pin names one release with major, minor and patch, such as `{complete}`"
+        )));
+    }
+    Ok(version)
+}
+
 fn url_template<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     let url = String::deserialize(deserializer)?;
     if !url.starts_with("https://") {
@@ -270,9 +289,14 @@ impl FromStr for NodeImage {
         let (repository, tag) = name
             .rsplit_once(':')
             .ok_or_else(|| format!("node image `{text}` has no tag; {fix}"))?;
-        let kubernetes = tag
+        let kubernetes: Version = tag
             .parse()
             .map_err(|e| format!("node image tag: {e}; {fix}"))?;
+        if kubernetes.patch.is_none() {
+            return Err(format!(
+                "node image tag `{tag}` is not a complete version; {fix}"
+            ));
+        }
         let digest = digest
             .strip_prefix("sha256:")
             .ok_or_else(|| format!("node image digest must start with sha256:; {fix}"))?
@@ -302,6 +326,7 @@ impl<'de> Deserialize<'de> for NodeImage {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayApi {
+    #[serde(deserialize_with = "complete_version")]
     pub version: Version,
     pub channel: Channel,
     /// URL template with `{version}` and `{channel}`.
@@ -390,7 +415,9 @@ impl<'de> Deserialize<'de> for DigestImage {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Build {
+    #[serde(deserialize_with = "complete_version")]
     pub go: Version,
+    #[serde(deserialize_with = "complete_version")]
     pub rust: Version,
 }
 
@@ -398,6 +425,7 @@ pub struct Build {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Docker {
+    #[serde(deserialize_with = "complete_version")]
     pub minimum: Version,
 }
 

@@ -1,120 +1,104 @@
-//! The echo backend image as a pipeline stage: crates/echo compiled as a static Linux binary,
-//! staged alone as the build context of `hack/echo/Dockerfile`, built with every pinned `ARG`
-//! the Dockerfile declares, and recorded by image ID so the cluster loads exactly this build.
+//! The echo backend image as a pipeline stage, through `image_build::echo`: compiled with the
+//! pinned Rust toolchain for the Docker engine's platform, built with the pinned `ARG`s, proven
+//! by the compiler its binary records, and recorded by image ID so the cluster loads exactly
+//! this build. A dry run asks no engine: it plans for the host's architecture and says so.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use cluster::images::RecordedImage;
 use docker::Docker;
-use exec::{Cmd, Shell};
+use exec::Shell;
+use image_build::echo::{self, EchoRequest, EnginePlatform};
+use image_build::platform::Arch;
 
-use crate::graph::Failure;
+use crate::graph::{Class, Failure};
 
-/// Where the image comes from and what it is called.
-#[derive(Debug, Clone)]
-pub struct EchoBuild {
-    pub root: PathBuf,
-    /// The cargo that builds it (`$CARGO` when cargo runs us).
-    pub cargo: PathBuf,
-    pub docker: Docker,
-    /// The pinned echo image tag.
-    pub tag: String,
-    /// The pinned build arguments (name, value); only those the Dockerfile declares are passed.
-    pub build_args: Vec<(String, String)>,
+/// What the step says, and the image it recorded.
+pub struct Built {
+    pub image: RecordedImage,
+    pub lines: Vec<String>,
 }
 
-const TRIPLE: &str = "x86_64-unknown-linux-gnu";
-
-impl EchoBuild {
-    fn target_dir(&self) -> PathBuf {
-        self.root.join("target/echo-image")
-    }
-
-    fn context_dir(&self) -> PathBuf {
-        self.target_dir().join("context")
-    }
-
-    fn dockerfile(&self) -> PathBuf {
-        self.root.join("hack/echo/Dockerfile")
-    }
-
-    /// `cargo build --release --locked -p echo --target … --target-dir …`, static.
-    pub fn compile(&self) -> Cmd {
-        Cmd::new(&self.cargo, "build the echo backend as a static binary")
-            .args([
-                "build",
-                "--release",
-                "--locked",
-                "-p",
-                "echo",
-                "--target",
-                TRIPLE,
-            ])
-            .arg("--target-dir")
-            .arg(self.target_dir())
-            .env("RUSTFLAGS", "-C target-feature=+crt-static")
-            .cwd(&self.root)
-    }
-
-    /// `docker build` of the staged context with the pinned ARGs the Dockerfile declares.
-    pub fn image(&self, declared: &[String]) -> Cmd {
-        let args: Vec<(String, String)> = self
-            .build_args
-            .iter()
-            .filter(|(name, _)| declared.contains(name))
-            .cloned()
-            .collect();
-        self.docker
-            .build(&self.dockerfile(), &self.tag, &self.context_dir(), &args)
-            .timeout(std::time::Duration::from_secs(600))
+fn failure(error: image_build::BuildError, shell: &Shell) -> Failure {
+    match (shell.cancel().reason(), error) {
+        (Some(reason), error) => Failure::cancelled(reason, error.to_string()),
+        (None, image_build::BuildError::BadInput(message)) => Failure {
+            class: Class::BadInput,
+            message,
+        },
+        (None, error) => Failure::infra(error.to_string()),
     }
 }
 
-/// Builds and records the image (in a dry run: plans both commands).
-pub fn build(sh: &Shell, spec: &EchoBuild) -> Result<RecordedImage, Failure> {
-    let dockerfile = std::fs::read_to_string(spec.dockerfile()).map_err(|error| {
-        Failure::infra(format!("read {}: {error}", spec.dockerfile().display()))
-    })?;
-    let declared: Vec<String> = docker::dockerfile::parse(&dockerfile)
-        .args
-        .into_iter()
-        .map(|arg| arg.name)
-        .collect();
-    let infra = |what: &str| {
-        let what = what.to_owned();
-        move |error: exec::ExecError| match error.cancelled() {
-            Some(reason) => Failure::cancelled(reason.clone(), format!("{what}: {error}")),
-            None => Failure::infra(format!("{what}: {error}")),
-        }
+/// Plans and builds the echo image `tag` (a dry run plans the commands only).
+pub fn build(
+    sh: &Shell,
+    docker: &Docker,
+    root: PathBuf,
+    tag: &str,
+    pins: &pins::Pins,
+) -> Result<Built, Failure> {
+    let mut lines = Vec::new();
+    let engine = if sh.is_dry_run() {
+        let arch = Arch::parse(std::env::consts::ARCH).unwrap_or(Arch::Amd64);
+        lines.push(format!(
+            "platform: linux/{} (the host's; the real run asks the engine)",
+            arch.as_str()
+        ));
+        EnginePlatform { arch }
+    } else {
+        echo::query_engine_platform(sh, docker).map_err(|error| failure(error, sh))?
     };
-    sh.run(&spec.compile())
-        .map_err(infra("compiling the echo backend"))?;
-    if !sh.is_dry_run() {
-        let binary = spec.target_dir().join(TRIPLE).join("release/echo");
-        stage(&binary, &spec.context_dir())
-            .map_err(|error| Failure::infra(format!("staging the echo binary: {error}")))?;
-    }
-    sh.run(&spec.image(&declared))
-        .map_err(infra("building the echo image"))?;
+    let request = EchoRequest {
+        root,
+        tag: tag.to_owned(),
+        engine,
+        host_os: std::env::consts::OS.to_owned(),
+        host_arch: std::env::consts::ARCH.to_owned(),
+        rust: pins.build.rust.clone(),
+        rust_image_available: !sh.is_dry_run()
+            && echo::rust_image_present(sh, docker, &pins.build.rust),
+        // The rustup proxies: `+<version>` picks the pinned toolchain.
+        cargo: PathBuf::from("cargo"),
+        rustc: PathBuf::from("rustc"),
+    };
+    let plan = echo::plan(&request).map_err(|error| failure(error, sh))?;
+    lines.push(format!(
+        "{}, Rust {} (pinned), path: {}",
+        plan.platform, plan.rust, plan.path
+    ));
     if sh.is_dry_run() {
-        return Ok(RecordedImage {
-            reference: spec.tag.clone(),
-            id: "<the built image ID>".to_owned(),
+        for cmd in plan.commands() {
+            let _ = sh.run(cmd);
+        }
+        let image =
+            image_build::plan_build(&plan.image, pins).map_err(|error| failure(error, sh))?;
+        let _ = sh.run(&image.command(docker));
+        lines.push(
+            "then the toolchain proof reads the compiler recorded in every binary of the image"
+                .to_owned(),
+        );
+        return Ok(Built {
+            image: RecordedImage {
+                reference: tag.to_owned(),
+                id: "<the built image ID>".to_owned(),
+            },
+            lines,
         });
     }
-    let output = sh
-        .run(&spec.docker.image_inspect(&spec.tag))
-        .map_err(infra("inspecting the echo image"))?;
-    let info = docker::parse_image_inspect(&output.stdout_str())
-        .map_err(|error| Failure::infra(format!("inspecting the echo image: {error}")))?;
-    Ok(RecordedImage {
-        reference: spec.tag.clone(),
-        id: info.id,
+    let report = echo::build(sh, docker, &plan, pins).map_err(|error| failure(error, sh))?;
+    if !report.passed() {
+        return Err(Failure::infra(format!(
+            "the echo image {tag} failed its checks: {}",
+            report.problems.join("; ")
+        )));
+    }
+    lines.extend(report.toolchain.summary());
+    Ok(Built {
+        image: RecordedImage {
+            reference: tag.to_owned(),
+            id: report.image_id,
+        },
+        lines,
     })
-}
-
-fn stage(binary: &Path, context: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(context)?;
-    std::fs::copy(binary, context.join("echo"))?;
-    Ok(())
 }

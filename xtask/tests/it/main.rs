@@ -3,6 +3,7 @@
 mod artifacts;
 mod conformance;
 mod docker_build;
+mod echo_image;
 mod kind;
 mod tidy;
 mod tools;

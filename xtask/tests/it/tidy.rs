@@ -133,3 +133,93 @@ fn pins_are_valid_and_consistent() {
         output.stderr_str()
     );
 }
+
+/// Every file git tracks, relative to the root (what a fresh clone holds).
+fn tracked_files(root: &Path) -> Vec<PathBuf> {
+    let output = exec::Shell::new()
+        .run(
+            &exec::Cmd::new("git", "list the tracked files")
+                .args(["ls-files", "-z"])
+                .cwd(root),
+        )
+        .unwrap();
+    output
+        .stdout_str()
+        .split('\0')
+        .filter(|name| !name.is_empty())
+        .map(PathBuf::from)
+        .collect()
+}
+
+#[test]
+fn product_text_names_nothing_outside_the_repository() {
+    let root = testkit::workspace_root();
+    // Spelled in parts so this file does not match itself: notes that live beside a checkout
+    // are not there for a user of the repository.
+    let needles = [
+        ["../", "shared"].concat(),
+        ["shared", "/"].concat(),
+        ["ENVIRONMENT", ".md"].concat(),
+        ["shared ", "ENVIRONMENT"].concat(),
+    ];
+    let mut offenders = Vec::new();
+    for relative in tracked_files(&root) {
+        let Ok(text) = std::fs::read_to_string(root.join(&relative)) else {
+            continue; // binary files
+        };
+        for (index, line) in text.lines().enumerate() {
+            if needles.iter().any(|needle| line.contains(needle.as_str())) {
+                offenders.push(format!(
+                    "{}:{}: {}",
+                    relative.display(),
+                    index + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "messages and docs must name only what is in this repository:\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn documented_destinations_are_the_tools_own_folders() {
+    let root = testkit::workspace_root();
+    // target/debug and target/release belong to cargo: writing downloads there mixes them with
+    // build output that `cargo clean` and profile builds replace.
+    let mut offenders = Vec::new();
+    for relative in tracked_files(&root) {
+        if relative.extension().is_none_or(|ext| ext != "md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(root.join(&relative)).unwrap();
+        for (index, line) in text.lines().enumerate() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            for pair in words.windows(2) {
+                if pair[0].starts_with("--") && is_cargo_profile_dir(pair[1]) {
+                    offenders.push(format!(
+                        "{}:{}: {}",
+                        relative.display(),
+                        index + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "documented commands write into cargo's profile folders; use a folder of this tool's own such as target/verify/fetch:\n{}",
+        offenders.join("\n")
+    );
+}
+
+fn is_cargo_profile_dir(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    ["target/release", "target/debug"]
+        .iter()
+        .any(|profile| path == *profile || path.starts_with(&format!("{profile}/")))
+}

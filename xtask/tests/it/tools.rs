@@ -294,3 +294,28 @@ fn tools_install_puts_the_real_pinned_kubectl_in_the_cache() {
     assert!(again.status.success());
     assert_eq!(server.requests_for(host_and_path).len(), 1);
 }
+
+/// The checkout is the one cargo runs xtask in (its CARGO_MANIFEST_DIR), not the one the binary
+/// was compiled in: a binary built elsewhere must not read another checkout's pin file.
+#[test]
+fn the_workspace_root_is_the_checkout_cargo_runs_in() {
+    let checkout = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(checkout.path().join("xtask")).unwrap();
+    std::fs::create_dir_all(checkout.path().join("hack")).unwrap();
+    std::fs::write(
+        checkout.path().join(pins::PIN_FILE),
+        "[kind]\nversion = \"not a version\"\n",
+    )
+    .unwrap();
+    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask in another checkout")
+        .args(["tools", "check"])
+        .env("CARGO_MANIFEST_DIR", checkout.path().join("xtask"));
+    let output = exec::Shell::new().run_unchecked(&cmd).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", output.stderr_str());
+    let expected = format!("{}:2:", checkout.path().join(pins::PIN_FILE).display());
+    assert!(
+        output.stderr_str().contains(&expected),
+        "{}",
+        output.stderr_str()
+    );
+}

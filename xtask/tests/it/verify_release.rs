@@ -1129,7 +1129,9 @@ fn under_github_actions_each_step_is_one_group_and_the_summary_is_appended() {
         "{stderr}"
     );
     assert!(
-        !stderr.lines().any(|line| line.starts_with("[conformance] ")),
+        !stderr
+            .lines()
+            .any(|line| line.starts_with("[conformance] ")),
         "plain-line prefixes under Actions:\n{stderr}"
     );
     let summary = std::fs::read_to_string(&step_summary).unwrap();

@@ -82,6 +82,58 @@ fn wrong_type_and_bad_version_are_located() {
 }
 
 #[test]
+fn incomplete_versions_are_refused_naming_file_and_line() {
+    let real = real_text();
+    // Every versioned pin: the tools, the CRDs, the toolchains and the engine floor.
+    let lines: Vec<&str> = real
+        .lines()
+        .filter(|line| {
+            ["version = \"", "go = \"", "rust = \"", "minimum = \""]
+                .iter()
+                .any(|key| line.starts_with(key))
+        })
+        .collect();
+    assert_eq!(lines.len(), 7, "{lines:?}");
+    for line in lines {
+        let (key, value) = line.split_once(" = ").unwrap();
+        let version: pins::Version = value.trim_matches('"').parse().unwrap();
+        let shortened = format!(
+            "{key} = \"{}{}.{}\"",
+            if version.v_prefix { "v" } else { "" },
+            version.major,
+            version.minor
+        );
+        let text = real.replacen(line, &shortened, 1);
+        let error = error_for(&text);
+        let number = text.lines().position(|l| l == shortened).unwrap() + 1;
+        assert_eq!(error.line_col.map(|(l, _)| l), Some(number), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("hack/versions.toml:{number}:")),
+            "{error}"
+        );
+        assert!(
+            error.message.contains("is not a complete version"),
+            "{error}"
+        );
+    }
+    let image_line = real
+        .lines()
+        .find(|l| l.starts_with("image = \"kindest/node"))
+        .unwrap();
+    let (name, digest) = image_line.split_once('@').unwrap();
+    let (repository, tag) = name.rsplit_once(':').unwrap();
+    let minor_only = tag.rsplit_once('.').unwrap().0;
+    let error =
+        error_for(&real.replace(image_line, &format!("{repository}:{minor_only}@{digest}")));
+    assert!(
+        error.message.contains("is not a complete version"),
+        "{error}"
+    );
+}
+
+#[test]
 fn missing_section_and_undigested_node_image_fail() {
     let text = real_text().replace("[docker]\nminimum = \"20.10.0\"\n", "");
     assert!(

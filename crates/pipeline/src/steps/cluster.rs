@@ -11,7 +11,7 @@ use cluster::throwaway::ThrowawayCluster;
 use cluster::{load_balancer, owner};
 
 use super::{Run, cluster_failure, exec_failure};
-use crate::echo::{self, EchoBuild};
+use crate::echo;
 use crate::graph::{Failure, StepContext};
 
 fn kubectl(run: &Run<'_>) -> Result<Kubectl, Failure> {
@@ -74,27 +74,22 @@ pub fn create(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
 
 pub fn echo_image(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let inputs = run.inputs;
-    let spec = EchoBuild {
-        root: inputs.root.clone(),
-        cargo: inputs
-            .tools
-            .env
-            .get("CARGO")
-            .filter(|cargo| !cargo.is_empty())
-            .map_or_else(|| "cargo".into(), Into::into),
-        docker: docker::Docker::new(&run.programs()?.docker),
-        tag: inputs.pins.images.echo.clone(),
-        build_args: inputs
-            .pins
-            .build_args()
-            .into_iter()
-            .map(|arg| (arg.name.to_owned(), arg.value))
-            .collect(),
-    };
-    let image = echo::build(&run.shell(context), &spec)?;
-    run.emit(context)
-        .info(format!("{} is image {}", image.reference, image.id));
-    let _ = run.state.echo.set(image);
+    let emit = run.emit(context);
+    let built = echo::build(
+        &run.shell(context),
+        &docker::Docker::new(&run.programs()?.docker),
+        inputs.root.clone(),
+        &inputs.pins.images.echo,
+        &inputs.pins,
+    )?;
+    for line in built.lines {
+        emit.info(line);
+    }
+    emit.info(format!(
+        "{} is image {}",
+        built.image.reference, built.image.id
+    ));
+    let _ = run.state.echo.set(built.image);
     Ok(())
 }
 
