@@ -116,13 +116,14 @@ impl Gate {
         gate
     }
 
-    /// A docker that is the real one, except that `run` and `rm` (cloud-provider-kind's start
-    /// and stop) only record their argv in `provider.log`: no image can be pulled here.
+    /// A docker that is the real one, except that `run` and `rm --force *-lb` (cloud-provider-
+    /// kind's start and stop) only record their argv in `provider.log`: no image can be pulled
+    /// here.
     fn stub_provider(&mut self) {
         use std::os::unix::fs::PermissionsExt;
         let wrapper = self.work.path().join("docker-provider");
         let script = format!(
-            "#!/bin/sh\nif [ \"$1\" = run ] || [ \"$1\" = rm ]; then echo \"$@\" >> '{log}'; exit 0; fi\nexec '{docker}' \"$@\"\n",
+            "#!/bin/sh\ncase \"$1:$3\" in run:*|rm:*-lb) echo \"$@\" >> '{log}'; exit 0 ;; esac\nexec '{docker}' \"$@\"\n",
             log = self.work.path().join("provider.log").display(),
             docker = docker_program().unwrap().display(),
         );
