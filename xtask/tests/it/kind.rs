@@ -754,3 +754,75 @@ fn a_missing_echo_image_names_the_command_that_builds_it() {
         text(&output)
     );
 }
+
+#[test]
+fn a_release_dry_run_needs_no_docker_engine_and_no_network() {
+    let run = Run::new();
+    let dir = run.run_dir().join("plan");
+    // A docker that cannot answer: the engine is down (or there is none).
+    let output = run.xtask_with(
+        &[
+            "kind-up",
+            "--dry-run",
+            "--release",
+            "v2.1.0",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+        &[
+            ("DOCKER", "/nonexistent/docker"),
+            ("GITHUB_API_URL", "http://127.0.0.1:9"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = output.stdout_str();
+    assert!(
+        stdout.contains("# fetch kgateway-dev/kgateway v2.1.0 into"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("upgrade --install kgateway-crds"),
+        "{stdout}"
+    );
+    assert!(run.cluster_calls().is_empty(), "{:?}", run.cluster_calls());
+    assert!(
+        run.mirror.requests().is_empty(),
+        "the dry run downloaded something"
+    );
+}
+
+#[test]
+fn kind_down_uses_any_kind_there_is_and_never_downloads_one() {
+    let run = Run::new();
+    // Only another kind version, on PATH: no $KIND, nothing in the cache.
+    run.fakes.set_version("kind", "v0.20.0").unwrap();
+    let cmd = run
+        .xtask_cmd(
+            &["kind-down", "--dir", run.run_dir().to_str().unwrap()],
+            &[],
+        )
+        .env_remove("KIND");
+    let output = run.fakes.shell().run_unchecked(&cmd).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        output.stdout_str().contains("nothing to delete"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        output
+            .stderr_str()
+            .contains("deleting does not depend on the version"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        run.mirror.requests().is_empty(),
+        "kind-down downloaded a tool"
+    );
+
+    run.fakes.add_clusters(&["release-gate"]).unwrap();
+    let output = run.fakes.shell().run_unchecked(&cmd).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(run.fakes.clusters().is_empty());
+}
