@@ -76,7 +76,13 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
     let outcome = pipeline::run(&inputs, token, &|event| renderer.render(event));
     last_lines(&inputs, &outcome);
     if ui::github_actions() {
+        if let Some(results) = &outcome.suite {
+            for line in conformance::report::annotations(results) {
+                ui::out(&line);
+            }
+        }
         github_summary(&outcome)?;
+        github_outputs(&outcome)?;
     }
     Ok(ExitCode::from(outcome.verdict.exit_code()))
 }
@@ -125,8 +131,11 @@ impl Renderer {
                             ui::info(&line);
                         }
                     });
+                    // The failing cases get their own annotations at the end (at most ten); any
+                    // other failing step gets one here.
                     if let Status::Failed(failure) = &timing.status
                         && !failure.is_cancelled()
+                        && event.step != "conformance"
                     {
                         ui::error(&format!("{}: {}", event.step, failure.message));
                     }
@@ -250,6 +259,45 @@ fn last_lines(inputs: &pipeline::Inputs, outcome: &Outcome) {
         }
     ));
     ui::out(&format!("exit code {}", outcome.verdict.exit_code()));
+}
+
+/// Writes the step's outputs to `$GITHUB_OUTPUT`: `verdict` and `artifacts-dir`.
+fn github_outputs(outcome: &Outcome) -> anyhow::Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_OUTPUT") else {
+        return Ok(());
+    };
+    let text = output_lines(&[
+        ("verdict", outcome.verdict.as_str().to_owned()),
+        ("artifacts-dir", outcome.artifacts_dir.display().to_string()),
+        ("exit-code", outcome.verdict.exit_code().to_string()),
+    ]);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .with_context(|| {
+            format!(
+                "writing the step outputs to {}",
+                PathBuf::from(path).display()
+            )
+        })
+}
+
+/// `name=value` lines as `$GITHUB_OUTPUT` reads them; a value with a newline uses the
+/// `name<<DELIMITER` form.
+fn output_lines(outputs: &[(&str, String)]) -> String {
+    let mut text = String::new();
+    for (name, value) in outputs {
+        if value.contains('\n') {
+            text.push_str(&format!(
+                "{name}<<RELEASE_GATE_EOF\n{value}\nRELEASE_GATE_EOF\n"
+            ));
+        } else {
+            text.push_str(&format!("{name}={value}\n"));
+        }
+    }
+    text
 }
 
 /// Appends summary.md to `$GITHUB_STEP_SUMMARY`, within what is left of its 1 MiB.

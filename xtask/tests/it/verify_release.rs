@@ -1095,10 +1095,12 @@ fn under_github_actions_each_step_is_one_group_and_the_summary_is_appended() {
     let gate = Gate::new("actions", Some("weights-50-50"));
     let step_summary = gate.work.path().join("step-summary.md");
     std::fs::write(&step_summary, "earlier steps wrote this\n").unwrap();
+    let step_outputs = gate.work.path().join("outputs");
     let cmd = gate
         .cmd(&[])
         .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_STEP_SUMMARY", &step_summary);
+        .env("GITHUB_STEP_SUMMARY", &step_summary)
+        .env("GITHUB_OUTPUT", &step_outputs);
     let output = gate.fakes.shell().run_unchecked(&cmd).unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let stderr = output.stderr_str();
@@ -1125,9 +1127,22 @@ fn under_github_actions_each_step_is_one_group_and_the_summary_is_appended() {
         stderr.matches("::endgroup::").count(),
         "{stderr}"
     );
-    assert!(
-        stderr.contains("::error::conformance: 1 case(s) failed: weighted-split"),
-        "{stderr}"
+    // The failing case is annotated once, by name; nothing else is an error.
+    let stdout = output.stdout_str();
+    let errors: Vec<&str> = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter(|line| line.starts_with("::error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("weighted-split"), "{errors:?}");
+    let outputs = std::fs::read_to_string(&step_outputs).unwrap();
+    assert_eq!(
+        outputs,
+        format!(
+            "verdict=failed\nartifacts-dir={}\nexit-code=1\n",
+            gate.artifacts_dir().display()
+        )
     );
     assert!(
         !stderr
