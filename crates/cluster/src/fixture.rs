@@ -217,6 +217,122 @@ impl Fixture {
     pub fn gateway(&self) -> &ObjectRef {
         &self.gateways[0]
     }
+
+    /// The fixture's namespace: the name of its one `Namespace` object.
+    pub fn namespace(&self) -> Option<String> {
+        self.documents
+            .iter()
+            .find(|document| str_at(document, &["kind"]) == Some("Namespace"))
+            .and_then(|document| str_at(document, &["metadata", "name"]))
+            .map(str::to_owned)
+    }
+
+    /// Moves the fixture into namespace `to` (its Namespace object renamed, every object and
+    /// every parentRef/backendRef that named the old namespace) and puts `labels` on every
+    /// object, so a run on a cluster it does not own creates only objects it can find again by
+    /// its label, in a namespace of its own.
+    pub fn relocate(&mut self, to: &str, labels: &[(String, String)]) -> Result<(), ClusterError> {
+        let from = self.namespace().ok_or_else(|| {
+            ClusterError::BadInput(
+                "the conformance fixture has no Namespace object to move; it must define one"
+                    .to_owned(),
+            )
+        })?;
+        for document in &mut self.documents {
+            let is_namespace = str_at(document, &["kind"]) == Some("Namespace");
+            let Some(metadata) = document.get_mut("metadata").and_then(Value::as_mapping_mut)
+            else {
+                continue;
+            };
+            let key = if is_namespace { "name" } else { "namespace" };
+            if metadata.get(key).and_then(Value::as_str) == Some(from.as_str()) {
+                metadata.insert(Value::from(key), Value::from(to.to_owned()));
+            }
+            let labels_key = Value::from("labels");
+            if !metadata.get(&labels_key).is_some_and(Value::is_mapping) {
+                metadata.insert(labels_key.clone(), Value::Mapping(Default::default()));
+            }
+            if let Some(mapping) = metadata.get_mut(&labels_key).and_then(Value::as_mapping_mut) {
+                for (key, value) in labels {
+                    mapping.insert(Value::from(key.clone()), Value::from(value.clone()));
+                }
+            }
+            rename_refs(document, &from, to);
+        }
+        for object in self
+            .gateways
+            .iter_mut()
+            .chain(&mut self.routes)
+            .chain(self.backends.iter_mut().map(|backend| &mut backend.deployment))
+        {
+            if object.namespace == from {
+                object.namespace = to.to_owned();
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces container image `from` with `to` in every Deployment (an existing cluster pulls
+    /// from a registry; kind loads the local build).
+    pub fn replace_image(&mut self, from: &str, to: &str) {
+        for document in &mut self.documents {
+            let containers = document
+                .get_mut("spec")
+                .and_then(|spec| spec.get_mut("template"))
+                .and_then(|template| template.get_mut("spec"))
+                .and_then(|spec| spec.get_mut("containers"))
+                .and_then(Value::as_sequence_mut);
+            for container in containers.into_iter().flatten() {
+                if let Some(mapping) = container.as_mapping_mut()
+                    && mapping.get("image").and_then(Value::as_str) == Some(from)
+                {
+                    mapping.insert(Value::from("image"), Value::from(to.to_owned()));
+                }
+            }
+        }
+    }
+
+    /// Every object as `Kind namespace/name`, for a plan that says what it will create.
+    pub fn objects(&self) -> Vec<String> {
+        self.documents
+            .iter()
+            .map(|document| {
+                let kind = str_at(document, &["kind"]).unwrap_or("?");
+                let name = str_at(document, &["metadata", "name"]).unwrap_or("?");
+                match str_at(document, &["metadata", "namespace"]) {
+                    Some(namespace) => format!("{kind} {namespace}/{name}"),
+                    None => format!("{kind} {name}"),
+                }
+            })
+            .collect()
+    }
+}
+
+/// `parentRefs` and `backendRefs` (anywhere in the spec) that name namespace `from` now name `to`.
+fn rename_refs(value: &mut Value, from: &str, to: &str) {
+    match value {
+        Value::Mapping(mapping) => {
+            for (key, child) in mapping.iter_mut() {
+                if matches!(key.as_str(), Some("parentRefs" | "backendRefs"))
+                    && let Some(refs) = child.as_sequence_mut()
+                {
+                    for reference in refs.iter_mut().filter_map(Value::as_mapping_mut) {
+                        if reference.get("namespace").and_then(Value::as_str) == Some(from) {
+                            reference.insert(Value::from("namespace"), Value::from(to.to_owned()));
+                        }
+                    }
+                } else {
+                    rename_refs(child, from, to);
+                }
+            }
+        }
+        Value::Sequence(items) => {
+            for item in items {
+                rename_refs(item, from, to);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Polls `check` until it says ready or `deadline` passes; Stuck names the object and the last

@@ -12,11 +12,13 @@ use crate::kind::go_duration;
 /// How long a plain kubectl read may take before it is killed.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// kubectl at a resolved path, bound to one cluster's kubeconfig.
+/// kubectl at a resolved path, bound to one cluster's kubeconfig (and, on a cluster the user
+/// brought, to one named context of it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kubectl {
     program: PathBuf,
     kubeconfig: PathBuf,
+    context: Option<String>,
 }
 
 /// A namespaced object reference as kubectl takes it: `gateway/infra-gateway` in `gateway-conformance-infra`.
@@ -32,7 +34,15 @@ impl Kubectl {
         Kubectl {
             program: program.into(),
             kubeconfig: kubeconfig.into(),
+            context: None,
         }
+    }
+
+    /// Every command names this context too (`--context NAME`), so a kubeconfig switched to
+    /// another cluster meanwhile is never the one acted on.
+    pub fn with_context(mut self, context: Option<String>) -> Kubectl {
+        self.context = context;
+        self
     }
 
     pub fn program(&self) -> &Path {
@@ -44,10 +54,34 @@ impl Kubectl {
     }
 
     fn cmd(&self, purpose: impl Into<String>) -> Cmd {
-        Cmd::new(&self.program, purpose)
+        self.base(purpose).timeout(CALL_TIMEOUT)
+    }
+
+    /// `kubectl --kubeconfig FILE [--context NAME]`, no timeout.
+    fn base(&self, purpose: impl Into<String>) -> Cmd {
+        let cmd = Cmd::new(&self.program, purpose)
             .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .timeout(CALL_TIMEOUT)
+            .arg(&self.kubeconfig);
+        match &self.context {
+            Some(context) => cmd.args(["--context", context]),
+            None => cmd,
+        }
+    }
+
+    /// `kubectl delete TYPES --namespace NS --selector SEL --ignore-not-found --wait=false`:
+    /// removes only the objects carrying `selector` (a run's label).
+    pub fn delete_selected(&self, types: &str, namespace: &str, selector: &str) -> Cmd {
+        self.cmd(format!("delete {types} labelled {selector} in {namespace}"))
+            .args(["delete", types, "--namespace", namespace, "--selector", selector])
+            .args(["--ignore-not-found", "--wait=false"])
+            .timeout(Duration::from_secs(180))
+    }
+
+    /// `kubectl delete namespace NAME --ignore-not-found --wait=false`.
+    pub fn delete_namespace(&self, name: &str) -> Cmd {
+        self.cmd(format!("delete namespace {name}"))
+            .args(["delete", "namespace", name, "--ignore-not-found", "--wait=false"])
+            .timeout(Duration::from_secs(180))
     }
 
     /// `kubectl apply --server-side --field-manager=release-gate --force-conflicts -f SOURCE`,
@@ -122,12 +156,7 @@ impl Kubectl {
     /// a free local port and prints `Forwarding from 127.0.0.1:PORT -> REMOTE`. No timeout: the
     /// child is owned by a guard and runs until dropped.
     pub fn port_forward(&self, target: &Target<'_>, remote_port: u16) -> Cmd {
-        Cmd::new(
-            &self.program,
-            format!("port-forward to {} port {remote_port}", target.object),
-        )
-        .arg("--kubeconfig")
-        .arg(&self.kubeconfig)
+        self.base(format!("port-forward to {} port {remote_port}", target.object))
         .args(["port-forward", target.object, &format!(":{remote_port}")])
         .args(["--namespace", target.namespace, "--address", "127.0.0.1"])
     }
@@ -362,6 +391,44 @@ mod tests {
                 "--all-containers",
                 "--prefix",
                 "--tail=200"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_named_context_follows_the_kubeconfig_on_every_command() {
+        let k = kubectl().with_context(Some("prod-east".into()));
+        let target = Target {
+            object: "pod/x",
+            namespace: "ns",
+        };
+        for cmd in [
+            k.get_json(&Get {
+                resource: "pods",
+                ..Get::default()
+            }),
+            k.port_forward(&target, 3000),
+            k.delete_selected("deployments,services", "ns", "release-gate.run=ab"),
+            k.delete_namespace("ns"),
+        ] {
+            assert_eq!(
+                cmd.arg_strings()[..4],
+                ["--kubeconfig", "/run/kubeconfig", "--context", "prod-east"],
+                "{cmd}"
+            );
+        }
+        assert_eq!(
+            k.delete_selected("deployments", "ns", "release-gate.run=ab")
+                .arg_strings()[4..],
+            [
+                "delete",
+                "deployments",
+                "--namespace",
+                "ns",
+                "--selector",
+                "release-gate.run=ab",
+                "--ignore-not-found",
+                "--wait=false"
             ]
         );
     }

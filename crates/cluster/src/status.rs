@@ -204,6 +204,35 @@ pub fn parse<T: serde::de::DeserializeOwned>(what: &str, stdout: &str) -> Result
     })
 }
 
+/// Any object whose readiness is a list of status conditions (a Deployment's `Available`, a
+/// GatewayClass's `Accepted`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Conditioned {
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub status: ConditionedStatus,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ConditionedStatus {
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+}
+
+impl Conditioned {
+    /// Ok when every `wanted` condition is True (for the current generation, where reported).
+    pub fn has(&self, wanted: &[&str]) -> Result<(), String> {
+        check_conditions(&self.status.conditions, wanted, self.metadata.generation).map_err(
+            |why| {
+                format!(
+                    "{why}; conditions: {}",
+                    describe_conditions(&self.status.conditions)
+                )
+            },
+        )
+    }
+}
+
 /// `Accepted=True (Accepted), Programmed=False (Invalid: no address)`.
 pub fn describe_conditions(conditions: &[Condition]) -> String {
     if conditions.is_empty() {
