@@ -35,6 +35,22 @@ pub struct Args {
     /// Print the plan (steps, what overlaps, every exact command) and run nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Where to verify: `kind` (a throwaway cluster) or `existing` (yours, with the release
+    /// installed: only the fixture is deployed, in a labelled namespace of its own, then removed)
+    #[arg(long, value_enum, default_value = "kind")]
+    pub cluster: ClusterMode,
+    /// With --cluster existing: the kubeconfig context that must be current
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// With --cluster existing: the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClusterMode {
+    Kind,
+    Existing,
 }
 
 pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
@@ -46,6 +62,9 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
         artifacts_dir: args.artifacts_dir,
         keep_cluster: args.keep_cluster,
         dry_run: args.dry_run,
+        existing: args.cluster == ClusterMode::Existing,
+        context: args.context,
+        kubeconfig: args.kubeconfig,
     };
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let inputs =
@@ -65,11 +84,16 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
             _ => outcome.verdict.exit_code(),
         }));
     }
+    let place = match &inputs.target_cluster {
+        pipeline::inputs::Target::Kind => format!("kind cluster {}", inputs.cluster_name),
+        pipeline::inputs::Target::Existing {
+            context, namespace, ..
+        } => format!("context {context}, namespace {namespace}"),
+    };
     ui::info(&format!(
-        "verify-release: {} {} on kind cluster {}; everything goes to {}",
+        "verify-release: {} {} on {place}; everything goes to {}",
         inputs.repo,
         inputs.tag,
-        inputs.cluster_name,
         inputs.artifacts_dir.display()
     ));
     let renderer = Renderer::new(ui::github_actions());

@@ -252,19 +252,21 @@ impl Fixture {
             if !metadata.get(&labels_key).is_some_and(Value::is_mapping) {
                 metadata.insert(labels_key.clone(), Value::Mapping(Default::default()));
             }
-            if let Some(mapping) = metadata.get_mut(&labels_key).and_then(Value::as_mapping_mut) {
+            if let Some(mapping) = metadata
+                .get_mut(&labels_key)
+                .and_then(Value::as_mapping_mut)
+            {
                 for (key, value) in labels {
                     mapping.insert(Value::from(key.clone()), Value::from(value.clone()));
                 }
             }
             rename_refs(document, &from, to);
         }
-        for object in self
-            .gateways
-            .iter_mut()
-            .chain(&mut self.routes)
-            .chain(self.backends.iter_mut().map(|backend| &mut backend.deployment))
-        {
+        for object in self.gateways.iter_mut().chain(&mut self.routes).chain(
+            self.backends
+                .iter_mut()
+                .map(|backend| &mut backend.deployment),
+        ) {
             if object.namespace == from {
                 object.namespace = to.to_owned();
             }

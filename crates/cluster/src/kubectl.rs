@@ -72,7 +72,14 @@ impl Kubectl {
     /// removes only the objects carrying `selector` (a run's label).
     pub fn delete_selected(&self, types: &str, namespace: &str, selector: &str) -> Cmd {
         self.cmd(format!("delete {types} labelled {selector} in {namespace}"))
-            .args(["delete", types, "--namespace", namespace, "--selector", selector])
+            .args([
+                "delete",
+                types,
+                "--namespace",
+                namespace,
+                "--selector",
+                selector,
+            ])
             .args(["--ignore-not-found", "--wait=false"])
             .timeout(Duration::from_secs(180))
     }
@@ -80,7 +87,13 @@ impl Kubectl {
     /// `kubectl delete namespace NAME --ignore-not-found --wait=false`.
     pub fn delete_namespace(&self, name: &str) -> Cmd {
         self.cmd(format!("delete namespace {name}"))
-            .args(["delete", "namespace", name, "--ignore-not-found", "--wait=false"])
+            .args([
+                "delete",
+                "namespace",
+                name,
+                "--ignore-not-found",
+                "--wait=false",
+            ])
             .timeout(Duration::from_secs(180))
     }
 
@@ -156,7 +169,10 @@ impl Kubectl {
     /// a free local port and prints `Forwarding from 127.0.0.1:PORT -> REMOTE`. No timeout: the
     /// child is owned by a guard and runs until dropped.
     pub fn port_forward(&self, target: &Target<'_>, remote_port: u16) -> Cmd {
-        self.base(format!("port-forward to {} port {remote_port}", target.object))
+        self.base(format!(
+            "port-forward to {} port {remote_port}",
+            target.object
+        ))
         .args(["port-forward", target.object, &format!(":{remote_port}")])
         .args(["--namespace", target.namespace, "--address", "127.0.0.1"])
     }

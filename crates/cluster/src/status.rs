@@ -222,14 +222,12 @@ pub struct ConditionedStatus {
 impl Conditioned {
     /// Ok when every `wanted` condition is True (for the current generation, where reported).
     pub fn has(&self, wanted: &[&str]) -> Result<(), String> {
-        check_conditions(&self.status.conditions, wanted, self.metadata.generation).map_err(
-            |why| {
-                format!(
-                    "{why}; conditions: {}",
-                    describe_conditions(&self.status.conditions)
-                )
-            },
-        )
+        check_conditions(&self.status.conditions, wanted, self.metadata.generation).map_err(|why| {
+            format!(
+                "{why}; conditions: {}",
+                describe_conditions(&self.status.conditions)
+            )
+        })
     }
 }
 

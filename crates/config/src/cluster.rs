@@ -1,5 +1,6 @@
-//! [load_balancer] and [diagnostics]: how a Gateway gets its address on kind, and whose pods'
-//! logs a failed run collects. Owned by the cluster and pipeline crates' authors.
+//! [load_balancer], [diagnostics] and [existing]: how a Gateway gets its address on kind, whose
+//! pods' logs a failed run collects, and what a run on a cluster the user brings deploys.
+//! Owned by the cluster and pipeline crates' authors.
 
 use serde::Deserialize;
 
@@ -60,6 +61,30 @@ pub struct Diagnostics {
     /// the gateway-name label without being listed here.
     #[serde(default)]
     pub pods: Vec<PodSelector>,
+}
+
+/// A cluster the user brings (`verify-release --cluster existing`): the release is installed
+/// already; the run deploys only the fixture, in a namespace of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Existing {
+    /// The echo backend image the cluster can pull (built with `cargo xtask echo-image --tag
+    /// REGISTRY/NAME:TAG` and pushed). Without it the upstream echo-basic image from the pin
+    /// file runs, which has no health toggle: the health-eviction case is then skipped.
+    #[serde(default)]
+    pub echo_image: Option<String>,
+}
+
+impl Existing {
+    pub(crate) fn validate(&self) -> Option<Problem> {
+        let image = self.echo_image.as_ref()?;
+        (image.trim().is_empty() || image.contains(char::is_whitespace)).then(|| Problem {
+            near: image.clone(),
+            message: format!(
+                "[existing] echo_image {image:?} is not an image reference: write REGISTRY/NAME:TAG"
+            ),
+        })
+    }
 }
 
 impl LoadBalancer {

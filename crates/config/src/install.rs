@@ -26,6 +26,10 @@ pub struct Install {
     /// Publish the gateway Service's NodePort on host loopback (kind `extraPortMappings`).
     #[serde(default)]
     pub node_port: Option<NodePort>,
+    /// The release's controller Deployment: on a cluster the user brings (`--cluster
+    /// existing`), it must be Available before anything is deployed.
+    #[serde(default)]
+    pub controller: Option<Controller>,
     #[serde(default)]
     pub timeouts: Timeouts,
 }
@@ -45,6 +49,14 @@ pub struct Chart {
     /// `--set` values.
     #[serde(default)]
     pub set: BTreeMap<String, String>,
+}
+
+/// A Deployment by namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Controller {
+    pub namespace: String,
+    pub deployment: String,
 }
 
 /// `node_port` of the gateway Service, reachable at `127.0.0.1:host_port`.
@@ -223,6 +235,19 @@ impl Install {
             }
             if let Err(message) = validate_dns_label("helm release name", &chart.name) {
                 problem(message);
+            }
+        }
+        if let Some(controller) = &self.controller {
+            for (what, value) in [
+                ("[install] controller namespace", &controller.namespace),
+                ("[install] controller deployment", &controller.deployment),
+            ] {
+                if let Err(message) = validate_dns_label(what, value) {
+                    problems.push(Problem {
+                        near: value.clone(),
+                        message,
+                    });
+                }
             }
         }
         if let Some(node_port) = self.node_port

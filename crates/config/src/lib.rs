@@ -34,6 +34,8 @@ pub struct Target {
     pub load_balancer: cluster::LoadBalancer,
     #[serde(default)]
     pub diagnostics: cluster::Diagnostics,
+    #[serde(default)]
+    pub existing: cluster::Existing,
 }
 
 /// A problem with a config file, located and with a fix. Callers treat it as bad input (exit 2).
@@ -69,6 +71,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Target, ConfigError> {
         target.conformance.validate(),
         target.load_balancer.validate(),
         target.diagnostics.validate(),
+        target.existing.validate(),
     ];
     if let Some(problem) = problems.into_iter().flatten().next() {
         return Err(ConfigError {

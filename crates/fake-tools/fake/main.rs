@@ -201,6 +201,7 @@ const VALUE_FLAGS: &[&str] = &[
     "-o",
     "--output",
     "--kubeconfig",
+    "--context",
     "--field-selector",
     "--sort-by",
     "--timeout",

@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cluster::dev::RunDir;
 use cluster::fixture::{Deadlines, Fixture};
 use cluster::helm;
 
@@ -41,7 +42,31 @@ pub struct Request {
     pub artifacts_dir: Option<PathBuf>,
     pub keep_cluster: bool,
     pub dry_run: bool,
+    /// `--cluster existing`: verify on a cluster the user brings instead of a throwaway one.
+    pub existing: bool,
+    /// `--context`: the kubeconfig context that must be current (required with `existing`).
+    pub context: Option<String>,
+    /// `--kubeconfig`: default `$KUBECONFIG` (its first file), then `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
 }
+
+/// Where the run happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A throwaway kind cluster this run creates and deletes.
+    Kind,
+    /// A cluster the user brings, with the release installed: the run creates only namespace
+    /// `namespace` and objects labelled `release-gate.run=<run id>`, and deletes only those.
+    Existing {
+        context: String,
+        kubeconfig: PathBuf,
+        namespace: String,
+        run_id: String,
+    },
+}
+
+/// The label every object of a run on an existing cluster carries.
+pub const RUN_LABEL: &str = "release-gate.run";
 
 /// A mistake in what the user gave: exit 2, before anything ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +99,10 @@ pub struct Inputs {
     /// Where owner records of throwaway clusters live (shared by every run of this checkout).
     pub owners_dir: PathBuf,
     pub cluster_name: String,
+    /// A throwaway kind cluster, or the user's.
+    pub target_cluster: Target,
+    /// The kubeconfig every kubectl and helm call names.
+    pub kubeconfig: PathBuf,
     pub keep_cluster: bool,
     pub dry_run: bool,
     pub api_base: String,
@@ -140,6 +169,15 @@ impl Inputs {
         }
     }
 
+    /// Whether the fixture's echo image has the health toggle the eviction case flips: ours
+    /// (kind, or `[existing] echo_image`), not the upstream echo-basic.
+    pub fn echo_has_health_toggle(&self) -> bool {
+        match self.target_cluster {
+            Target::Kind => true,
+            Target::Existing { .. } => self.target.existing.echo_image.is_some(),
+        }
+    }
+
     /// The project name reports use.
     pub fn project(&self) -> String {
         self.target.release.project.clone().unwrap_or_else(|| {
@@ -199,11 +237,16 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
         .clone()
         .unwrap_or_else(|| target.release.repo.clone());
     config::release::validate_repo(&repo).map_err(|why| bad(format!("--repo: {why}")))?;
-    let tag = request
-        .tag
-        .clone()
-        .unwrap_or_else(|| target.release.tag.clone());
-    if tag != "latest" {
+    // On the user's cluster the release is installed already: the tag only names it in the
+    // reports, and without one they say "installed".
+    let tag = request.tag.clone().unwrap_or_else(|| {
+        if request.existing {
+            "installed".to_owned()
+        } else {
+            target.release.tag.clone()
+        }
+    });
+    if tag != "latest" && !(request.existing && tag == "installed") {
         config::install::validate_release_tag(&tag).map_err(|why| bad(format!("--tag: {why}")))?;
     }
     let pins_path = root.join(pins::PIN_FILE);
@@ -230,11 +273,33 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
     }
     let tools =
         tools::Context::new(pins.clone(), env.clone(), cache_root, platform).with_mirror(mirror);
-    let fixture = Fixture::load(
+    let mut fixture = Fixture::load(
         &root.join(cluster::fixture::FIXTURE_DIR),
         &target.install.gateway_class,
     )
     .map_err(|error| bad(error.to_string()))?;
+    // XTASK_RUN_ID names the run (a CI job's id, say): its cluster or namespace is then
+    // `release-gate-run-<id>`; otherwise a fresh id is drawn.
+    let cluster_name = match var("XTASK_RUN_ID") {
+        Some(id) => {
+            let name = format!("{}{id}", cluster::owner::CLUSTER_PREFIX);
+            cluster::kind::validate_cluster_name(&name)
+                .and_then(|()| config::install::validate_dns_label("XTASK_RUN_ID", &id))
+                .map_err(|why| bad(format!("XTASK_RUN_ID={id}: {why}")))?;
+            name
+        }
+        None => cluster::owner::new_cluster_name(),
+    };
+    let (target_cluster, kubeconfig) = if request.existing {
+        existing_cluster(request, env, &target, &cluster_name, &mut fixture, &pins)?
+    } else {
+        if request.context.is_some() || request.kubeconfig.is_some() {
+            return Err(bad(
+                "--context and --kubeconfig name a cluster you bring: add --cluster existing, or drop them for a throwaway kind cluster",
+            ));
+        }
+        (Target::Kind, PathBuf::new())
+    };
     let runs = runs_root(&root, env);
     let artifacts_dir = match &request.artifacts_dir {
         Some(dir) => dir.clone(),
@@ -257,8 +322,14 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
         notices,
         repo,
         tag,
-        artifacts_dir,
-        cluster_name: cluster::owner::new_cluster_name(),
+        artifacts_dir: artifacts_dir.clone(),
+        kubeconfig: if target_cluster == Target::Kind {
+            RunDir(artifacts_dir.clone()).kubeconfig()
+        } else {
+            kubeconfig
+        },
+        target_cluster,
+        cluster_name,
         keep_cluster: request.keep_cluster,
         dry_run: request.dry_run,
         api_base: var("GITHUB_API_URL").unwrap_or_else(|| DEFAULT_API.to_owned()),
@@ -271,6 +342,92 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
             .map_or_else(|| root.join("target/artifact-cache"), PathBuf::from),
         target,
     })
+}
+
+/// Checks a run on the user's cluster before anything runs: a context named, the kubeconfig
+/// there and its current context exactly that one, the controller configured. Moves the
+/// fixture into the run's own namespace, labelled with the run id, with an echo image the
+/// cluster can pull.
+fn existing_cluster(
+    request: &Request,
+    env: &BTreeMap<String, String>,
+    target: &config::Target,
+    cluster_name: &str,
+    fixture: &mut Fixture,
+    pins: &pins::Pins,
+) -> Result<(Target, PathBuf), BadInput> {
+    if request.keep_cluster {
+        return Err(bad(
+            "--keep-cluster is for the throwaway kind cluster; with --cluster existing the cluster is yours and stays",
+        ));
+    }
+    let context = request.context.clone().ok_or_else(|| {
+        bad("--cluster existing needs --context NAME: the kubeconfig context of the cluster to verify on, named so a run never lands on another cluster by accident")
+    })?;
+    let kubeconfig = match &request.kubeconfig {
+        Some(path) => path.clone(),
+        None => match env.get("KUBECONFIG").filter(|value| !value.is_empty()) {
+            Some(list) => PathBuf::from(list.split(':').next().unwrap_or_default()),
+            None => {
+                PathBuf::from(env.get("HOME").cloned().unwrap_or_default()).join(".kube/config")
+            }
+        },
+    };
+    let text = std::fs::read_to_string(&kubeconfig).map_err(|error| {
+        bad(format!(
+            "cannot read the kubeconfig {}: {error}; pass --kubeconfig FILE",
+            kubeconfig.display()
+        ))
+    })?;
+    let current =
+        current_context(&text).map_err(|why| bad(format!("{}: {why}", kubeconfig.display())))?;
+    if current != context {
+        return Err(bad(format!(
+            "the current context of {} is {current:?}, not the {context:?} you named: refusing to start on a cluster you did not name; switch with `kubectl config use-context {context} --kubeconfig {}` or name {current:?}",
+            kubeconfig.display(),
+            kubeconfig.display()
+        )));
+    }
+    if target.install.controller.is_none() {
+        return Err(bad(
+            "--cluster existing checks the installed controller first: add `controller = { namespace = \"…\", deployment = \"…\" }` to the target config's [install]",
+        ));
+    }
+    let run_id = cluster_name
+        .strip_prefix(cluster::owner::CLUSTER_PREFIX)
+        .unwrap_or(cluster_name)
+        .to_owned();
+    let namespace = cluster_name.to_owned();
+    fixture
+        .relocate(&namespace, &[(RUN_LABEL.to_owned(), run_id.clone())])
+        .map_err(|error| bad(error.to_string()))?;
+    let echo = target
+        .existing
+        .echo_image
+        .clone()
+        .unwrap_or_else(|| pins.images.echo_basic_upstream.clone());
+    fixture.replace_image(&pins.images.echo, &echo);
+    Ok((
+        Target::Existing {
+            context,
+            kubeconfig: kubeconfig.clone(),
+            namespace,
+            run_id,
+        },
+        kubeconfig,
+    ))
+}
+
+/// `current-context` of a kubeconfig's text.
+pub fn current_context(kubeconfig: &str) -> Result<String, String> {
+    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(kubeconfig)
+        .map_err(|error| format!("not a kubeconfig ({error})"))?;
+    value
+        .get("current-context")
+        .and_then(serde_yaml_ng::Value::as_str)
+        .filter(|context| !context.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| "the kubeconfig has no current-context".to_owned())
 }
 
 /// The artifacts folder must be new or empty and creatable: a run never mixes its files with
@@ -317,6 +474,18 @@ mod tests {
         // A leap day.
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(run_folder_name("x", leap), "x-20000229T000000Z");
+    }
+
+    #[test]
+    fn the_current_context_is_read_from_the_kubeconfig() {
+        let text = "apiVersion: v1\nkind: Config\ncurrent-context: prod-east\ncontexts: []\n";
+        assert_eq!(current_context(text).unwrap(), "prod-east");
+        assert!(
+            current_context("apiVersion: v1\n")
+                .unwrap_err()
+                .contains("no current-context")
+        );
+        assert!(current_context("a: [").is_err());
     }
 
     #[test]

@@ -130,7 +130,10 @@ pub fn run_json(inputs: &Inputs, outcome: &Outcome) -> String {
         "config": inputs.config_path,
         "failing_step": outcome.failing_step.as_ref().map(|(step, message)| json!({"step": step, "message": message})),
         "failing_cases": outcome.failing_cases,
-        "cluster": {"name": inputs.cluster_name, "kept": outcome.kept_cluster.is_some()},
+        "cluster": match &inputs.target_cluster {
+            crate::inputs::Target::Kind => json!({"mode": "kind", "name": inputs.cluster_name, "kept": outcome.kept_cluster.is_some()}),
+            crate::inputs::Target::Existing { context, namespace, run_id, .. } => json!({"mode": "existing", "context": context, "namespace": namespace, "run_label": format!("{}={run_id}", crate::inputs::RUN_LABEL)}),
+        },
         "artifacts_dir": inputs.artifacts_dir,
         "pins": pins,
         "overrides": inputs.overrides,

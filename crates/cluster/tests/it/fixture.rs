@@ -255,14 +255,22 @@ fn a_relocated_fixture_lives_in_its_own_labelled_namespace() {
         )
         .unwrap();
     fixture.replace_image("release-gate/echo:v0.1.0", "registry.example/echo:v1");
-    assert_eq!(fixture.namespace().as_deref(), Some("release-gate-run-00ab"));
+    assert_eq!(
+        fixture.namespace().as_deref(),
+        Some("release-gate-run-00ab")
+    );
     let yaml = fixture.to_yaml();
-    assert!(!yaml.contains(&before), "the old namespace is still named:\n{yaml}");
+    assert!(
+        !yaml.contains(&before),
+        "the old namespace is still named:\n{yaml}"
+    );
     assert!(!yaml.contains("release-gate/echo:v0.1.0"), "{yaml}");
     assert!(yaml.contains("image: registry.example/echo:v1"), "{yaml}");
     // Every object carries the run's label, and the waits look in the new namespace.
     let objects = serde_yaml_ng::Deserializer::from_str(&yaml)
-        .map(|document| <serde_yaml_ng::Value as serde::Deserialize>::deserialize(document).unwrap())
+        .map(|document| {
+            <serde_yaml_ng::Value as serde::Deserialize>::deserialize(document).unwrap()
+        })
         .filter(|value| !value.is_null())
         .collect::<Vec<_>>();
     assert_eq!(objects.len(), fixture.objects().len());
@@ -273,11 +281,18 @@ fn a_relocated_fixture_lives_in_its_own_labelled_namespace() {
             "{object:?}"
         );
     }
-    assert!(fixture
-        .gateways
-        .iter()
-        .chain(&fixture.routes)
-        .chain(fixture.backends.iter().map(|b| &b.deployment))
-        .all(|object| object.namespace == "release-gate-run-00ab"));
-    assert!(fixture.objects().iter().any(|o| o == "Namespace release-gate-run-00ab"));
+    assert!(
+        fixture
+            .gateways
+            .iter()
+            .chain(&fixture.routes)
+            .chain(fixture.backends.iter().map(|b| &b.deployment))
+            .all(|object| object.namespace == "release-gate-run-00ab")
+    );
+    assert!(
+        fixture
+            .objects()
+            .iter()
+            .any(|o| o == "Namespace release-gate-run-00ab")
+    );
 }

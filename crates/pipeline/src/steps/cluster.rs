@@ -6,20 +6,12 @@ use cluster::dev::{self, CrdBundle, UpReport};
 use cluster::helm::Helm;
 use cluster::images::RecordedImage;
 use cluster::kind::{CreateSpec, Kind};
-use cluster::kubectl::Kubectl;
 use cluster::throwaway::ThrowawayCluster;
 use cluster::{load_balancer, owner};
 
 use super::{Run, cluster_failure, exec_failure};
 use crate::echo;
 use crate::graph::{Failure, StepContext};
-
-fn kubectl(run: &Run<'_>) -> Result<Kubectl, Failure> {
-    Ok(Kubectl::new(
-        &run.programs()?.kubectl,
-        run.run_dir().kubeconfig(),
-    ))
-}
 
 /// Deletes clusters whose owning run is gone, writes this run's owner record, then creates the
 /// throwaway cluster. The record exists before `kind create` runs, so a run killed mid-create
@@ -178,7 +170,7 @@ pub fn crds(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         .ok_or_else(|| Failure::infra("the CRD bundle was not downloaded"))?;
     dev::install_crds(
         &run.shell(context),
-        &kubectl(run)?,
+        &run.kubectl()?,
         &CrdBundle {
             source: bundle.to_string_lossy().into_owned(),
             version: run.inputs.pins.gateway_api.version.to_string(),
@@ -200,7 +192,7 @@ pub fn charts(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone_from(&charts);
-    let helm = Helm::new(&run.programs()?.helm, run.run_dir().kubeconfig());
+    let helm = Helm::new(&run.programs()?.helm, run.inputs.kubeconfig.clone());
     dev::install_charts(
         &run.shell(context),
         &helm,
@@ -217,7 +209,7 @@ pub fn fixture(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
     let emit = run.emit(context);
     dev::deploy_fixture(
         &run.shell(context),
-        &kubectl(run)?,
+        &run.kubectl()?,
         &run.run_dir(),
         &run.inputs.fixture,
         &run.inputs.deadlines,

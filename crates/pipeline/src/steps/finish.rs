@@ -6,7 +6,7 @@ use std::time::Duration;
 use cluster::diagnostics::{self, PodSelector, Scope};
 use cluster::fixture;
 use cluster::helm::Helm;
-use cluster::kubectl::{Kubectl, Target};
+use cluster::kubectl::Target;
 use cluster::load_balancer::{self, Route};
 use cluster::port_forward::{self, PortForward};
 use conformance::ReplicaControl;
@@ -18,28 +18,50 @@ use crate::graph::{Failure, StepContext};
 /// The port the echo backend serves on in the fixture's pods.
 const ECHO_PORT: u16 = 3000;
 
-fn kubectl(run: &Run<'_>) -> Result<Kubectl, Failure> {
-    Ok(Kubectl::new(
-        &run.programs()?.kubectl,
-        run.run_dir().kubeconfig(),
-    ))
-}
-
 /// The gateway URL: the Gateway's address when the host can route to it, otherwise a
 /// port-forward to the gateway's Service; and a port-forward to one v1 replica for the
 /// health-eviction case.
 pub fn gateway(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let sh = run.shell(context);
-    let kubectl = kubectl(run)?;
+    let kubectl = run.kubectl()?;
     let inputs = run.inputs;
     let gateway = inputs.fixture.gateway();
     let port = inputs.target.install.gateway_port;
-    let route = match inputs.target.load_balancer.provider {
-        config::cluster::Provider::None => Route::PortForward {
+    let existing = matches!(
+        inputs.target_cluster,
+        crate::inputs::Target::Existing { .. }
+    );
+    let provider = inputs.target.load_balancer.provider;
+    let route = match provider {
+        config::cluster::Provider::None if !existing => Route::PortForward {
             why: "no LoadBalancer provider is configured".to_owned(),
         },
-        config::cluster::Provider::CloudProviderKind => {
+        _ if existing => {
+            // The user's cluster: its own LoadBalancer decides; one look, no waiting.
+            match load_balancer::wait_for_address(
+                &sh,
+                &kubectl,
+                gateway,
+                Duration::ZERO,
+                inputs.deadlines.poll,
+            ) {
+                Ok(address) if !run.dry_run() => {
+                    emit.info(format!("{gateway} has the address {address}"));
+                    load_balancer::route_to(&address, port, Duration::from_secs(3))
+                }
+                Ok(_) => Route::PortForward {
+                    why: "a dry run cannot know whether the address is routable".to_owned(),
+                },
+                Err(error) if error.cancelled().is_some() => {
+                    return Err(cluster_failure(&error, false));
+                }
+                Err(_) => Route::PortForward {
+                    why: format!("{gateway} reports no address"),
+                },
+            }
+        }
+        _ => {
             let address = load_balancer::wait_for_address(
                 &sh,
                 &kubectl,
@@ -87,7 +109,9 @@ pub fn gateway(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
     // The eviction case flips one v1 replica's health, straight at the pod, never through the
     // gateway.
     let mut controls = Vec::new();
-    if let Some(v1) = inputs
+    if !inputs.echo_has_health_toggle() {
+        emit.info("the fixture runs the upstream echo-basic image, which has no health toggle: health-eviction will be skipped");
+    } else if let Some(v1) = inputs
         .fixture
         .backends
         .iter()
@@ -233,7 +257,7 @@ pub fn diagnostics(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
         return Ok(());
     }
     let programs = run.programs()?;
-    let kubeconfig = run.run_dir().kubeconfig();
+    let kubeconfig = run.inputs.kubeconfig.clone();
     let helm = Helm::new(&programs.helm, &kubeconfig);
     let charts = run
         .state
@@ -259,7 +283,7 @@ pub fn diagnostics(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
     let dir = run.run_dir().diagnostics();
     let written = diagnostics::collect(
         &run.shell(context),
-        &Kubectl::new(&programs.kubectl, &kubeconfig),
+        &run.kubectl()?,
         Some(&helm),
         &scope,
         &dir,
@@ -309,7 +333,7 @@ pub fn cleanup(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take();
-    let kubeconfig = run.run_dir().kubeconfig();
+    let kubeconfig = run.inputs.kubeconfig.clone();
     match cluster {
         Some(cluster) if run.inputs.keep_cluster => {
             let name = cluster.keep();

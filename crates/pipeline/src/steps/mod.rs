@@ -4,6 +4,7 @@
 //! (the gateway, the suite, diagnostics and cleanup).
 
 mod cluster;
+mod existing;
 mod finish;
 mod release;
 
@@ -88,6 +89,18 @@ impl<'a> Run<'a> {
 
     pub fn dry_run(&self) -> bool {
         self.inputs.dry_run
+    }
+
+    /// kubectl bound to the run's kubeconfig (and, on the user's cluster, to the named context).
+    pub fn kubectl(&self) -> Result<::cluster::kubectl::Kubectl, Failure> {
+        let context = match &self.inputs.target_cluster {
+            crate::inputs::Target::Existing { context, .. } => Some(context.clone()),
+            crate::inputs::Target::Kind => None,
+        };
+        Ok(
+            ::cluster::kubectl::Kubectl::new(&self.programs()?.kubectl, &self.inputs.kubeconfig)
+                .with_context(context),
+        )
     }
 
     /// The programs the tools step resolved (every later step needs it).
@@ -180,9 +193,71 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// The graph on a cluster the user brings: the release is installed already, so the run checks
+/// it, deploys only the fixture in its own namespace, runs the suite and removes what it made.
+fn existing_graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
+    vec![
+        Step::new(
+            "tools",
+            &[],
+            When::Normal,
+            "resolve kubectl (install the pinned one if missing)",
+            move |context| release::tools(run, context),
+        ),
+        Step::new(
+            "preflight",
+            &["tools"],
+            When::Normal,
+            "the installed release: its controller Deployment Available, its GatewayClass Accepted",
+            move |context| existing::preflight(run, context),
+        ),
+        Step::new(
+            "fixture",
+            &["preflight"],
+            When::Normal,
+            "apply the fixture in the run's own labelled namespace and wait for it",
+            move |context| cluster::fixture(run, context),
+        ),
+        Step::new(
+            "gateway",
+            &["fixture"],
+            When::Normal,
+            "the Gateway's address (or a port-forward), and a v1 replica's health toggle",
+            move |context| finish::gateway(run, context),
+        ),
+        Step::new(
+            "conformance",
+            &["gateway"],
+            When::Normal,
+            "run the conformance suite against the gateway and write its reports",
+            move |context| finish::conformance(run, context),
+        ),
+        Step::new(
+            "diagnostics",
+            &[],
+            When::OnFailure,
+            "events, describes, controller and proxy logs",
+            move |context| finish::diagnostics(run, context),
+        ),
+        Step::new(
+            "cleanup",
+            &[],
+            When::Always,
+            "delete the run's labelled objects and its namespace; nothing else",
+            move |context| existing::cleanup(run, context),
+        ),
+    ]
+}
+
 /// The verify-release graph over `run`.
 pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
     let inputs = run.inputs;
+    if matches!(
+        inputs.target_cluster,
+        crate::inputs::Target::Existing { .. }
+    ) {
+        return existing_graph(run);
+    }
     let provider = inputs.target.load_balancer.provider;
     vec![
         Step::new(

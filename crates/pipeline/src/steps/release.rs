@@ -12,12 +12,18 @@ use crate::event::Emitter;
 use crate::graph::{Failure, StepContext};
 
 /// Resolves kind, kubectl and helm (installing the pinned version of a missing one, sha256
-/// first) and docker (at least the pinned floor, engine running). A dry run installs nothing
-/// and needs no engine: it names the binaries the real run would use.
+/// first) and docker (at least the pinned floor, engine running); on the user's cluster,
+/// kubectl alone. A dry run installs nothing and needs no engine: it names the binaries the
+/// real run would use.
 pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let sh = run.shell(context);
     let tools_context = &run.inputs.tools;
+    // On the user's cluster nothing is created but the fixture: kubectl is all it takes.
+    let existing = matches!(
+        run.inputs.target_cluster,
+        crate::inputs::Target::Existing { .. }
+    );
     let mut paths = Vec::new();
     for tool in [
         ToolName::Kind,
@@ -25,7 +31,9 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         ToolName::Helm,
         ToolName::Docker,
     ] {
-        let path = if run.dry_run() {
+        let path = if existing && tool != ToolName::Kubectl {
+            PathBuf::from(tool.as_str())
+        } else if run.dry_run() {
             dry_program(run, &emit, tool)
         } else {
             let resolution = if tool == ToolName::Docker {
@@ -71,7 +79,7 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         paths.push(path);
     }
     let docker = docker::Docker::new(&paths[3]);
-    let save_platform = if run.dry_run() {
+    let save_platform = if run.dry_run() || existing {
         None
     } else {
         engine_platform(&sh, &docker)?

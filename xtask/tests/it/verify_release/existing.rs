@@ -1,0 +1,412 @@
+//! `--cluster existing`: a cluster the user brings, with the release installed. The run checks
+//! the installed release, deploys only the fixture in a namespace of its own labelled with the
+//! run id, and deletes only what carries that label; a wrong current context refuses to start.
+
+use std::path::{Path, PathBuf};
+
+use fake_tools::Rule;
+
+use super::*;
+
+const RUN_ID: &str = "e2e01";
+const NAMESPACE: &str = "release-gate-run-e2e01";
+const CONTEXT: &str = "staging-east";
+
+/// A kubeconfig whose current context is `current`.
+fn kubeconfig(dir: &Path, current: &str) -> PathBuf {
+    let path = dir.join("kubeconfig-existing");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: {current}\nclusters: []\ncontexts: []\nusers: []\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The installed release as a working cluster shows it, and the run's namespace as the run
+/// labelled it (or, with `labelled` false, a namespace of the same name someone else made).
+fn script_installed_release(gate: &Gate, labelled: bool) {
+    let condition = |kind: &str| {
+        format!(r#"{{"type":"{kind}","status":"True","reason":"{kind}","observedGeneration":1}}"#)
+    };
+    gate.fakes
+        .rule(
+            Rule::new("kubectl", &["get", "deployments", "example-gateway"]).stdout(format!(
+                r#"{{"metadata":{{"name":"example-gateway","namespace":"example-system","generation":1}},"status":{{"conditions":[{}]}}}}"#,
+                condition("Available")
+            )),
+        )
+        .unwrap();
+    gate.fakes
+        .rule(
+            Rule::new(
+                "kubectl",
+                &["get", "gatewayclasses.gateway.networking.k8s.io", "envoy-test"],
+            )
+            .stdout(format!(
+                r#"{{"metadata":{{"name":"envoy-test","generation":1}},"status":{{"conditions":[{}]}}}}"#,
+                condition("Accepted")
+            )),
+        )
+        .unwrap();
+    // The fixture's routes report their parent in the run's namespace.
+    let fixture = cluster::fixture::Fixture::load(
+        &testkit::workspace_root().join(cluster::fixture::FIXTURE_DIR),
+        "envoy-test",
+    )
+    .unwrap();
+    let gateway = fixture.gateway().name.clone();
+    let routes = fixture
+        .routes
+        .iter()
+        .map(|route| {
+            Rule::new(
+                "kubectl",
+                &["get", "httproutes.gateway.networking.k8s.io", &route.name],
+            )
+            .stdout(format!(
+                r#"{{"metadata":{{"name":"{}","namespace":"{NAMESPACE}","generation":1}},"status":{{"parents":[{{"parentRef":{{"name":"{gateway}","namespace":"{NAMESPACE}"}},"conditions":[{},{}]}}]}}}}"#,
+                route.name,
+                condition("Accepted"),
+                condition("ResolvedRefs")
+            ))
+        })
+        .collect();
+    prepend_rules(&gate.fakes, routes);
+    let labels = if labelled {
+        format!(r#"{{"release-gate.run":"{RUN_ID}"}}"#)
+    } else {
+        "{}".to_owned()
+    };
+    gate.fakes
+        .rule(
+            Rule::new("kubectl", &["get", "namespaces", NAMESPACE]).stdout(format!(
+                r#"{{"metadata":{{"name":"{NAMESPACE}","labels":{labels}}}}}"#
+            )),
+        )
+        .unwrap();
+}
+
+fn existing_cmd(gate: &Gate, kubeconfig: &Path, context: &str, extra: &[&str]) -> exec::Cmd {
+    gate.cmd(extra)
+        .args([
+            "--cluster",
+            "existing",
+            "--context",
+            context,
+            "--kubeconfig",
+        ])
+        .arg(kubeconfig)
+        .env("XTASK_RUN_ID", RUN_ID)
+}
+
+/// Every kubectl call of the run names the user's kubeconfig and the context; no kind, helm or
+/// docker call happens.
+fn assert_only_kubectl_on_the_named_context(gate: &Gate, kubeconfig: &Path) {
+    let calls = gate.fakes.calls();
+    for call in &calls {
+        if call.args.first().map(String::as_str) == Some("version") {
+            continue;
+        }
+        assert_eq!(call.tool, "kubectl", "{}", call.line());
+        assert_eq!(
+            call.flag("--kubeconfig"),
+            kubeconfig.to_str(),
+            "{}",
+            call.line()
+        );
+        assert_eq!(call.flag("--context"), Some(CONTEXT), "{}", call.line());
+    }
+}
+
+#[test]
+fn a_correct_gateway_passes_and_only_the_runs_labelled_objects_are_deleted() {
+    if !components() {
+        return;
+    }
+    let gate = Gate::new("existing", None);
+    script_installed_release(&gate, true);
+    let config = kubeconfig(gate.work.path(), CONTEXT);
+    let output = gate
+        .fakes
+        .shell()
+        .run_unchecked(&existing_cmd(&gate, &config, CONTEXT, &[]))
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_only_kubectl_on_the_named_context(&gate, &config);
+    // The applied fixture lives in the run's namespace, every object labelled with the run id,
+    // its backends on the image the config names.
+    let applied = std::fs::read_to_string(gate.artifacts_dir().join("fixture.yaml")).unwrap();
+    assert!(!applied.contains("gateway-conformance-infra"), "{applied}");
+    assert_eq!(
+        applied.matches("release-gate.run: e2e01").count(),
+        applied.matches("\nkind: ").count() + usize::from(applied.starts_with("kind: ")),
+        "{applied}"
+    );
+    assert!(
+        applied.contains("image: registry.example/echo:v1"),
+        "{applied}"
+    );
+    // Cleanup: the labelled objects in that namespace, then the namespace, and nothing else.
+    let deletes: Vec<fake_tools::Call> = gate
+        .fakes
+        .calls_of("kubectl")
+        .into_iter()
+        .filter(|call| call.has(&["delete"]))
+        .collect();
+    assert_eq!(
+        deletes.len(),
+        2,
+        "{:?}",
+        deletes.iter().map(|c| c.line()).collect::<Vec<_>>()
+    );
+    assert_eq!(deletes[0].flag("--namespace"), Some(NAMESPACE));
+    assert_eq!(
+        deletes[0].flag("--selector"),
+        Some("release-gate.run=e2e01")
+    );
+    assert!(
+        deletes[1].has(&["delete", "namespace", NAMESPACE]),
+        "{}",
+        deletes[1].line()
+    );
+    assert!(config.is_file(), "the user's kubeconfig was removed");
+    // Nothing a stale sweep could ever act on: no owner record, no kind cluster.
+    assert!(gate.owner_records().is_empty());
+    assert!(gate.fakes.clusters().is_empty());
+    let run: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(gate.artifacts_dir().join("run.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(run["cluster"]["mode"], "existing");
+    assert_eq!(run["cluster"]["namespace"], NAMESPACE);
+    assert_eq!(run["release"]["tag"], TAG);
+}
+
+#[test]
+fn a_namespace_without_the_runs_label_is_never_deleted() {
+    if !components() {
+        return;
+    }
+    let gate = Gate::new("existing-foreign", None);
+    script_installed_release(&gate, false);
+    let config = kubeconfig(gate.work.path(), CONTEXT);
+    let output = gate
+        .fakes
+        .shell()
+        .run_unchecked(&existing_cmd(&gate, &config, CONTEXT, &[]))
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        output.stderr_str().contains(&format!(
+            "namespace {NAMESPACE} does not carry release-gate.run={RUN_ID}"
+        )),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        !gate
+            .fakes
+            .calls_of("kubectl")
+            .iter()
+            .any(|call| call.has(&["delete", "namespace"])),
+        "a namespace without the run's label was deleted"
+    );
+}
+
+#[test]
+fn a_wrong_current_context_refuses_to_start() {
+    let gate_dir = tempfile::tempdir().unwrap();
+    let fakes = fake_tools::FakeTools::new().unwrap();
+    let config = kubeconfig(gate_dir.path(), "production");
+    let cmd = exec::Cmd::new(
+        env!("CARGO_BIN_EXE_xtask"),
+        "run verify-release on the wrong context",
+    )
+    .args([
+        "verify-release",
+        "--cluster",
+        "existing",
+        "--context",
+        CONTEXT,
+        "--kubeconfig",
+    ])
+    .arg(&config)
+    .arg("--artifacts-dir")
+    .arg(gate_dir.path().join("run"))
+    .env("KUBECTL", fakes.program("kubectl"))
+    .env("XTASK_VERIFY_DIR", gate_dir.path().join("verify"));
+    let output = fakes.shell().run_unchecked(&cmd).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        output.stderr_str().contains("the current context of")
+            && output
+                .stderr_str()
+                .contains("is \"production\", not the \"staging-east\" you named"),
+        "{}",
+        text(&output)
+    );
+    assert!(fakes.calls().is_empty(), "a tool ran: {:?}", fakes.calls());
+    assert!(!gate_dir.path().join("run").exists());
+    // And without --context at all.
+    let cmd = exec::Cmd::new(
+        env!("CARGO_BIN_EXE_xtask"),
+        "run verify-release without a context",
+    )
+    .args(["verify-release", "--cluster", "existing", "--kubeconfig"])
+    .arg(&config);
+    let output = fakes.shell().run_unchecked(&cmd).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        output.stderr_str().contains("needs --context NAME"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn the_dry_run_shows_what_it_creates_and_deletes_on_an_existing_cluster() {
+    let gate_dir = tempfile::tempdir().unwrap();
+    let fakes = fake_tools::FakeTools::new().unwrap();
+    let config = kubeconfig(gate_dir.path(), CONTEXT);
+    let target = gate_dir.path().join("target.toml");
+    std::fs::write(&target, target_config("none", &[])).unwrap();
+    let cmd = exec::Cmd::new(
+        env!("CARGO_BIN_EXE_xtask"),
+        "plan verify-release on an existing cluster",
+    )
+    .args([
+        "verify-release",
+        "--dry-run",
+        "--cluster",
+        "existing",
+        "--context",
+        CONTEXT,
+    ])
+    .arg("--kubeconfig")
+    .arg(&config)
+    .arg("--config")
+    .arg(&target)
+    .env("KUBECTL", fakes.program("kubectl"))
+    .env("XTASK_RUN_ID", RUN_ID)
+    .env("XTASK_VERIFY_DIR", gate_dir.path().join("verify"));
+    let output = fakes.shell().run_unchecked(&cmd).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let plan = output.stdout_str();
+    for expected in [
+        &format!(
+            "will create namespace {NAMESPACE} and, in it, only objects labelled release-gate.run={RUN_ID}"
+        ),
+        &format!("Namespace {NAMESPACE}"),
+        &format!("Gateway {NAMESPACE}/"),
+        &format!("delete only objects labelled release-gate.run={RUN_ID} in {NAMESPACE}"),
+        &format!("--selector release-gate.run={RUN_ID} --ignore-not-found --wait=false"),
+        &format!("delete namespace {NAMESPACE} --ignore-not-found"),
+        &format!("--context {CONTEXT}"),
+    ] {
+        assert!(
+            plan.contains(expected.as_str()),
+            "the plan lacks `{expected}`:\n{plan}"
+        );
+    }
+    assert!(!plan.contains(" kind "), "{plan}");
+    assert!(!plan.contains("helm upgrade"), "{plan}");
+    let calls: Vec<String> = fakes
+        .calls()
+        .into_iter()
+        .filter(|call| call.args.first().map(String::as_str) != Some("version"))
+        .map(|call| call.line())
+        .collect();
+    assert!(calls.is_empty(), "{calls:?}");
+}
+
+#[test]
+fn ctrl_c_during_the_suite_still_removes_the_runs_namespace() {
+    if !components() {
+        return;
+    }
+    let gate = Gate::new("existing-sigint", None);
+    script_installed_release(&gate, true);
+    let config = kubeconfig(gate.work.path(), CONTEXT);
+    let mut xtask = gate
+        .fakes
+        .shell()
+        .spawn(&existing_cmd(&gate, &config, CONTEXT, &[]))
+        .unwrap();
+    let (exit, stderr) = crate::signal_when(
+        &mut xtask,
+        "INT",
+        "the suite on an existing cluster",
+        std::time::Duration::from_secs(120),
+        |xtask| xtask.stderr_tail().contains("[conformance] started"),
+    );
+    assert_eq!(exit, Some(130), "{stderr}");
+    assert!(
+        gate.fakes.calls_of("kubectl").iter().any(|call| call.has(&[
+            "delete",
+            "namespace",
+            NAMESPACE
+        ])),
+        "{stderr}"
+    );
+}
+
+/// The RBAC manifest in hack/ grants what the run does on an existing cluster: every verb on
+/// every resource the plan uses, and no more than that for the controller.
+#[test]
+fn the_documented_rbac_covers_what_the_run_does() {
+    let text = std::fs::read_to_string(
+        testkit::workspace_root().join("hack/rbac/verify-release-existing.yaml"),
+    )
+    .unwrap();
+    let documents: Vec<serde_yaml_ng::Value> = serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|document| {
+            <serde_yaml_ng::Value as serde::Deserialize>::deserialize(document).unwrap()
+        })
+        .collect();
+    let cluster_role = documents
+        .iter()
+        .find(|d| d["kind"].as_str() == Some("ClusterRole"))
+        .expect("a ClusterRole");
+    let allows = |resource: &str, verb: &str| {
+        cluster_role["rules"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|rule| {
+                let has = |key: &str, value: &str| {
+                    rule[key]
+                        .as_sequence()
+                        .is_some_and(|items| items.iter().any(|item| item.as_str() == Some(value)))
+                };
+                has("resources", resource) && has("verbs", verb)
+            })
+    };
+    for (resource, verbs) in [
+        ("namespaces", &["get", "create", "delete"][..]),
+        ("deployments", &["get", "list", "create", "delete"][..]),
+        ("services", &["get", "list", "create", "delete"][..]),
+        ("gateways", &["get", "create", "delete"][..]),
+        ("httproutes", &["get", "create", "delete"][..]),
+        ("gatewayclasses", &["get"][..]),
+        ("pods", &["get", "list"][..]),
+        ("events", &["list"][..]),
+        ("pods/log", &["get"][..]),
+        ("pods/portforward", &["create"][..]),
+    ] {
+        for verb in verbs {
+            assert!(allows(resource, verb), "{resource} {verb} is not granted");
+        }
+    }
+    assert!(
+        !allows("gatewayclasses", "delete"),
+        "the installed release must stay read-only"
+    );
+    let role = documents
+        .iter()
+        .find(|d| d["kind"].as_str() == Some("Role"))
+        .expect("a Role for the controller");
+    assert_eq!(role["rules"][0]["verbs"].as_sequence().unwrap().len(), 1);
+}

@@ -1,0 +1,386 @@
+//! Verdicts and what each leaves: a correct gateway, a broken one, a cluster that cannot be
+//! created, a kept cluster, the LoadBalancer provider, the dry-run plan, GitHub Actions output.
+
+use fake_tools::{FakeTools, Rule};
+
+use super::*;
+
+#[test]
+fn a_correct_gateway_passes_with_every_report_and_nothing_left_behind() {
+    if !components() {
+        return;
+    }
+    let gate = Gate::new("passes", None);
+    let output = gate.run(&[]);
+    // Shown with --nocapture: what a release manager sees.
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("{}", text(&output));
+    }
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let dir = gate.artifacts_dir();
+    for file in [
+        "commands.log",
+        "artifacts.json",
+        "run.json",
+        "summary.md",
+        "junit-pipeline.xml",
+        "conformance/junit.xml",
+        "conformance/conformance-report.yaml",
+        "conformance/summary.md",
+        "conformance/conformance.json",
+        "logs/kind-version.txt",
+    ] {
+        assert!(
+            dir.join(file).is_file(),
+            "{file} is missing\n{}",
+            text(&output)
+        );
+    }
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["verdict"], "passed");
+    assert_eq!(run["exit_code"], 0);
+    assert_eq!(run["release"]["tag"], TAG);
+    // Every step is timed, and the independent ones overlapped.
+    let steps = run["steps"].as_array().unwrap();
+    let step = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap().clone();
+    for name in [
+        "tools",
+        "resolve",
+        "assets",
+        "record",
+        "cluster",
+        "echo-image",
+        "load-images",
+        "crds",
+        "charts",
+        "fixture",
+        "gateway",
+        "conformance",
+        "cleanup",
+    ] {
+        assert_eq!(step(name)["status"], "succeeded", "{name}: {}", step(name));
+    }
+    assert_eq!(step("diagnostics")["status"], "skipped");
+    let (cluster, echo) = (step("cluster"), step("echo-image"));
+    assert!(
+        cluster["started_ms"].as_u64() < echo["finished_ms"].as_u64()
+            && echo["started_ms"].as_u64() < cluster["finished_ms"].as_u64(),
+        "cluster and echo-image did not overlap: {cluster} {echo}"
+    );
+    // The release's image and the echo image were loaded from archives, by the recorded ID.
+    let record = artifact::record::read(&dir).unwrap();
+    assert_eq!(record.images.len(), 1);
+    assert_eq!(record.images[0].reference, gate.release_image);
+    let loads = gate
+        .fakes
+        .calls_of("kind")
+        .into_iter()
+        .filter(|call| call.has(&["load", "image-archive"]))
+        .count();
+    assert_eq!(loads, 2);
+    // commands.log: every command with its step, exit code and duration.
+    let log = std::fs::read_to_string(dir.join("commands.log")).unwrap();
+    assert!(log.contains("[cluster] start "), "{log}");
+    assert!(
+        log.lines()
+            .any(|line| line.contains("[charts] exit 0 after ")
+                && line.contains("upgrade --install")),
+        "{log}"
+    );
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(summary.contains("verified, every case passed"), "{summary}");
+    assert!(summary.contains("```text"), "no timeline: {summary}");
+    // The last lines name the verdict and where the reports are.
+    let stdout = output.stdout_str();
+    assert!(
+        stdout.contains("verify-release: example-gateway v2.1.0: verified"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        stdout.contains(&format!("reports: {}", dir.display())),
+        "{}",
+        text(&output)
+    );
+    gate.assert_nothing_leaked(&output);
+}
+
+#[test]
+fn a_gateway_with_wrong_weights_fails_naming_the_case_with_diagnostics() {
+    if !components() {
+        return;
+    }
+    let gate = Gate::new("weights", Some("weights-50-50"));
+    let output = gate.run(&[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stdout = output.stdout_str();
+    let tail: Vec<&str> = stdout.lines().rev().take(6).collect();
+    assert!(
+        tail.iter()
+            .any(|line| line.starts_with("failing cases:") && line.contains("weighted-split")),
+        "the last lines do not name weighted-split:\n{}",
+        text(&output)
+    );
+    let diagnostics = gate.artifacts_dir().join("diagnostics");
+    for file in [
+        "events.txt",
+        "gateways.txt",
+        "index.txt",
+        "helm-status-example-gateway.txt",
+        "helm-history-example-gateway.txt",
+    ] {
+        assert!(
+            diagnostics.join(file).is_file(),
+            "{file} missing\n{}",
+            text(&output)
+        );
+    }
+    let run: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(gate.artifacts_dir().join("run.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(run["verdict"], "failed");
+    assert_eq!(run["failing_cases"], serde_json::json!(["weighted-split"]));
+    gate.assert_nothing_leaked(&output);
+}
+
+#[test]
+fn a_failing_kind_create_could_not_run_and_leaks_nothing() {
+    if !components() {
+        return;
+    }
+    let gate = Gate::new("create-fails", None);
+    gate.fakes
+        .rule(
+            Rule::new("kind", &["create", "cluster"])
+                .builtin()
+                .stderr("ERROR: failed to create cluster: failed to init node with kubeadm\n")
+                .exit(1),
+        )
+        .unwrap();
+    let output = gate.run(&[]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert!(
+        output.stdout_str().contains("failing step: cluster"),
+        "{}",
+        text(&output)
+    );
+    gate.assert_nothing_leaked(&output);
+}
+
+#[test]
+fn cloud_provider_kind_gives_the_gateway_an_address_and_an_unroutable_one_falls_back() {
+    if !components() {
+        return;
+    }
+    let mut gate = Gate::new("provider", None);
+    gate.set_config("cloud-provider-kind", &[]);
+    gate.stub_provider();
+    give_the_gateway_an_address(&gate.fakes);
+    let output = gate.run(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let provider_log = std::fs::read_to_string(gate.work.path().join("provider.log")).unwrap();
+    let lines: Vec<&str> = provider_log.lines().collect();
+    assert_eq!(lines.len(), 2, "{provider_log}");
+    let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
+    assert!(
+        lines[0].starts_with("run --detach --name release-gate-run-")
+            && lines[0].contains(&format!(
+                "--network host --volume /var/run/docker.sock:/var/run/docker.sock {} --gateway-channel=disabled",
+                pins.images.cloud_provider_kind.reference
+            )),
+        "{provider_log}"
+    );
+    assert!(
+        lines[1].starts_with("rm --force release-gate-run-") && lines[1].ends_with("-lb"),
+        "{provider_log}"
+    );
+    let stderr = output.stderr_str();
+    assert!(
+        stderr.contains("has the address 127.0.0.2"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        stderr.contains(
+            "through a port-forward: the host cannot reach the Gateway's address 127.0.0.2:80"
+        ),
+        "{}",
+        text(&output)
+    );
+    gate.assert_nothing_leaked(&output);
+}
+
+#[test]
+fn keep_cluster_leaves_it_with_its_kubeconfig_and_says_how_to_delete_it() {
+    if !components() {
+        return;
+    }
+    let gate = Gate::new("keep", None);
+    let output = gate.run(&["--keep-cluster"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let clusters = gate.fakes.clusters();
+    assert_eq!(clusters.len(), 1, "{clusters:?}");
+    let kubeconfig = gate.artifacts_dir().join("kubeconfig");
+    assert!(kubeconfig.is_file());
+    let stdout = output.stdout_str();
+    assert!(
+        stdout.contains(&format!(
+            "cluster {} is kept: kubectl --kubeconfig {} get pods -A; delete it with `kind delete cluster --name {}`",
+            clusters[0],
+            kubeconfig.display(),
+            clusters[0]
+        )),
+        "{}",
+        text(&output)
+    );
+    // The user owns it now: a later run's sweep must not take it away.
+    assert!(gate.owner_records().is_empty());
+    assert!(
+        !gate
+            .fakes
+            .calls_of("kind")
+            .iter()
+            .any(|call| call.has(&["delete", "cluster"]))
+    );
+}
+
+#[test]
+fn dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing() {
+    // No docker, no network and no installed tool are needed: nothing runs.
+    let gate_dir = tempfile::tempdir().unwrap();
+    let config = gate_dir.path().join("target.toml");
+    std::fs::write(
+        &config,
+        target_config("cloud-provider-kind", &["registry.example/gw:{version}"]),
+    )
+    .unwrap();
+    let fakes = FakeTools::new().unwrap();
+    let artifacts = gate_dir.path().join("run");
+    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "plan verify-release")
+        .args(["verify-release", "--dry-run", "--config"])
+        .arg(&config)
+        .arg("--artifacts-dir")
+        .arg(&artifacts)
+        .env("KIND", fakes.program("kind"))
+        .env("KUBECTL", fakes.program("kubectl"))
+        .env("HELM", fakes.program("helm"))
+        .env("DOCKER", gate_dir.path().join("no-docker-here"))
+        .env("XTASK_TOOLS_DIR", gate_dir.path().join("tools"))
+        .env("XTASK_VERIFY_DIR", gate_dir.path().join("verify"))
+        .env("GITHUB_API_URL", "http://127.0.0.1:9")
+        .env_remove("GITHUB_ACTIONS");
+    let output = fakes.shell().run_unchecked(&cmd).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let plan = output.stdout_str();
+    for expected in [
+        "#   wave 1: tools ‖ resolve ‖ crd-bundle",
+        "#   wave 2: assets ‖ images ‖ cluster ‖ echo-image",
+        &format!("# GET http://127.0.0.1:9/repos/{REPO}/releases/latest"),
+        "docker pull --quiet 'registry.example/gw:<resolved tag>'",
+        " create cluster --name release-gate-run-",
+        "--gateway-channel=disabled",
+        " load image-archive ",
+        "helm upgrade --install example-gateway oci://registry.example/charts/example-gateway --version '<resolved tag>'",
+        " port-forward ",
+        "## cleanup: ",
+        " delete cluster --name release-gate-run-",
+    ] {
+        assert!(
+            plan.contains(expected),
+            "the plan lacks `{expected}`:\n{plan}"
+        );
+    }
+    // Nothing ran: not one call of a fake, no folder created.
+    let calls: Vec<String> = fakes
+        .calls()
+        .into_iter()
+        .filter(|call| call.args.first().map(String::as_str) != Some("version"))
+        .map(|call| call.line())
+        .collect();
+    assert!(calls.is_empty(), "{calls:?}");
+    assert!(
+        !artifacts.exists(),
+        "the dry run created the artifacts folder"
+    );
+}
+
+#[test]
+fn under_github_actions_each_step_is_one_group_and_the_summary_is_appended() {
+    if !components() {
+        return;
+    }
+    let gate = Gate::new("actions", Some("weights-50-50"));
+    let step_summary = gate.work.path().join("step-summary.md");
+    std::fs::write(&step_summary, "earlier steps wrote this\n").unwrap();
+    let step_outputs = gate.work.path().join("outputs");
+    let cmd = gate
+        .cmd(&[])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &step_summary)
+        .env("GITHUB_OUTPUT", &step_outputs);
+    let output = gate.fakes.shell().run_unchecked(&cmd).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = output.stderr_str();
+    // Overlapping steps cannot share the log, so each step's lines come as one group when it ends.
+    for step in [
+        "tools",
+        "resolve",
+        "assets",
+        "cluster",
+        "echo-image",
+        "charts",
+        "conformance",
+        "diagnostics",
+        "cleanup",
+    ] {
+        assert_eq!(
+            stderr.matches(&format!("::group::{step} — ")).count(),
+            1,
+            "{step}:\n{stderr}"
+        );
+    }
+    assert_eq!(
+        stderr.matches("::group::").count(),
+        stderr.matches("::endgroup::").count(),
+        "{stderr}"
+    );
+    // The failing case is annotated once, by name; nothing else is an error.
+    let stdout = output.stdout_str();
+    let errors: Vec<&str> = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter(|line| line.starts_with("::error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("weighted-split"), "{errors:?}");
+    let outputs = std::fs::read_to_string(&step_outputs).unwrap();
+    assert_eq!(
+        outputs,
+        format!(
+            "verdict=failed\nartifacts-dir={}\nexit-code=1\n",
+            gate.artifacts_dir().display()
+        )
+    );
+    assert!(
+        !stderr
+            .lines()
+            .any(|line| line.starts_with("[conformance] ")),
+        "plain-line prefixes under Actions:\n{stderr}"
+    );
+    let summary = std::fs::read_to_string(&step_summary).unwrap();
+    assert!(
+        summary.starts_with("earlier steps wrote this\n"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("# verify-release: example-gateway v2.1.0: FAILED, the release is broken"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| `weighted-split` | **failed**"),
+        "{summary}"
+    );
+}
