@@ -9,7 +9,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use artifact::record::Verification;
 
 use crate::ui;
 
@@ -243,7 +242,7 @@ impl Renderer {
                 let source = if from_cache { " from the cache" } else { "" };
                 ui::info(&format!(
                     "{asset}: {size} bytes{source}, {}",
-                    describe(&verification)
+                    verification.describe()
                 ));
             }
             artifact::Event::Image { reference, step } => ui::info(&format!("{step} {reference}")),
@@ -260,18 +259,6 @@ impl Renderer {
     }
 }
 
-fn describe(verification: &Verification) -> String {
-    match verification {
-        Verification::ChecksumFile { file } => format!("verified against {file}"),
-        Verification::Sidecar { file } => format!("verified against {file}"),
-        Verification::GithubDigest => "verified against GitHub's asset digest".to_owned(),
-        Verification::ChecksumSource => {
-            "checksum file (nothing published vouches for it)".to_owned()
-        }
-        Verification::Unverified => "UNVERIFIED (--allow-unverified)".to_owned(),
-    }
-}
-
 fn summarize(outcome: &artifact::Outcome) {
     let record = &outcome.record;
     ui::out(&format!("{} {}", record.repo, record.tag));
@@ -281,7 +268,7 @@ fn summarize(outcome: &artifact::Outcome) {
             asset.name,
             asset.size,
             &asset.sha256[..16],
-            describe(&asset.verification)
+            asset.verification.describe()
         ));
     }
     for image in &record.images {

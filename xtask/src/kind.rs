@@ -222,17 +222,7 @@ pub fn up(args: UpArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
             charts: install
                 .charts
                 .iter()
-                .map(|chart| helm::Release {
-                    name: chart.name.clone(),
-                    chart: chart.chart.clone(),
-                    version: chart.version_for(tag),
-                    namespace: chart.namespace.clone(),
-                    set: chart
-                        .set
-                        .iter()
-                        .map(|(key, value)| (key.clone(), value.clone()))
-                        .collect(),
-                })
+                .map(|chart| helm::Release::for_chart(chart, tag))
                 .collect(),
             images: release_images(&args, &target, &run_dir, &sh, token)?,
             helm_timeout: timeouts.helm(),

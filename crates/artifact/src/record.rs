@@ -74,6 +74,20 @@ impl Verification {
     pub fn is_verified(&self) -> bool {
         !matches!(self, Verification::Unverified)
     }
+
+    /// How the bytes were proven, for a person: `verified against checksums.txt`.
+    pub fn describe(&self) -> String {
+        match self {
+            Verification::ChecksumFile { file } | Verification::Sidecar { file } => {
+                format!("verified against {file}")
+            }
+            Verification::GithubDigest => "verified against GitHub's asset digest".to_owned(),
+            Verification::ChecksumSource => {
+                "checksum file (nothing published vouches for it)".to_owned()
+            }
+            Verification::Unverified => "UNVERIFIED (--allow-unverified)".to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,6 +26,24 @@ pub struct Release {
     pub set: Vec<(String, String)>,
 }
 
+impl Release {
+    /// The target config's chart for release `tag` (`{version}` filled in): the cluster crate's
+    /// translation of an `[[install.charts]]` entry.
+    pub fn for_chart(chart: &config::install::Chart, tag: &str) -> Release {
+        Release {
+            name: chart.name.clone(),
+            chart: chart.chart.clone(),
+            version: chart.version_for(tag),
+            namespace: chart.namespace.clone(),
+            set: chart
+                .set
+                .iter()
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+        }
+    }
+}
+
 impl Helm {
     pub fn new(program: impl Into<PathBuf>, kubeconfig: impl Into<PathBuf>) -> Helm {
         Helm {

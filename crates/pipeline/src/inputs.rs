@@ -125,17 +125,7 @@ impl Inputs {
             .install
             .charts
             .iter()
-            .map(|chart| helm::Release {
-                name: chart.name.clone(),
-                chart: chart.chart.clone(),
-                version: chart.version_for(tag),
-                namespace: chart.namespace.clone(),
-                set: chart
-                    .set
-                    .iter()
-                    .map(|(key, value)| (key.clone(), value.clone()))
-                    .collect(),
-            })
+            .map(|chart| helm::Release::for_chart(chart, tag))
             .collect()
     }
 

@@ -65,39 +65,12 @@ fn publish(server: &Server, sums_override: Option<String>) -> Vec<(String, Vec<u
     });
     let mut all = assets.clone();
     all.push(("checksums.txt".into(), sums.into_bytes()));
-    serve_release(server, "o/r", "v1.2.3", &all);
+    testkit::github::serve_release(server, "o/r", "v1.2.3", &all);
     assets
 }
 
 /// Serves published release `tag` of `repo` with `assets`: the API answer at
 /// `repos/REPO/releases/tags/TAG` and each asset at `download/TAG/NAME`, with `Range`.
-fn serve_release(server: &Server, repo: &str, tag: &str, assets: &[(String, Vec<u8>)]) {
-    let listed: Vec<serde_json::Value> = assets
-        .iter()
-        .map(|(name, body)| {
-            serde_json::json!({
-                "name": name,
-                "size": body.len(),
-                "browser_download_url": server.url(&format!("download/{tag}/{name}")),
-            })
-        })
-        .collect();
-    let release = serde_json::json!({
-        "tag_name": tag, "draft": false, "prerelease": false,
-        "html_url": format!("https://github.com/{repo}/releases/tag/{tag}"), "assets": listed,
-    });
-    server.route(
-        &format!("repos/{repo}/releases/tags/{tag}"),
-        Reply::json(release.to_string()),
-    );
-    for (name, body) in assets {
-        server.route(
-            &format!("download/{tag}/{name}"),
-            Reply::ok(body.clone()).ranges(),
-        );
-    }
-}
-
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {
@@ -190,7 +163,7 @@ fn publish_kgateway_shaped(server: &Server, with_arm64: bool) -> Vec<(String, Ve
         .collect();
     let mut all = archives.clone();
     all.push(("kgateway_2.1.0_checksums.txt".into(), sums.into_bytes()));
-    serve_release(server, "kgateway-dev/kgateway", "v2.1.0", &all);
+    testkit::github::serve_release(server, "kgateway-dev/kgateway", "v2.1.0", &all);
     archives
 }
 

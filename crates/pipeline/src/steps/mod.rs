@@ -218,9 +218,26 @@ fn existing_graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
             "apply the fixture in the run's own labelled namespace and wait for it",
             move |context| cluster::fixture(run, context),
         ),
+    ]
+    .into_iter()
+    .chain(gateway_and_suite(run, &["fixture"]))
+    .chain([Step::new(
+        "cleanup",
+        &[],
+        When::Always,
+        "delete the run's labelled objects and its namespace; nothing else",
+        move |context| existing::cleanup(run, context),
+    )])
+    .collect()
+}
+
+/// Both graphs end alike: reach the gateway once `needs` are done, run the suite, and on a
+/// failure diagnose before anything is deleted.
+fn gateway_and_suite<'a>(run: &'a Run<'a>, needs: &[&'static str]) -> [Step<'a>; 3] {
+    [
         Step::new(
             "gateway",
-            &["fixture"],
+            needs,
             When::Normal,
             "the Gateway's address (or a port-forward), and a v1 replica's health toggle",
             move |context| finish::gateway(run, context),
@@ -236,15 +253,8 @@ fn existing_graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
             "diagnostics",
             &[],
             When::OnFailure,
-            "events, describes, controller and proxy logs",
+            "events, describes, controller and proxy logs, helm status and history",
             move |context| finish::diagnostics(run, context),
-        ),
-        Step::new(
-            "cleanup",
-            &[],
-            When::Always,
-            "delete the run's labelled objects and its namespace; nothing else",
-            move |context| existing::cleanup(run, context),
         ),
     ]
 }
@@ -369,33 +379,15 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
             "apply the conformance fixture and wait for its Gateway, routes and backends",
             move |context| cluster::fixture(run, context),
         ),
-        Step::new(
-            "gateway",
-            &["fixture", "load-balancer"],
-            When::Normal,
-            "the Gateway's address (or a port-forward), and a v1 replica's health toggle",
-            move |context| finish::gateway(run, context),
-        ),
-        Step::new(
-            "conformance",
-            &["gateway"],
-            When::Normal,
-            "run the conformance suite against the gateway and write its reports",
-            move |context| finish::conformance(run, context),
-        ),
-        Step::new(
-            "diagnostics",
-            &[],
-            When::OnFailure,
-            "events, describes, controller and proxy logs, helm status and history",
-            move |context| finish::diagnostics(run, context),
-        ),
-        Step::new(
-            "cleanup",
-            &[],
-            When::Always,
-            "stop port-forwards and the provider, export logs, delete the cluster",
-            move |context| finish::cleanup(run, context),
-        ),
     ]
+    .into_iter()
+    .chain(gateway_and_suite(run, &["fixture", "load-balancer"]))
+    .chain([Step::new(
+        "cleanup",
+        &[],
+        When::Always,
+        "stop port-forwards and the provider, export logs, delete the cluster",
+        move |context| finish::cleanup(run, context),
+    )])
+    .collect()
 }

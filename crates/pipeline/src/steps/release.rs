@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use artifact::record::Verification;
 use exec::Shell;
 use pins::ToolName;
 
@@ -191,23 +190,10 @@ fn render(emit: &Emitter<'_>, event: artifact::Event) {
         } => emit.info(format!(
             "{asset}: {size} bytes{}, {}",
             if from_cache { " from the cache" } else { "" },
-            describe(&verification)
+            verification.describe()
         )),
         artifact::Event::Image { reference, step } => emit.info(format!("{step} {reference}")),
         artifact::Event::Note(note) => emit.warn(note),
-    }
-}
-
-pub fn describe(verification: &Verification) -> String {
-    match verification {
-        Verification::ChecksumFile { file } | Verification::Sidecar { file } => {
-            format!("verified against {file}")
-        }
-        Verification::GithubDigest => "verified against GitHub's asset digest".to_owned(),
-        Verification::ChecksumSource => {
-            "a checksum file (nothing published vouches for it)".to_owned()
-        }
-        Verification::Unverified => "UNVERIFIED (allow_unverified)".to_owned(),
     }
 }
 

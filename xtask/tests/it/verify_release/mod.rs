@@ -331,31 +331,15 @@ pub(crate) fn publish(server: &Server, archive: &[u8]) {
         "{}  images.tar\n",
         download::hex(&sha2::Sha256::digest(archive))
     );
-    let assets = [
-        ("images.tar", archive.to_vec()),
-        ("checksums.txt", sums.into_bytes()),
-    ];
-    let listed: Vec<serde_json::Value> = assets
-        .iter()
-        .map(|(name, body)| {
-            serde_json::json!({
-                "name": name,
-                "size": body.len(),
-                "browser_download_url": server.url(&format!("download/{TAG}/{name}")),
-            })
-        })
-        .collect();
-    let release = serde_json::json!({
-        "tag_name": TAG, "draft": false, "prerelease": false,
-        "html_url": format!("https://github.com/{REPO}/releases/tag/{TAG}"), "assets": listed,
-    });
-    server.route(
-        &format!("repos/{REPO}/releases/tags/{TAG}"),
-        Reply::json(release.to_string()),
+    testkit::github::serve_release(
+        server,
+        REPO,
+        TAG,
+        &[
+            ("images.tar".to_owned(), archive.to_vec()),
+            ("checksums.txt".to_owned(), sums.into_bytes()),
+        ],
     );
-    for (name, body) in assets {
-        server.route(&format!("download/{TAG}/{name}"), Reply::ok(body).ranges());
-    }
 }
 
 pub(crate) fn start_envoy(
