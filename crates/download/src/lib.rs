@@ -4,7 +4,8 @@
 //! timeouts, 5xx and 429 with exponential backoff and jitter (honouring `Retry-After`), resumes
 //! with `Range` after a dropped connection, refuses bodies over a size ceiling, verifies size and
 //! sha256, and only then renames the file into place. On failure the `.part` is removed.
-//! [`Client::get`] is the same machinery for small API answers kept in memory.
+//! [`Client::get`] is the same machinery for small API answers kept in memory, and
+//! [`Client::send`] for the few writes the gate makes (a POST or PATCH with a JSON body).
 //!
 //! A bearer token is sent only to the origin (scheme, host, port) it was given for, on every
 //! hop: a redirect to another host never carries it. Plain `http://` is refused except to
@@ -175,6 +176,8 @@ pub struct Page {
     pub body: Vec<u8>,
     /// The URL that finally answered, after redirects.
     pub url: String,
+    /// Attempts made (1 when nothing failed).
+    pub attempts: u32,
 }
 
 impl Page {
@@ -184,6 +187,24 @@ impl Page {
             .iter()
             .find(|(key, _)| *key == name)
             .map(|(_, value)| value.as_str())
+    }
+}
+
+/// The writes [`Client::send`] makes. A write is retried like a GET (the caller sets
+/// `retries: 0` when a repeated write would do harm) and follows only the redirects that keep
+/// its method and body (307, 308).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Post,
+    Patch,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+        }
     }
 }
 
@@ -830,10 +851,33 @@ impl Client {
         request: &Request,
         on_event: &mut dyn FnMut(&Event),
     ) -> Result<Page, DownloadError> {
+        self.answer(None, request, on_event)
+    }
+
+    /// Sends `body` with `method` (set its `Content-Type` in `request.headers`) and reads the
+    /// answer into memory, with the retry, transport and token rules of [`Client::get`].
+    /// Any final status other than 2xx is an error.
+    pub fn send(
+        &self,
+        method: Method,
+        request: &Request,
+        body: &[u8],
+        on_event: &mut dyn FnMut(&Event),
+    ) -> Result<Page, DownloadError> {
+        self.answer(Some((method, body)), request, on_event)
+    }
+
+    /// A GET (`write` is `None`) or a write, its answer kept in memory.
+    fn answer(
+        &self,
+        write: Option<(Method, &[u8])>,
+        request: &Request,
+        on_event: &mut dyn FnMut(&Event),
+    ) -> Result<Page, DownloadError> {
         check_transport(&request.url)?;
         let mut page = None;
-        self.with_retries(&request.url, on_event, &mut |deadline, _| {
-            let (response, url) = self.exchange(request, None, deadline)?;
+        let attempts = self.with_retries(&request.url, on_event, &mut |deadline, _| {
+            let (response, url) = self.exchange_with(request, write, None, deadline)?;
             let status = response.status().as_u16();
             let headers: Vec<(String, String)> = response
                 .headers()
@@ -878,13 +922,15 @@ impl Client {
                 headers,
                 body,
                 url,
+                attempts: 0,
             });
             Ok(())
         })?;
-        page.ok_or_else(|| DownloadError::Transport {
-            url: request.url.clone(),
-            reason: "no answer".to_owned(),
-        })
+        page.map(|page| Page { attempts, ..page })
+            .ok_or_else(|| DownloadError::Transport {
+                url: request.url.clone(),
+                reason: "no answer".to_owned(),
+            })
     }
 
     /// Sends the GET, following redirects hop by hop. Every hop must pass the transport rule;
@@ -892,6 +938,18 @@ impl Client {
     fn exchange(
         &self,
         request: &Request,
+        range: Option<u64>,
+        deadline: Instant,
+    ) -> Result<(ureq::http::Response<ureq::Body>, String), Failure> {
+        self.exchange_with(request, None, range, deadline)
+    }
+
+    /// [`Client::exchange`] for a GET or a write. A write follows only 307 and 308, which
+    /// repeat it with the same method and body; any other redirect is its final answer.
+    fn exchange_with(
+        &self,
+        request: &Request,
+        write: Option<(Method, &[u8])>,
         range: Option<u64>,
         deadline: Instant,
     ) -> Result<(ureq::http::Response<ureq::Body>, String), Failure> {
@@ -905,28 +963,51 @@ impl Client {
                     after: self.options.total_timeout,
                 }));
             }
-            let mut builder = self
-                .agent
-                .get(&url)
-                .config()
-                .timeout_global(Some(remaining))
-                .build();
-            for (name, value) in &request.headers {
-                builder = builder.header(name.as_str(), value.as_str());
-            }
+            let mut headers: Vec<(&str, String)> = request
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.clone()))
+                .collect();
             if let Some(bearer) = &request.bearer
                 && bearer.origin == origin
             {
-                builder = builder.header("Authorization", format!("Bearer {}", bearer.token));
+                headers.push(("Authorization", format!("Bearer {}", bearer.token)));
             }
             if let Some(offset) = range {
-                builder = builder.header("Range", format!("bytes={offset}-"));
+                headers.push(("Range", format!("bytes={offset}-")));
             }
-            let response = builder
-                .call()
-                .map_err(|error| transport_failure(&url, error))?;
+            let sent = match write {
+                None => {
+                    let mut builder = self
+                        .agent
+                        .get(&url)
+                        .config()
+                        .timeout_global(Some(remaining))
+                        .build();
+                    for (name, value) in &headers {
+                        builder = builder.header(*name, value.as_str());
+                    }
+                    builder.call()
+                }
+                Some((method, body)) => {
+                    let builder = match method {
+                        Method::Post => self.agent.post(&url),
+                        Method::Patch => self.agent.patch(&url),
+                    };
+                    let mut builder = builder.config().timeout_global(Some(remaining)).build();
+                    for (name, value) in &headers {
+                        builder = builder.header(*name, value.as_str());
+                    }
+                    builder.send(body)
+                }
+            };
+            let response = sent.map_err(|error| transport_failure(&url, error))?;
             let status = response.status().as_u16();
-            if matches!(status, 301 | 302 | 303 | 307 | 308) {
+            let redirects: &[u16] = match write {
+                None => &[301, 302, 303, 307, 308],
+                Some(_) => &[307, 308],
+            };
+            if redirects.contains(&status) {
                 let location = response
                     .headers()
                     .get("location")

@@ -3,8 +3,13 @@
 //! support), and every request is recorded with its headers so a test can assert what a client
 //! sent (a token that must not reach a host, a `Range` header on a resume).
 //!
-//! It binds port 0 and reports the port it got; it speaks just enough HTTP for GET and HEAD and
-//! closes the connection after every response, so no client pool state leaks between replies.
+//! It binds port 0 and reports the port it got; it speaks just enough HTTP for GET, HEAD and
+//! writes with a `Content-Length` body (POST, PATCH, PUT: the body is recorded), and closes the
+//! connection after every response, so no client pool state leaks between replies.
+//!
+//! Routes match by path ([`Server::route`], any method) or by method and path
+//! ([`Server::route_method`], which wins); a [`Server::handler`] answers what no route does, for
+//! a stand-in that keeps state (an API whose list grows with every POST).
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -151,6 +156,8 @@ pub struct Recorded {
     /// The request target: path and query.
     pub target: String,
     pub headers: Vec<(String, String)>,
+    /// The body a `Content-Length` announced (empty for GET and HEAD).
+    pub body: Vec<u8>,
 }
 
 impl Recorded {
@@ -166,7 +173,23 @@ impl Recorded {
     pub fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or("")
     }
+
+    /// The query string without the `?`, empty when there is none.
+    pub fn query(&self) -> &str {
+        self.target.split_once('?').map_or("", |(_, query)| query)
+    }
+
+    /// The body as text (lossy), for assertions and JSON parsing.
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
 }
+
+/// Answers requests no route matches; `None` falls through to 404.
+pub type Handler = dyn Fn(&Recorded) -> Option<Reply> + Send + Sync;
+
+/// Requests bodies larger than this are refused: the server is for small API writes.
+const MAX_REQUEST_BODY: u64 = 16 * 1024 * 1024;
 
 struct Route {
     script: VecDeque<Reply>,
@@ -175,7 +198,9 @@ struct Route {
 
 #[derive(Default)]
 struct Shared {
-    routes: Mutex<HashMap<String, Route>>,
+    /// Keyed by (method, path); the method is empty for routes that take any method.
+    routes: Mutex<HashMap<(String, String), Route>>,
+    handler: Mutex<Option<Arc<Handler>>>,
     log: Mutex<Vec<Recorded>>,
 }
 
@@ -253,13 +278,30 @@ impl Server {
 
     /// `path` answers each of `script` once, in order, then `then` for every later request.
     pub fn script(&self, path: &str, script: Vec<Reply>, then: Reply) {
+        self.script_method("", path, script, then);
+    }
+
+    /// `method` on `path` always answers `reply`; other methods on `path` fall back to a route
+    /// for any method, then to the handler.
+    pub fn route_method(&self, method: &str, path: &str, reply: Reply) {
+        self.script_method(method, path, Vec::new(), reply);
+    }
+
+    /// [`Server::script`] for one method (`""` means any method).
+    pub fn script_method(&self, method: &str, path: &str, script: Vec<Reply>, then: Reply) {
         lock(&self.shared.routes).insert(
-            normalize(path),
+            (method.to_ascii_uppercase(), normalize(path)),
             Route {
                 script: script.into(),
                 then,
             },
         );
+    }
+
+    /// Answers every request no route matches (`None`: 404). It sees the whole request, body
+    /// included, so a test can keep state in it: an API whose answers follow earlier writes.
+    pub fn handler(&self, handler: impl Fn(&Recorded) -> Option<Reply> + Send + Sync + 'static) {
+        *lock(&self.shared.handler) = Some(Arc::new(handler));
     }
 
     /// Every request so far, in arrival order.
@@ -315,21 +357,60 @@ fn serve(stream: TcpStream, shared: &Shared) -> io::Result<()> {
             headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
         }
     }
+    let length: u64 = headers
+        .iter()
+        .find(|(name, _)| name == "content-length")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0);
+    if length > MAX_REQUEST_BODY {
+        let request = Recorded {
+            method,
+            target,
+            headers,
+            body: Vec::new(),
+        };
+        lock(&shared.log).push(request.clone());
+        return respond(stream, &request, &Reply::status(413));
+    }
+    let mut body = Vec::new();
+    reader.by_ref().take(length).read_to_end(&mut body)?;
     let request = Recorded {
         method,
         target,
         headers,
+        body,
     };
     lock(&shared.log).push(request.clone());
 
-    let reply = {
+    let routed = {
         let mut routes = lock(&shared.routes);
-        match routes.get_mut(request.path()) {
-            Some(route) => route
+        let exact = (
+            request.method.to_ascii_uppercase(),
+            request.path().to_owned(),
+        );
+        let any = (String::new(), request.path().to_owned());
+        let key = if routes.contains_key(&exact) {
+            Some(exact)
+        } else if routes.contains_key(&any) {
+            Some(any)
+        } else {
+            None
+        };
+        key.and_then(|key| routes.get_mut(&key)).map(|route| {
+            route
                 .script
                 .pop_front()
-                .unwrap_or_else(|| route.then.clone()),
-            None => Reply::status(404).body("no such route"),
+                .unwrap_or_else(|| route.then.clone())
+        })
+    };
+    let reply = match routed {
+        Some(reply) => reply,
+        None => {
+            // Cloned out so the handler runs without the lock (it may take its own).
+            let handler = lock(&shared.handler).clone();
+            handler
+                .and_then(|handler| handler(&request))
+                .unwrap_or_else(|| Reply::status(404).body("no such route"))
         }
     };
     if let Some(delay) = reply.delay {
@@ -454,12 +535,15 @@ fn parse_range(value: &str) -> Option<(u64, Option<u64>)> {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        201 => "Created",
+        204 => "No Content",
         206 => "Partial Content",
         301 => "Moved Permanently",
         302 => "Found",
         307 => "Temporary Redirect",
         403 => "Forbidden",
         404 => "Not Found",
+        413 => "Content Too Large",
         416 => "Range Not Satisfiable",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
@@ -495,6 +579,42 @@ mod tests {
         let seen = server.requests_for("a");
         assert_eq!(seen.len(), 3);
         assert_eq!(seen[2].header("Range"), Some("bytes=2-"));
+    }
+
+    fn send(server: &Server, method: &str, path: &str, body: &str) -> String {
+        let mut stream = TcpStream::connect(server.addr()).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text
+    }
+
+    #[test]
+    fn routes_by_method_records_bodies_and_falls_back_to_the_handler() {
+        let server = Server::start();
+        server.route("/items", Reply::json("[]"));
+        server.route_method("POST", "/items", Reply::status(201).body("made"));
+        server.handler(|request| {
+            (request.method == "PATCH").then(|| Reply::ok(format!("patched {}", request.path())))
+        });
+        assert!(get(&server, "/items?page=2", "").ends_with("\r\n\r\n[]"));
+        let created = send(&server, "POST", "/items", "{\"a\":1}");
+        assert!(created.starts_with("HTTP/1.1 201 Created"), "{created}");
+        assert!(send(&server, "PATCH", "/items/7", "{}").ends_with("patched /items/7"));
+        assert!(send(&server, "PUT", "/nothing", "x").starts_with("HTTP/1.1 404"));
+        let seen = server.requests();
+        assert_eq!(seen.len(), 4);
+        assert_eq!(seen[0].query(), "page=2");
+        assert_eq!(
+            (seen[1].method.as_str(), seen[1].body_text()),
+            ("POST", "{\"a\":1}".to_owned())
+        );
+        assert_eq!(seen[2].body, b"{}");
     }
 
     #[test]

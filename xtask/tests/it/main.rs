@@ -9,6 +9,7 @@ mod tidy;
 mod tools;
 mod verify_release;
 mod versions;
+mod workflows;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use download::{Bearer, Client, DownloadError, Event, Options, Request};
+use download::{Bearer, Client, DownloadError, Event, Method, Options, Request};
 use sha2::{Digest, Sha256};
 use testkit::http::{Reply, Server};
 
@@ -627,4 +627,46 @@ fn cancel_interrupts_a_long_retry_wait() {
     );
     assert_eq!(server.requests().len(), 1);
     canceller.join().unwrap();
+}
+
+#[test]
+fn writes_send_their_body_retry_like_gets_and_follow_only_307_and_308() {
+    let server = Server::start();
+    server.script(
+        "/hook",
+        vec![Reply::status(503)],
+        Reply::status(307).header("Location", "/moved"),
+    );
+    server.route_method("PATCH", "/moved", Reply::json(r#"{"ok":true}"#));
+    let request = Request::new(server.url("/hook")).header("Content-Type", "application/json");
+    let page = client()
+        .send(
+            Method::Patch,
+            &request,
+            br#"{"state":"closed"}"#,
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!((page.status, page.attempts), (200, 2));
+    assert_eq!(page.body, br#"{"ok":true}"#);
+    let seen = server.requests();
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|r| r.method == "PATCH"));
+    assert!(seen.iter().all(|r| r.body == br#"{"state":"closed"}"#));
+    assert_eq!(seen[0].header("content-type"), Some("application/json"));
+
+    // A 302 would turn a write into a GET elsewhere: it is the answer, not followed.
+    server.route("/found", Reply::redirect("/moved"));
+    let error = client()
+        .send(
+            Method::Post,
+            &Request::new(server.url("/found")),
+            b"{}",
+            &mut |_| {},
+        )
+        .unwrap_err();
+    assert!(
+        matches!(error, DownloadError::Http { status: 302, .. }),
+        "{error}"
+    );
 }
