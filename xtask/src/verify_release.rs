@@ -45,6 +45,17 @@ pub struct Args {
     /// With --cluster existing: the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
+    /// POST the verdict to this webhook (Slack-compatible JSON); a secret, never printed.
+    /// `[notify] webhook_url_env` names a variable holding it instead
+    #[arg(long, value_name = "URL")]
+    pub notify_webhook: Option<String>,
+    /// When to post the webhook: failure (default), success or always
+    #[arg(long, value_name = "WHEN")]
+    pub notify_on: Option<config::notify::On>,
+    /// Open (or comment on) the release's issue in $GITHUB_REPOSITORY when the run fails, and
+    /// close it when a later run passes (GITHUB_TOKEN with issues: write)
+    #[arg(long)]
+    pub notify_github_issue: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -65,6 +76,9 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
         existing: args.cluster == ClusterMode::Existing,
         context: args.context,
         kubeconfig: args.kubeconfig,
+        notify_webhook: args.notify_webhook,
+        notify_on: args.notify_on,
+        notify_github_issue: args.notify_github_issue,
     };
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let inputs =
@@ -169,7 +183,8 @@ impl Renderer {
                 return;
             }
         };
-        if self.github {
+        // Notifications come after every step has ended: nothing is left to fold them into.
+        if self.github && event.step != "notify" {
             self.held
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -210,13 +225,14 @@ fn plan_event(event: &Event, notes: &Mutex<BTreeMap<String, Vec<String>>>) {
 }
 
 fn print_plan(outcome: &Outcome, notes: &BTreeMap<String, Vec<String>>) {
+    let notify = notes.get("notify");
     ui::out("# verify-release plan: nothing below has run");
     ui::out("#");
     ui::out("# steps that start together (each wave starts when what it needs is done):");
     for (index, wave) in outcome.waves.iter().enumerate() {
         ui::out(&format!("#   wave {}: {}", index + 1, wave.join(" ‖ ")));
     }
-    ui::out("#   then, if anything failed: diagnostics; always: cleanup");
+    ui::out("#   then, if anything failed: diagnostics; always: cleanup; then the notifications");
     for (name, needs, summary) in &outcome.steps {
         ui::out("");
         let needs = if needs.is_empty() {
@@ -240,6 +256,13 @@ fn print_plan(outcome: &Outcome, notes: &BTreeMap<String, Vec<String>>) {
         {
             ui::out(&format!("# {}", planned.cmd.purpose()));
             ui::out(&planned.cmd.to_string());
+        }
+    }
+    if let Some(lines) = notify {
+        ui::out("");
+        ui::out("## notify: after cleanup, never changing the exit code");
+        for line in lines {
+            ui::out(&format!("# {line}"));
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod artifacts;
 pub mod cluster;
 pub mod conformance;
 pub mod install;
+pub mod notify;
 pub mod release;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,8 @@ pub struct Target {
     pub diagnostics: cluster::Diagnostics,
     #[serde(default)]
     pub existing: cluster::Existing,
+    #[serde(default)]
+    pub notify: notify::Notify,
 }
 
 /// A problem with a config file, located and with a fix. Callers treat it as bad input (exit 2).
@@ -72,6 +75,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Target, ConfigError> {
         target.load_balancer.validate(),
         target.diagnostics.validate(),
         target.existing.validate(),
+        target.notify.validate(),
     ];
     if let Some(problem) = problems.into_iter().flatten().next() {
         return Err(ConfigError {

@@ -222,9 +222,14 @@ pub fn plan(request: &EchoRequest) -> Result<EchoPlan, BuildError> {
                     dockerfile: request.root.join(HOST_DOCKERFILE),
                     tag: request.tag.clone(),
                     // One context per tag: two builds of different tags never share one.
-                    context: Some(target_dir.join("context").join(request.tag.replace(
-                        |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
-                        "_",
+                    // …and one per process: two runs on one machine never share one.
+                    context: Some(target_dir.join("context").join(format!(
+                        "{}-{}",
+                        request.tag.replace(
+                            |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
+                            "_",
+                        ),
+                        std::process::id()
                     ))),
                 },
             }
@@ -245,7 +250,12 @@ pub fn build(
         compile_on_host(sh, plan, triple)?;
     }
     let build = crate::plan_build(&plan.image, pins)?;
-    crate::run_build(sh, docker, &build)
+    let report = crate::run_build(sh, docker, &build);
+    if let (EchoPath::Host { .. }, Some(context)) = (&plan.path, &plan.image.context) {
+        // The staged context has served its purpose; one per process would pile up.
+        let _ = std::fs::remove_dir_all(context);
+    }
+    report
 }
 
 fn compile_on_host(sh: &exec::Shell, plan: &EchoPlan, triple: &str) -> Result<(), BuildError> {
@@ -487,10 +497,11 @@ mod tests {
             Path::new("/repo/hack/echo/Dockerfile")
         );
         assert_eq!(
-            plan.image.context.as_deref(),
-            Some(Path::new(
-                "/repo/target/echo-image/context/release-gate_echo_v0.1.0"
-            ))
+            plan.image.context,
+            Some(PathBuf::from(format!(
+                "/repo/target/echo-image/context/release-gate_echo_v0.1.0-{}",
+                std::process::id()
+            )))
         );
     }
 

@@ -48,6 +48,22 @@ pub struct Request {
     pub context: Option<String>,
     /// `--kubeconfig`: default `$KUBECONFIG` (its first file), then `~/.kube/config`.
     pub kubeconfig: Option<PathBuf>,
+    /// `--notify-webhook URL` (a secret: never printed).
+    pub notify_webhook: Option<String>,
+    /// `--notify-on`; the target config's `[notify] on` when None.
+    pub notify_on: Option<config::notify::On>,
+    /// `--notify-github-issue`.
+    pub notify_github_issue: bool,
+}
+
+/// Who hears about the run.
+#[derive(Debug, Clone)]
+pub struct Notify {
+    pub webhook: Option<notify::WebhookOptions>,
+    pub on: config::notify::On,
+    pub github: Option<notify::GithubOptions>,
+    /// The environment snapshot's `GITHUB_SERVER_URL`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`.
+    pub run_env: BTreeMap<String, String>,
 }
 
 /// Where the run happens.
@@ -113,6 +129,7 @@ pub struct Inputs {
     pub deadlines: Deadlines,
     /// The host OS (`linux`, `macos`): decides whether the kind network is routable.
     pub host_os: String,
+    pub notify: Notify,
     /// The sha256-keyed cache of verified downloads (`XTASK_ARTIFACT_CACHE`, default
     /// `target/artifact-cache`, shared with `cargo xtask artifacts fetch`).
     pub cache_dir: PathBuf,
@@ -290,6 +307,7 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
         }
         (Target::Kind, PathBuf::new())
     };
+    let notify = notify_settings(request, env, &target)?;
     let runs = runs_root(&root, env);
     let artifacts_dir = match &request.artifacts_dir {
         Some(dir) => dir.clone(),
@@ -328,6 +346,7 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
         fixture,
         deadlines,
         host_os: std::env::consts::OS.to_owned(),
+        notify,
         cache_dir: var("XTASK_ARTIFACT_CACHE")
             .map_or_else(|| root.join("target/artifact-cache"), PathBuf::from),
         target,
@@ -406,6 +425,73 @@ fn existing_cluster(
         },
         kubeconfig,
     ))
+}
+
+/// The webhook (from `--notify-webhook`, or the variable `[notify] webhook_url_env` names) and
+/// the GitHub issue (`--notify-github-issue` or `[notify] github_issue`), checked now: a URL
+/// that is neither https nor loopback http, or an issue without a repository or a token, is
+/// bad input. The URL is never repeated in a message.
+fn notify_settings(
+    request: &Request,
+    env: &BTreeMap<String, String>,
+    target: &config::Target,
+) -> Result<Notify, BadInput> {
+    let section = &target.notify;
+    let from_env = section
+        .webhook_url_env
+        .as_ref()
+        .and_then(|name| env.get(name))
+        .filter(|value| !value.trim().is_empty());
+    let webhook = match request.notify_webhook.as_ref().or(from_env) {
+        Some(url) => {
+            download::check_transport(url.trim()).map_err(|_| {
+                bad("the webhook URL must be https:// (http:// only to a loopback host); it is not repeated here because it is a secret")
+            })?;
+            let mut options = notify::WebhookOptions::new(notify::Secret::new(url.trim()));
+            options.total_timeout = Duration::from_secs(section.webhook_timeout_secs);
+            options.request_timeout = options.request_timeout.min(options.total_timeout);
+            Some(options)
+        }
+        None => None,
+    };
+    let github = if request.notify_github_issue || section.github_issue {
+        let repository = env
+            .get("GITHUB_REPOSITORY")
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| {
+                bad("--notify-github-issue needs GITHUB_REPOSITORY (OWNER/NAME; GitHub Actions sets it) to know where the issue goes")
+            })?;
+        config::release::validate_repo(repository)
+            .map_err(|why| bad(format!("GITHUB_REPOSITORY: {why}")))?;
+        let token = env
+            .get("GITHUB_TOKEN")
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| {
+                bad("--notify-github-issue needs GITHUB_TOKEN with issues: write (in a workflow: `GITHUB_TOKEN: ${{ github.token }}` and `permissions: issues: write`)")
+            })?;
+        let api_base = env
+            .get("GITHUB_API_URL")
+            .filter(|value| !value.trim().is_empty())
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_API.to_owned());
+        Some(notify::GithubOptions::new(
+            api_base,
+            repository.clone(),
+            notify::Secret::new(token.clone()),
+        ))
+    } else {
+        None
+    };
+    let run_env = ["GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"]
+        .into_iter()
+        .filter_map(|key| env.get(key).map(|value| (key.to_owned(), value.clone())))
+        .collect();
+    Ok(Notify {
+        webhook,
+        on: request.notify_on.unwrap_or(section.on),
+        github,
+        run_env,
+    })
 }
 
 /// `current-context` of a kubeconfig's text.

@@ -15,6 +15,7 @@ pub mod echo;
 pub mod event;
 pub mod graph;
 pub mod inputs;
+pub mod notifications;
 pub mod report;
 mod steps;
 
@@ -88,6 +89,8 @@ pub struct Outcome {
     pub steps: Vec<(String, Vec<String>, String)>,
     pub suite: Option<conformance::SuiteResults>,
     pub record: Option<artifact::record::Record>,
+    /// What the webhook and the GitHub issue were told (never the URL or the token).
+    pub notifications: Vec<notifications::Notification>,
 }
 
 /// Runs (or, with `inputs.dry_run`, plans) the whole gate. `token` is cancelled by the caller's
@@ -183,7 +186,10 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
         steps: summaries,
         suite,
         record,
+        notifications: Vec::new(),
     };
+    // After cleanup: a slow or broken receiver never holds a cluster up.
+    outcome.notifications = notifications::send(inputs, &outcome, sink);
     if !inputs.dry_run {
         match report::write_all(inputs, &outcome) {
             Ok(paths) => outcome.reports = paths,

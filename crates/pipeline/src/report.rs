@@ -139,6 +139,9 @@ pub fn run_json(inputs: &Inputs, outcome: &Outcome) -> String {
         "overrides": inputs.overrides,
         "images": images,
         "steps": steps,
+        "notifications": outcome.notifications.iter().map(|n| json!({
+            "channel": n.channel, "delivered": n.delivered, "detail": n.detail,
+        })).collect::<Vec<_>>(),
     });
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }

@@ -1,34 +1,34 @@
 //! The release's GitHub issue against a local stand-in for the issues API: opened once,
 //! commented on, closed by a passing run; permissions, rate limits and the token's origin.
 
-use std::sync::{Arc, Mutex};
-
 use notify::{GithubOptions, IssueAction, NotifyError, Secret, sync_github_issue};
 use serde_json::{Value, json};
-use testkit::http::{Recorded, Reply, Server};
+use testkit::github::Issues;
+use testkit::http::{Reply, Server};
 
 use crate::{failed, passed};
 
 const TOKEN: &str = "ghs_t0ken";
 
-/// The issues of `o/r`, kept the way GitHub keeps them, plus one pull request (which the issues
-/// list also returns) titled like the release's issue, and other open issues.
+/// The issues of `o/r` (testkit's stand-in), seeded with a pull request titled like the
+/// release's issue (the issues list returns pull requests too) and an unrelated open issue.
 struct FakeGithub {
     server: Server,
-    issues: Arc<Mutex<Vec<Value>>>,
+    issues: Issues,
 }
 
 impl FakeGithub {
     fn start() -> FakeGithub {
         let server = Server::start();
-        let issues = Arc::new(Mutex::new(vec![
-            json!({"number": 1, "title": "kgateway v2.1.0: verification failed", "state": "open",
-                   "pull_request": {"url": "x"}}),
-            json!({"number": 2, "title": "unrelated", "state": "open"}),
-        ]));
-        let base = server.base_url();
-        let state = Arc::clone(&issues);
-        server.handler(move |request| Some(answer(&base, &state, request)));
+        let issues = Issues::serve(
+            &server,
+            "o/r",
+            vec![
+                json!({"number": 1, "title": "kgateway v2.1.0: verification failed", "state": "open",
+                       "pull_request": {"url": "x"}}),
+                json!({"number": 2, "title": "unrelated", "state": "open"}),
+            ],
+        );
         FakeGithub { server, issues }
     }
 
@@ -37,7 +37,7 @@ impl FakeGithub {
     }
 
     fn issue(&self, number: u64) -> Value {
-        self.issues.lock().unwrap()[number as usize - 1].clone()
+        self.issues.issue(number)
     }
 
     /// (method, path) of every write so far.
@@ -48,57 +48,6 @@ impl FakeGithub {
             .filter(|r| r.method != "GET")
             .map(|r| (r.method.clone(), r.path().to_owned()))
             .collect()
-    }
-}
-
-/// One page per issue, so the search follows `Link: rel="next"`.
-fn answer(base: &str, issues: &Mutex<Vec<Value>>, request: &Recorded) -> Reply {
-    let mut issues = issues.lock().unwrap();
-    let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-    let path: Vec<&str> = request.path().trim_matches('/').split('/').collect();
-    match (request.method.as_str(), path.as_slice()) {
-        ("GET", ["repos", "o", "r", "issues"]) => {
-            let open: Vec<&Value> = issues.iter().filter(|i| i["state"] == "open").collect();
-            let page: usize = request
-                .query()
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("page="))
-                .map_or(1, |page| page.parse().unwrap());
-            let items: Vec<&Value> = open.iter().skip(page - 1).take(1).copied().collect();
-            let mut reply = Reply::json(serde_json::to_string(&items).unwrap());
-            if page < open.len() {
-                reply = reply.header(
-                    "Link",
-                    format!(
-                        "<{base}/repos/o/r/issues?state=open&per_page=100&page={}>; rel=\"next\"",
-                        page + 1
-                    ),
-                );
-            }
-            reply
-        }
-        ("POST", ["repos", "o", "r", "issues"]) => {
-            let number = issues.len() as u64 + 1;
-            let issue = json!({"number": number, "title": body["title"], "body": body["body"],
-                               "state": "open", "comments": [],
-                               "html_url": format!("https://github.com/o/r/issues/{number}")});
-            issues.push(issue.clone());
-            Reply::status(201).body(issue.to_string())
-        }
-        ("POST", ["repos", "o", "r", "issues", number, "comments"]) => {
-            let index = number.parse::<usize>().unwrap() - 1;
-            issues[index]["comments"]
-                .as_array_mut()
-                .unwrap()
-                .push(body["body"].clone());
-            Reply::status(201).body(json!({"id": 1}).to_string())
-        }
-        ("PATCH", ["repos", "o", "r", "issues", number]) => {
-            let index = number.parse::<usize>().unwrap() - 1;
-            issues[index]["state"] = body["state"].clone();
-            Reply::json(issues[index].to_string())
-        }
-        _ => Reply::status(404).body(r#"{"message":"Not Found"}"#),
     }
 }
 

@@ -14,6 +14,7 @@ use fake_tools::{FakeTools, Rule};
 use testkit::http::{Reply, Server};
 
 mod existing;
+mod notify;
 mod outcomes;
 mod signals;
 
@@ -153,6 +154,16 @@ impl Gate {
 
     pub(crate) fn set_config(&self, provider: &str, images: &[&str]) {
         std::fs::write(&self.config, target_config(provider, images)).unwrap();
+    }
+
+    /// Replaces the gateway: Envoy with the good route table, or with the broken `variant`.
+    pub(crate) fn restart_envoy(&mut self, variant: Option<&str>) {
+        let (envoy, dir) = start_envoy(&self._replicas, variant);
+        let listen: std::net::SocketAddr =
+            envoy.url().trim_start_matches("http://").parse().unwrap();
+        self._envoy = envoy;
+        self._envoy_dir = dir;
+        self.fakes.set_relay(listen).unwrap();
     }
 
     pub(crate) fn verify_dir(&self) -> PathBuf {
