@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use cluster::dev::{self, ReleaseInstall, RunDir, Tools, UpSpec};
+use cluster::dev::{self, ReleaseInstall, Tools, UpSpec};
 use cluster::fixture::{Deadlines, Fixture};
 use cluster::images::RecordedImage;
 use cluster::kind::Kind;
 use cluster::kubectl::{Kubectl, Target};
+use cluster::stages::{self, RunDir};
 use cluster::{ClusterError, Event, helm};
 use exec::{Shell, quote_for_display};
 use pins::ToolName;
@@ -386,7 +387,7 @@ pub fn down(args: DownArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
     }
     let run_dir = run_dir(args.dir.clone(), &args.name);
     let sh = shell(&run_dir, args.dry_run, token)?;
-    let outcome = dev::teardown(
+    let outcome = stages::teardown(
         &sh,
         &kind,
         &args.name,

@@ -3,7 +3,7 @@
 //! previous container's logs) of the release's controller and proxy pods found by label, and
 //! `helm status` / `helm history` of each chart. Best effort: a diagnostic that fails is
 //! recorded in the index and the rest still run. kind's own node logs are exported by
-//! [`crate::dev::teardown`] before every delete.
+//! [`crate::stages::teardown`] before every delete.
 
 use std::path::{Path, PathBuf};
 

@@ -8,9 +8,9 @@
 //! the run's kubeconfig; nothing reads or writes `~/.kube/config`. This crate never prints and
 //! never reads the process environment: it reports through return values and [`Event`]s.
 //!
-//! Entry points: the stages a run composes ([`dev::create_cluster`], [`dev::install_crds`],
-//! [`images::load_recorded`], [`dev::install_charts`], [`dev::deploy_fixture`],
-//! [`diagnostics::collect`], [`dev::teardown`]); [`dev::up`], the idempotent developer cluster
+//! Entry points: the stages a run composes ([`stages::create_cluster`], [`stages::install_crds`],
+//! [`images::load_recorded`], [`stages::install_charts`], [`stages::deploy_fixture`],
+//! [`diagnostics::collect`], [`stages::teardown`]); [`dev::up`], the idempotent developer cluster
 //! behind `cargo xtask kind-up` built from the same stages; [`throwaway::ThrowawayCluster`]
 //! (a run's cluster, always torn down, logs first); [`owner`] (who created which throwaway
 //! cluster, so a killed run's cluster is found and deleted later); and [`port_forward`] (the
@@ -27,6 +27,7 @@ pub mod kubectl;
 pub mod load_balancer;
 pub mod owner;
 pub mod port_forward;
+pub mod stages;
 pub mod status;
 pub mod throwaway;
 

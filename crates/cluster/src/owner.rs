@@ -12,8 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use exec::{Cmd, Shell};
 use serde::{Deserialize, Serialize};
 
-use crate::dev::{self, RunDir};
 use crate::kind::{self, Kind};
+use crate::stages::{self, RunDir};
 use crate::{ClusterError, Event};
 
 /// Every throwaway cluster's name starts with this.
@@ -143,7 +143,7 @@ pub fn sweep(
         return Ok(Vec::new());
     }
     // Listing is a read: even a dry run asks kind, so its plan shows exactly what would go.
-    let clusters = dev::list_clusters(&sh.for_cleanup().with_dry_run(false), kind)?;
+    let clusters = stages::list_clusters(&sh.for_cleanup().with_dry_run(false), kind)?;
     let mut deleted = Vec::new();
     for owner in owners {
         if owner_alive(sh, &owner) || !owner.cluster.starts_with(CLUSTER_PREFIX) {
@@ -155,7 +155,7 @@ pub fn sweep(
                 owner.cluster, owner.pid
             )));
             let run_dir = RunDir(owner.run_dir.clone());
-            dev::teardown(
+            stages::teardown(
                 sh,
                 kind,
                 &owner.cluster,

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use exec::Shell;
 
-use crate::dev::{self, RunDir};
 use crate::kind::{self, CreateSpec, Kind};
+use crate::stages::{self, RunDir};
 use crate::{ClusterError, Event};
 
 pub struct ThrowawayCluster {
@@ -38,7 +38,7 @@ impl ThrowawayCluster {
         run_dir: &RunDir,
         events: &mut dyn FnMut(Event),
     ) -> Result<ThrowawayCluster, ClusterError> {
-        if kind::has_cluster(&dev::list_clusters(sh, kind)?, &spec.name) {
+        if kind::has_cluster(&stages::list_clusters(sh, kind)?, &spec.name) {
             return Err(ClusterError::BadInput(format!(
                 "a kind cluster named {} already exists; a throwaway run needs a fresh name (or delete it with `kind delete cluster --name {}`)",
                 spec.name, spec.name
@@ -59,7 +59,7 @@ impl ThrowawayCluster {
             "create cluster {} from {}",
             spec.name, spec.node_image
         )));
-        dev::create_cluster(sh, kind, spec, events)?;
+        stages::create_cluster(sh, kind, spec, events)?;
         Ok(ThrowawayCluster {
             sh: sh.clone(),
             kind: kind.clone(),
@@ -94,7 +94,7 @@ impl ThrowawayCluster {
 
     fn teardown_inner(&mut self, events: &mut dyn FnMut(Event)) -> Result<(), ClusterError> {
         self.armed = false;
-        dev::teardown(
+        stages::teardown(
             &self.sh,
             &self.kind,
             &self.name,

@@ -8,9 +8,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cluster::dev::RunDir;
 use cluster::fixture::{Deadlines, Fixture};
 use cluster::helm;
+use cluster::stages::RunDir;
 
 /// The GitHub API base when `GITHUB_API_URL` is unset (GitHub Actions sets it).
 pub const DEFAULT_API: &str = "https://api.github.com";

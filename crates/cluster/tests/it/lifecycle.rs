@@ -8,6 +8,7 @@ use cluster::dev::{self, ReleaseInstall};
 use cluster::fixture::Fixture;
 use cluster::helm;
 use cluster::kind::Kind;
+use cluster::stages;
 use fake_tools::{Rule, process_alive};
 
 use crate::support::{Setup, data};
@@ -24,7 +25,7 @@ fn get_clusters_reports_kinds_empty_message_on_stderr() {
     assert_eq!(output.stdout_str(), "");
     assert_eq!(output.stderr_str(), "No kind clusters found.\n");
     assert!(
-        dev::list_clusters(&sh, &Kind::new("kind"))
+        stages::list_clusters(&sh, &Kind::new("kind"))
             .unwrap()
             .is_empty()
     );
@@ -149,7 +150,7 @@ fn the_users_kubeconfig_is_never_read_or_written() {
         save_platform: None,
     });
     dev::up(&sh, &setup.tools(), &spec, &mut no_events()).unwrap();
-    dev::teardown(
+    stages::teardown(
         &sh,
         &Kind::new("kind"),
         "release-gate",
@@ -238,7 +239,7 @@ fn a_hanging_create_is_killed_and_cleaned_up() {
         timeout: Duration::from_secs(2),
     };
     std::fs::write(&spec.config, "kind: Cluster\n").unwrap();
-    let error = dev::create_cluster(&sh, &kind, &spec, &mut |_| {}).unwrap_err();
+    let error = stages::create_cluster(&sh, &kind, &spec, &mut |_| {}).unwrap_err();
     assert!(
         matches!(
             &error,
@@ -277,7 +278,7 @@ fn teardown_exports_logs_before_deleting_and_proves_the_cluster_gone() {
         .unwrap();
     let sh = setup.fakes.shell();
     let logs = setup.run.path().join("logs");
-    let existed = dev::teardown(
+    let existed = stages::teardown(
         &sh,
         &Kind::new("kind"),
         "release-gate",
@@ -309,7 +310,7 @@ fn teardown_exports_logs_before_deleting_and_proves_the_cluster_gone() {
         ]
     );
     // A second teardown finds nothing to do.
-    let again = dev::teardown(
+    let again = stages::teardown(
         &sh,
         &Kind::new("kind"),
         "release-gate",
@@ -335,7 +336,7 @@ fn teardown_still_deletes_when_log_export_fails() {
         .unwrap();
     let sh = setup.fakes.shell();
     let mut events = Vec::new();
-    dev::teardown(
+    stages::teardown(
         &sh,
         &Kind::new("kind"),
         "release-gate",

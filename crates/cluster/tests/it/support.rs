@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cluster::dev::{RunDir, Tools, UpSpec};
+use cluster::dev::{Tools, UpSpec};
 use cluster::fixture::Deadlines;
+use cluster::stages::RunDir;
 use fake_tools::{FakeTools, Rule};
 
 pub fn data(name: &str) -> PathBuf {

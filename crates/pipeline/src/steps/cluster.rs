@@ -2,10 +2,10 @@
 //! echo image beside it, start the LoadBalancer provider, load exactly the recorded images,
 //! install the CRDs and the release's charts, deploy the fixture.
 
-use cluster::dev::{self, CrdBundle, UpReport};
 use cluster::helm::Helm;
 use cluster::images::RecordedImage;
 use cluster::kind::{CreateSpec, Kind};
+use cluster::stages::{self, CrdBundle};
 use cluster::throwaway::ThrowawayCluster;
 use cluster::{load_balancer, owner};
 
@@ -168,7 +168,7 @@ pub fn crds(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         .crd_bundle
         .get()
         .ok_or_else(|| Failure::infra("the CRD bundle was not downloaded"))?;
-    dev::install_crds(
+    stages::install_crds(
         &run.shell(context),
         &run.kubectl()?,
         &CrdBundle {
@@ -193,7 +193,7 @@ pub fn charts(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         .unwrap_or_else(|e| e.into_inner())
         .clone_from(&charts);
     let helm = Helm::new(&run.programs()?.helm, run.inputs.kubeconfig.clone());
-    dev::install_charts(
+    stages::install_charts(
         &run.shell(context),
         &helm,
         &charts,
@@ -207,13 +207,12 @@ pub fn charts(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
 
 pub fn fixture(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
-    dev::deploy_fixture(
+    stages::deploy_fixture(
         &run.shell(context),
         &run.kubectl()?,
         &run.run_dir(),
         &run.inputs.fixture,
         &run.inputs.deadlines,
-        &mut UpReport::default(),
         &mut |event| emit.cluster(event),
     )
     // Objects that never become ready, or a fixture the release rejects, are its failure.

@@ -349,7 +349,7 @@ pub fn cleanup(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
             let name = cluster.keep();
             let run_dir = run.run_dir();
             let teardown = match programs {
-                Some(programs) => cluster::dev::teardown(
+                Some(programs) => cluster::stages::teardown(
                     &sh,
                     &cluster::kind::Kind::new(&programs.kind),
                     &name,

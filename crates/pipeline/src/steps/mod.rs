@@ -12,10 +12,10 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
 use ::cluster::ClusterError;
-use ::cluster::dev::RunDir;
 use ::cluster::helm;
 use ::cluster::images::RecordedImage;
 use ::cluster::port_forward::PortForward;
+use ::cluster::stages::RunDir;
 use ::cluster::throwaway::ThrowawayCluster;
 use artifact::ArtifactError;
 use conformance::{ReplicaControl, SuiteResults};
