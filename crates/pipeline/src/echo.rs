@@ -71,8 +71,20 @@ pub fn build(
         for cmd in plan.commands() {
             let _ = sh.run(cmd);
         }
-        let image =
-            image_build::plan_build(&plan.image, pins).map_err(|error| failure(error, sh))?;
+        // The context is staged by the compile, so it does not exist yet: plan the build from
+        // the Dockerfile and the pins alone.
+        let dockerfile = &plan.image.dockerfile;
+        let text = std::fs::read_to_string(dockerfile)
+            .map_err(|error| Failure::infra(format!("read {}: {error}", dockerfile.display())))?;
+        let args = image_build::args::plan(&dockerfile.display().to_string(), &text, pins)
+            .map_err(Failure::infra)?;
+        let image = image_build::BuildPlan {
+            dockerfile: dockerfile.clone(),
+            tag: tag.to_owned(),
+            context: plan.image.context.clone().unwrap_or_default(),
+            args,
+            pinned: image_build::Pinned::from_pins(pins),
+        };
         let _ = sh.run(&image.command(docker));
         lines.push(
             "then the toolchain proof reads the compiler recorded in every binary of the image"

@@ -275,6 +275,7 @@ fn dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing() {
     let output = fakes.shell().run_unchecked(&cmd).unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let plan = output.stdout_str();
+    let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
     for expected in [
         "#   wave 1: tools ‖ resolve ‖ crd-bundle",
         "#   wave 2: assets ‖ images ‖ cluster ‖ echo-image",
@@ -285,6 +286,14 @@ fn dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing() {
         " load image-archive ",
         "helm upgrade --install example-gateway oci://registry.example/charts/example-gateway --version '<resolved tag>'",
         " port-forward ",
+        &format!(
+            "cargo +{} build --release --locked -p echo",
+            pins.build.rust
+        ),
+        &format!(
+            "/hack/echo/Dockerfile --tag {} --build-arg RUST_VERSION={}",
+            pins.images.echo, pins.build.rust
+        ),
         "## cleanup: ",
         " delete cluster --name release-gate-run-",
     ] {
