@@ -92,6 +92,10 @@ pub struct CaseResult {
     /// For the load-balancing and weighted cases: what the gateway did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split: Option<ObservedSplit>,
+    /// For the load-balancing and weighted cases: which rule decided and on what evidence
+    /// (the decision, its rates, and requests sent versus responses counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
 }
 
 /// How a case ended.
@@ -275,6 +279,7 @@ mod tests {
                             },
                         ],
                     }),
+                    decision: None,
                 },
                 CaseResult {
                     name: "health-eviction".into(),
@@ -287,6 +292,7 @@ mod tests {
                     duration: Duration::ZERO,
                     requests: 0,
                     split: None,
+                    decision: None,
                 },
             ],
         }

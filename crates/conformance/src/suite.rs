@@ -204,10 +204,11 @@ pub fn run_case(config: &SuiteConfig, case: &CaseInfo) -> CaseResult {
     let started = Instant::now();
     let context = Context::new(config);
     let mut split = None;
+    let mut decision = None;
     let outcome = if let Some(reason) = skip_reason(config, case) {
         Outcome::Skipped { reason }
     } else {
-        match context.run(case, &mut split) {
+        match context.run(case, &mut split, &mut decision) {
             Ok(()) => Outcome::Passed,
             Err(Failure::Failed { message, detail }) => Outcome::Failed { message, detail },
             Err(Failure::Skipped(reason)) => Outcome::Skipped { reason },
@@ -222,6 +223,7 @@ pub fn run_case(config: &SuiteConfig, case: &CaseInfo) -> CaseResult {
         duration: started.elapsed(),
         requests: context.requests.load(Ordering::Relaxed),
         split,
+        decision,
     }
 }
 
@@ -237,6 +239,7 @@ fn skipped_result(case: &CaseInfo, reason: &str) -> CaseResult {
         duration: Duration::ZERO,
         requests: 0,
         split: None,
+        decision: None,
     }
 }
 
@@ -276,10 +279,37 @@ fn failed(message: impl Into<String>, detail: impl Into<String>) -> Failure {
 /// all of them avoiding a healthy replica by chance has probability 2^-20 per attempt.
 const EVICTION_BATCH: usize = 20;
 
-/// Requests per attempt while waiting for every replica to be in rotation: a random balancer
-/// over two replicas misses one of them with probability 2^-19 per attempt; a 70/30 split over
-/// four misses a 15% replica in 3.9% of attempts, which only delays the start by a poll.
-const ROTATION_BATCH: usize = 20;
+/// What one split test sent and received (responses after the verdict are received but not
+/// counted by the test, except a weight-0 hit).
+struct SplitRun {
+    target: String,
+    sent: u64,
+    responses: u64,
+}
+
+/// The evidence of a split decision: the decision with its rule and rates, and why the
+/// requests sent, the responses received and the responses counted can differ.
+fn evidence(test: &stats::SplitTest, run: &SplitRun) -> String {
+    let counted = test.requests() as u64;
+    let mut text = test.describe().to_string();
+    text.push_str(&format!(
+        "\n{} requests sent to {}, {} answered, {counted} counted by the split test",
+        run.sent, run.target, run.responses
+    ));
+    if run.responses > counted {
+        text.push_str(&format!(
+            " (the {} others answered after the verdict, while requests already in flight completed or until every replica had answered; they are not counted, except that a response from a weight-0 backend fails the case)",
+            run.responses - counted
+        ));
+    }
+    if run.sent > run.responses {
+        text.push_str(&format!(
+            "; {} requests were sent but their responses were not read because the case had stopped",
+            run.sent - run.responses
+        ));
+    }
+    text
+}
 
 struct Context<'a> {
     config: &'a SuiteConfig,
@@ -310,15 +340,20 @@ impl Context<'_> {
         self.config.cancelled.is_some_and(|cancelled| cancelled())
     }
 
-    fn run(&self, case: &CaseInfo, split: &mut Option<ObservedSplit>) -> Result<(), Failure> {
+    fn run(
+        &self,
+        case: &CaseInfo,
+        split: &mut Option<ObservedSplit>,
+        decision: &mut Option<String>,
+    ) -> Result<(), Failure> {
         if let Some(probes) = cases::routing_probes(case.name) {
             return self.eventually(|| self.check_probes(&self.client, &probes));
         }
         match case.name {
             cases::LISTENER_CONNECTIVITY => self.listeners(),
             cases::GATEWAY_HEALTH_ENDPOINTS => self.health_endpoints(),
-            cases::LB_EVENNESS => self.evenness(split),
-            cases::WEIGHTED_SPLIT => self.weighted(split),
+            cases::LB_EVENNESS => self.evenness(split, decision),
+            cases::WEIGHTED_SPLIT => self.weighted(split, decision),
             cases::HEALTH_EVICTION => self.eviction(),
             other => unreachable!("case {other} has no runner"),
         }
@@ -450,16 +485,23 @@ impl Context<'_> {
         })
     }
 
-    /// Runs a sequential split test on `target`, attributing each response with `index`.
+    /// Runs a split test on `target`: `attribute` turns each answering pod into the test's
+    /// backend index (or says why the response does not belong). Sending goes on after the
+    /// verdict until every pod `covered` requires has answered, up to the plan's maximum:
+    /// replica coverage is judged over the whole sample, never over a short window.
     fn split_test(
         &self,
         target: &str,
         test: &mut stats::SplitTest,
-        index: &(dyn Fn(&str) -> Option<usize> + Sync),
-    ) -> Result<(), String> {
+        attribute: &mut (dyn FnMut(&str, &mut stats::SplitTest) -> Result<usize, String> + Send),
+        covered: &(dyn Fn(&BTreeSet<String>) -> Option<String> + Sync),
+    ) -> (Result<(), String>, SplitRun) {
         let request = Request::get(target);
         let mut problem: Option<String> = None;
-        let limit = test.plan().max_requests as u64 + self.config.concurrency as u64;
+        let mut pods: BTreeSet<String> = BTreeSet::new();
+        let mut responses = 0u64;
+        let max_requests = test.plan().max_requests as u64;
+        let limit = max_requests + self.config.concurrency as u64;
         let sent = client::drive(
             &self.client,
             self.config.concurrency,
@@ -470,6 +512,7 @@ impl Context<'_> {
                     problem = Some("interrupted before the split was decided".to_owned());
                     return false;
                 }
+                responses += 1;
                 let attributed = match result {
                     Err(error) => Err(error.to_string()),
                     Ok(response) => match attributed_pod(&response) {
@@ -478,12 +521,11 @@ impl Context<'_> {
                             request.describe(),
                             response.status
                         )),
-                        Some(pod) => index(&pod).ok_or_else(|| {
-                            format!(
-                                "{} was answered by pod {pod}, which does not belong here",
-                                request.describe()
-                            )
-                        }),
+                        Some(pod) => {
+                            let index = attribute(&pod, test);
+                            pods.insert(pod);
+                            index
+                        }
                     },
                 };
                 // Responses still in flight after the decision are recorded too: the split
@@ -496,22 +538,41 @@ impl Context<'_> {
                         }
                         false
                     }
-                    Ok(backend) => !test.record(backend).is_decided(),
+                    Ok(backend) => {
+                        let verdict = test.record(backend);
+                        let keep_going = match verdict {
+                            stats::Verdict::Undecided => true,
+                            stats::Verdict::Pass => covered(&pods).is_some(),
+                            stats::Verdict::Fail(_) => false,
+                        };
+                        keep_going && responses < max_requests
+                    }
                 }
             },
         );
         self.requests.fetch_add(sent, Ordering::Relaxed);
+        let run = SplitRun {
+            target: target.to_owned(),
+            sent,
+            responses,
+        };
         if let Some(problem) = problem {
-            return Err(problem);
+            return (Err(problem), run);
         }
-        match test.verdict() {
-            stats::Verdict::Pass => Ok(()),
+        let result = match test.verdict() {
+            stats::Verdict::Pass => match covered(&pods) {
+                None => Ok(()),
+                Some(missing) => Err(format!(
+                    "{missing} in {responses} responses to {target}; every replica must receive traffic"
+                )),
+            },
             stats::Verdict::Fail(why) => Err(why.clone()),
             stats::Verdict::Undecided => Err(format!(
                 "undecided after {} requests (the engine stopped early)",
                 test.requests()
             )),
-        }
+        };
+        (result, run)
     }
 
     fn observed(test: &stats::SplitTest) -> ObservedSplit {
@@ -530,88 +591,92 @@ impl Context<'_> {
         }
     }
 
-    /// Waits until a batch of requests to `target` reaches every replica of `backends`, each
-    /// response from one of them: the statistical cases judge a settled gateway, not one still
-    /// bringing replicas into rotation. Returns the pods seen, sorted.
-    fn in_rotation(&self, target: &str, backends: &[&str]) -> Result<Vec<String>, Failure> {
+    /// Waits until `target` answers from one of `backends`: the split is judged on a route
+    /// that is programmed, not one still coming up. Coverage of every replica is judged later,
+    /// over the whole sample.
+    fn route_answers(&self, target: &str, backends: &[&str]) -> Result<(), Failure> {
         let request = Request::get(target);
-        let mut seen: BTreeSet<String> = BTreeSet::new();
         self.eventually(|| {
-            let mut batch: BTreeSet<String> = BTreeSet::new();
-            for _ in 0..ROTATION_BATCH {
-                let response = self.send(&request)?;
-                let pod = attributed_pod(&response).ok_or_else(|| {
-                    format!(
-                        "{} answered {}, want 200 from {}",
-                        request.describe(),
-                        response.status,
-                        backends.join(" or ")
-                    )
-                })?;
-                match fixture::backend_of(&pod) {
-                    Some(backend) if backends.contains(&backend) => {}
-                    _ => {
-                        return Err(format!(
-                            "{} was answered by pod {pod}, want {}",
-                            request.describe(),
-                            backends.join(" or ")
-                        ));
-                    }
+            let response = self.send(&request)?;
+            match attributed_pod(&response) {
+                Some(pod) if fixture::backend_of(&pod).is_some_and(|b| backends.contains(&b)) => {
+                    Ok(())
                 }
-                batch.insert(pod);
+                Some(pod) => Err(format!(
+                    "{} was answered by pod {pod}, want {}",
+                    request.describe(),
+                    backends.join(" or ")
+                )),
+                None => Err(format!(
+                    "{} answered {}, want 200 from {}",
+                    request.describe(),
+                    response.status,
+                    backends.join(" or ")
+                )),
             }
-            seen.clone_from(&batch);
-            for backend in backends {
-                let replicas: Vec<&String> = batch
-                    .iter()
-                    .filter(|pod| fixture::backend_of(pod) == Some(*backend))
-                    .collect();
-                if replicas.len() < fixture::REPLICAS {
-                    return Err(format!(
-                        "{ROTATION_BATCH} requests to {target} reached {} of the {} {backend} replicas ({}); every replica must receive traffic",
-                        replicas.len(),
-                        fixture::REPLICAS,
-                        replicas.iter().map(|pod| pod.as_str()).collect::<Vec<_>>().join(", ")
-                    ));
-                }
-            }
-            Ok(())
-        })?;
-        Ok(seen.into_iter().collect())
+        })
     }
 
-    fn evenness(&self, split: &mut Option<ObservedSplit>) -> Result<(), Failure> {
-        // The pods seen while waiting are not counted: that phase stops on what it saw, which
-        // would bias the split.
-        let mut pods = self.in_rotation("/v1", &[V1])?;
-        if pods.len() > fixture::REPLICAS {
-            return Err(failed(
-                format!(
-                    "/v1 was answered by {} infra-backend-v1 pods ({}); the fixture has {}",
-                    pods.len(),
-                    pods.join(", "),
-                    fixture::REPLICAS
-                ),
-                "",
-            ));
-        }
-        pods.sort();
+    fn evenness(
+        &self,
+        split: &mut Option<ObservedSplit>,
+        decision: &mut Option<String>,
+    ) -> Result<(), Failure> {
+        self.route_answers("/v1", &[V1])?;
+        // Replicas are named in the order they first answer: the test is symmetric, so which
+        // one is "first" does not change its rates.
         let mut test = stats::SplitTest::new(&[0.5, 0.5], self.config.plan)
-            .and_then(|test| test.with_labels(pods.clone()))
+            .and_then(|test| test.with_labels(["first v1 replica", "second v1 replica"]))
             .map_err(|e| failed(format!("cannot set up the split test: {e}"), ""))?;
-        let result = self.split_test("/v1", &mut test, &|pod| pods.iter().position(|p| p == pod));
+        let mut replicas: Vec<String> = Vec::new();
+        let mut attribute = |pod: &str, test: &mut stats::SplitTest| {
+            if fixture::backend_of(pod) != Some(V1) {
+                return Err(format!(
+                    "GET /v1 was answered by pod {pod}, which is not an infra-backend-v1 replica"
+                ));
+            }
+            if let Some(index) = replicas.iter().position(|known| known == pod) {
+                return Ok(index);
+            }
+            if replicas.len() == fixture::REPLICAS {
+                return Err(format!(
+                    "/v1 was answered by {} infra-backend-v1 pods ({}, {pod}); the fixture has {}",
+                    replicas.len() + 1,
+                    replicas.join(", "),
+                    fixture::REPLICAS
+                ));
+            }
+            test.set_label(replicas.len(), pod);
+            replicas.push(pod.to_owned());
+            Ok(replicas.len() - 1)
+        };
+        let covered = |pods: &BTreeSet<String>| {
+            (pods.len() < fixture::REPLICAS).then(|| {
+                format!(
+                    "only {} of the {} infra-backend-v1 replicas answered",
+                    pods.len(),
+                    fixture::REPLICAS
+                )
+            })
+        };
+        let (result, run) = self.split_test("/v1", &mut test, &mut attribute, &covered);
         *split = Some(Self::observed(&test));
+        *decision = Some(evidence(&test, &run));
         result.map_err(|why| {
             failed(
                 format!("/v1 is not spread evenly over the infra-backend-v1 replicas: {why}"),
-                test.describe().to_string(),
+                evidence(&test, &run),
             )
         })
     }
 
-    fn weighted(&self, split: &mut Option<ObservedSplit>) -> Result<(), Failure> {
+    fn weighted(
+        &self,
+        split: &mut Option<ObservedSplit>,
+        decision: &mut Option<String>,
+    ) -> Result<(), Failure> {
         // v3 has weight 0: only v1 and v2 replicas may answer, and all four must be in rotation.
-        self.in_rotation("/weighted", &[BACKENDS[0], BACKENDS[1]])
+        self.route_answers("/weighted", &[BACKENDS[0], BACKENDS[1]])
             .map_err(|failure| match failure {
                 Failure::Failed { message, detail } => failed(
                     format!("/weighted does not split 70/30/0 over v1/v2/v3: {message}"),
@@ -622,12 +687,35 @@ impl Context<'_> {
         let mut test = stats::SplitTest::new(&WEIGHTS, self.config.plan)
             .and_then(|test| test.with_labels(BACKENDS))
             .map_err(|e| failed(format!("cannot set up the split test: {e}"), ""))?;
-        let result = self.split_test("/weighted", &mut test, &fixture::backend_index);
+        let mut attribute = |pod: &str, _: &mut stats::SplitTest| {
+            fixture::backend_index(pod).ok_or_else(|| {
+                format!("GET /weighted was answered by pod {pod}, which does not belong here")
+            })
+        };
+        let covered = |pods: &BTreeSet<String>| {
+            BACKENDS[..2].iter().find_map(|backend| {
+                let replicas: Vec<&str> = pods
+                    .iter()
+                    .filter(|pod| fixture::backend_of(pod) == Some(*backend))
+                    .map(String::as_str)
+                    .collect();
+                (replicas.len() < fixture::REPLICAS).then(|| {
+                    format!(
+                        "only {} of the {} {backend} replicas answered ({})",
+                        replicas.len(),
+                        fixture::REPLICAS,
+                        replicas.join(", ")
+                    )
+                })
+            })
+        };
+        let (result, run) = self.split_test("/weighted", &mut test, &mut attribute, &covered);
         *split = Some(Self::observed(&test));
+        *decision = Some(evidence(&test, &run));
         result.map_err(|why| {
             failed(
                 format!("/weighted does not split 70/30/0 over v1/v2/v3: {why}"),
-                test.describe().to_string(),
+                evidence(&test, &run),
             )
         })
     }

@@ -76,8 +76,13 @@ pub fn junit_xml(results: &SuiteResults) -> String {
                 ));
             }
         }
-        if !case.description.is_empty() {
-            test_case.set_system_out(case.description.as_str());
+        let system_out: Vec<&str> = [Some(case.description.as_str()), case.decision.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|text| !text.is_empty())
+            .collect();
+        if !system_out.is_empty() {
+            test_case.set_system_out(system_out.join("\n"));
         }
         suite.add_test_case(test_case);
     }

@@ -76,6 +76,9 @@ pub fn markdown(results: &SuiteResults) -> String {
                 split.total(),
                 split_lines(split).join("\n")
             );
+            if let Some(decision) = &case.decision {
+                let _ = writeln!(out, "\n{}", decision.replace('\n', "  \n"));
+            }
         }
     }
     let failures: Vec<_> = results

@@ -24,6 +24,7 @@ fn case(name: &str, feature: &str, support: SupportLevel, outcome: Outcome) -> C
         duration: Duration::from_millis(1234),
         requests: 3,
         split: None,
+        decision: None,
     }
 }
 
