@@ -24,9 +24,6 @@ pub const V3_HOSTNAME: &str = "v3.example.com";
 /// Shares of `/weighted` traffic per backend, in [`BACKENDS`] order.
 pub const WEIGHTS: [f64; 3] = [0.7, 0.3, 0.0];
 
-/// Default loopback ports of the six local replicas: v1 3101, 3102; v2 3103, 3104; v3 3105, 3106.
-pub const DEFAULT_LOCAL_PORTS: [u16; 6] = [3101, 3102, 3103, 3104, 3105, 3106];
-
 /// The backend a pod belongs to: the pod name without its last two `-` segments
 /// (`deployment-replicaset-pod`). None when the name has fewer than three segments.
 pub fn backend_of(pod: &str) -> Option<&str> {

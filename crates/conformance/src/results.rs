@@ -21,6 +21,14 @@ pub struct SuiteResults {
     pub duration: Duration,
     /// In the order the cases ran.
     pub cases: Vec<CaseResult>,
+    /// Features the run's configuration declared unsupported (their cases are skipped): the
+    /// only features a report may call unsupported.
+    #[serde(default)]
+    pub unsupported_features: Vec<String>,
+    /// True when the run was interrupted (Ctrl-C): the case in progress failed as interrupted
+    /// and the rest were skipped, so the results are incomplete.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// Who made the gateway under test (the ConformanceReport's `implementation` block).
@@ -295,6 +303,8 @@ mod tests {
                     decision: None,
                 },
             ],
+            unsupported_features: vec!["HealthCheck".into()],
+            interrupted: false,
         }
     }
 

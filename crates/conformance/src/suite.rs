@@ -173,7 +173,7 @@ pub fn run(
         let unreachable = results
             .iter()
             .any(|done| done.name == cases::LISTENER_CONNECTIVITY && done.outcome.is_failed());
-        let result = if config.cancelled.is_some_and(|cancelled| cancelled()) {
+        let result = if is_cancelled(config) {
             skipped_result(case, "not run: the run was interrupted")
         } else if unreachable && case.name != cases::GATEWAY_HEALTH_ENDPOINTS {
             // Every other case talks to the listener: waiting out each deadline would only
@@ -196,7 +196,14 @@ pub fn run(
         started_unix_seconds,
         duration: started.elapsed(),
         cases: results,
+        unsupported_features: config.unsupported_features.clone(),
+        interrupted: is_cancelled(config),
     })
+}
+
+/// Whether the run was asked to stop: the one place that reads `SuiteConfig::cancelled`.
+fn is_cancelled(config: &SuiteConfig) -> bool {
+    config.cancelled.is_some_and(|cancelled| cancelled())
 }
 
 /// Runs one case (skips included) and records how it went.
@@ -279,6 +286,10 @@ fn failed(message: impl Into<String>, detail: impl Into<String>) -> Failure {
 /// all of them avoiding a healthy replica by chance has probability 2^-20 per attempt.
 const EVICTION_BATCH: usize = 20;
 
+/// Requests per attempt while waiting for every replica to be in rotation (replicas seen are
+/// accumulated over all attempts).
+const ROTATION_BATCH: usize = 20;
+
 /// What one split test sent and received (responses after the verdict are received but not
 /// counted by the test, except a weight-0 hit).
 struct SplitRun {
@@ -337,7 +348,7 @@ impl Context<'_> {
     }
 
     fn cancelled(&self) -> bool {
-        self.config.cancelled.is_some_and(|cancelled| cancelled())
+        is_cancelled(self.config)
     }
 
     fn run(
@@ -591,29 +602,57 @@ impl Context<'_> {
         }
     }
 
-    /// Waits until `target` answers from one of `backends`: the split is judged on a route
-    /// that is programmed, not one still coming up. Coverage of every replica is judged later,
-    /// over the whole sample.
-    fn route_answers(&self, target: &str, backends: &[&str]) -> Result<(), Failure> {
+    /// Waits until every replica of `backends` has answered `target` at least once, counting
+    /// every response since the case started (never a short window, which a balancer serving
+    /// long blocks would fail): the split is judged on a gateway with every replica in
+    /// rotation, not one still bringing replicas up. Every response must come from `backends`.
+    fn in_rotation(&self, target: &str, backends: &[&str]) -> Result<(), Failure> {
         let request = Request::get(target);
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut sent = 0u64;
         self.eventually(|| {
-            let response = self.send(&request)?;
-            match attributed_pod(&response) {
-                Some(pod) if fixture::backend_of(&pod).is_some_and(|b| backends.contains(&b)) => {
-                    Ok(())
+            for _ in 0..ROTATION_BATCH {
+                sent += 1;
+                let response = self.send(&request)?;
+                match attributed_pod(&response) {
+                    Some(pod)
+                        if fixture::backend_of(&pod).is_some_and(|b| backends.contains(&b)) =>
+                    {
+                        seen.insert(pod);
+                    }
+                    Some(pod) => {
+                        return Err(format!(
+                            "{} was answered by pod {pod}, want {}",
+                            request.describe(),
+                            backends.join(" or ")
+                        ));
+                    }
+                    None => {
+                        return Err(format!(
+                            "{} answered {}, want 200 from {}",
+                            request.describe(),
+                            response.status,
+                            backends.join(" or ")
+                        ));
+                    }
                 }
-                Some(pod) => Err(format!(
-                    "{} was answered by pod {pod}, want {}",
-                    request.describe(),
-                    backends.join(" or ")
-                )),
-                None => Err(format!(
-                    "{} answered {}, want 200 from {}",
-                    request.describe(),
-                    response.status,
-                    backends.join(" or ")
-                )),
             }
+            for backend in backends {
+                let replicas: Vec<&str> = seen
+                    .iter()
+                    .filter(|pod| fixture::backend_of(pod) == Some(*backend))
+                    .map(String::as_str)
+                    .collect();
+                if replicas.len() < fixture::REPLICAS {
+                    return Err(format!(
+                        "the {sent} requests to {target} so far reached {} of the {} {backend} replicas ({}); every replica must receive traffic",
+                        replicas.len(),
+                        fixture::REPLICAS,
+                        replicas.join(", ")
+                    ));
+                }
+            }
+            Ok(())
         })
     }
 
@@ -622,7 +661,7 @@ impl Context<'_> {
         split: &mut Option<ObservedSplit>,
         decision: &mut Option<String>,
     ) -> Result<(), Failure> {
-        self.route_answers("/v1", &[V1])?;
+        self.in_rotation("/v1", &[V1])?;
         // Replicas are named in the order they first answer: the test is symmetric, so which
         // one is "first" does not change its rates.
         let mut test = stats::SplitTest::new(&[0.5, 0.5], self.config.plan)
@@ -676,7 +715,7 @@ impl Context<'_> {
         decision: &mut Option<String>,
     ) -> Result<(), Failure> {
         // v3 has weight 0: only v1 and v2 replicas may answer, and all four must be in rotation.
-        self.route_answers("/weighted", &[BACKENDS[0], BACKENDS[1]])
+        self.in_rotation("/weighted", &[BACKENDS[0], BACKENDS[1]])
             .map_err(|failure| match failure {
                 Failure::Failed { message, detail } => failed(
                     format!("/weighted does not split 70/30/0 over v1/v2/v3: {message}"),

@@ -476,3 +476,71 @@ fn list_prints_every_case_and_needs_no_gateway() {
         "--list takes nothing else"
     );
 }
+
+#[test]
+fn an_unwritable_report_dir_is_bad_input_before_any_case_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let report_dir = file.join("reports");
+    let port = gateways::free_port().unwrap();
+    let output = xtask(&[
+        "--gateway-url",
+        &format!("http://127.0.0.1:{port}"),
+        "--report-dir",
+        report_dir.to_str().unwrap(),
+    ]);
+    let stderr = output.stderr_str();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--report-dir") && stderr.contains("cannot create it"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("conformance cases"),
+        "no case ran: {stderr}"
+    );
+
+    // A missing directory is created.
+    let created = dir.path().join("new/reports");
+    let output = xtask(&[
+        "--gateway-url",
+        &format!("http://127.0.0.1:{port}"),
+        "--deadline",
+        "1",
+        "--report-dir",
+        created.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", output.stderr_str());
+    assert!(created.join("conformance.json").is_file());
+}
+
+/// Two local runs at once, each starting its own replicas and HAProxy on ports the system
+/// picks: neither collides with the other, both pass.
+#[test]
+fn two_local_runs_at_once_both_pass() {
+    let Some(program) = haproxy() else { return };
+    let run = || {
+        let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
+            .arg("conformance")
+            .args(["--local", "--start-gateway", "haproxy"])
+            .env("HAPROXY", &program)
+            .env_remove("GITHUB_ACTIONS")
+            .timeout(Duration::from_secs(300));
+        exec::Shell::new().run_unchecked(&cmd).unwrap()
+    };
+    let (first, second) = std::thread::scope(|scope| {
+        let first = scope.spawn(run);
+        let second = scope.spawn(run);
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    for (name, output) in [("first", first), ("second", second)] {
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "the {name} run failed:\n{}\n{}",
+            output.stdout_str(),
+            output.stderr_str()
+        );
+    }
+}

@@ -12,6 +12,10 @@ use crate::results::{CaseResult, Outcome, SuiteResults, SupportLevel};
 /// The profile our cases belong to: HTTP routing through a Gateway.
 pub const PROFILE: &str = "GATEWAY-HTTP";
 
+/// The result of every profile status of an interrupted run (beside upstream's `success`,
+/// `partial` and `failure`): incomplete results must not read as a verdict on the gateway.
+pub const INTERRUPTED: &str = "interrupted";
+
 #[derive(Serialize)]
 struct ConformanceReport<'a> {
     #[serde(rename = "apiVersion")]
@@ -86,31 +90,41 @@ pub fn conformance_report_yaml(results: &SuiteResults) -> String {
     };
     let core_cases = level(SupportLevel::Core);
     let extended_cases = level(SupportLevel::Extended);
-    let core = status(&core_cases);
+    let mut core = status(&core_cases);
     let extended = (!extended_cases.is_empty()).then(|| {
+        // Only what the run's configuration declared is unsupported. A case skipped for any
+        // other reason (an interrupt, a dead listener, a missing replica control) says nothing
+        // about the gateway's support: its feature is listed as supported and the case as
+        // skipped.
+        let mut unsupported: Vec<String> = results.unsupported_features.clone();
+        unsupported.sort();
+        unsupported.dedup();
         let mut supported: Vec<String> = Vec::new();
-        let mut unsupported: Vec<String> = Vec::new();
         for case in &extended_cases {
-            // A feature is unsupported when its case was skipped, supported when it ran.
-            let list = if case.outcome.is_skipped() {
-                &mut unsupported
-            } else {
-                &mut supported
-            };
-            if !list.contains(&case.feature) {
-                list.push(case.feature.clone());
+            if !unsupported.contains(&case.feature) && !supported.contains(&case.feature) {
+                supported.push(case.feature.clone());
             }
         }
         supported.sort();
-        unsupported.sort();
-        unsupported.retain(|feature| !supported.contains(feature));
         ExtendedStatus {
             status: status(&extended_cases),
             supported_features: supported,
             unsupported_features: unsupported,
         }
     });
-    let summary = summary(&core, extended.as_ref().map(|extended| &extended.status));
+    let mut extended = extended;
+    if results.interrupted {
+        core.result = INTERRUPTED;
+        if let Some(extended) = &mut extended {
+            extended.status.result = INTERRUPTED;
+        }
+    }
+    let mut summary = summary(&core, extended.as_ref().map(|extended| &extended.status));
+    if results.interrupted {
+        summary = format!(
+            "Interrupted: the run was stopped before every test ran, so these results are incomplete. {summary}"
+        );
+    }
     let report = ConformanceReport {
         api_version: "gateway.networking.k8s.io/v1",
         kind: "ConformanceReport",
@@ -188,6 +202,10 @@ fn describe(status: &Status) -> String {
     let plural =
         |count: usize, word: &str| format!("{count} {word}{}", if count == 1 { "" } else { "s" });
     match status.result {
+        INTERRUPTED => format!(
+            "were interrupted after {} passed, {} failed and {} skipped",
+            status.statistics.passed, status.statistics.failed, status.statistics.skipped
+        ),
         "failure" if status.statistics.skipped > 0 => format!(
             "failed with {} and {}",
             plural(status.statistics.failed, "test failure"),

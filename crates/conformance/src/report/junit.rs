@@ -12,8 +12,14 @@ use crate::results::{Outcome, SuiteResults};
 pub fn junit_xml(results: &SuiteResults) -> String {
     let implementation = &results.implementation;
     let mut suite = TestSuite::new(format!(
-        "conformance: {} {}",
-        implementation.project, implementation.version
+        "conformance: {} {}{}",
+        implementation.project,
+        implementation.version,
+        if results.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        }
     ));
     suite.set_time(results.duration);
     // quick-junit takes a chrono timestamp; the attribute is plain text, so pass our own.
@@ -26,6 +32,9 @@ pub fn junit_xml(results: &SuiteResults) -> String {
     suite
         .extra
         .insert("skipped".into(), results.tally().skipped.to_string().into());
+    if results.interrupted {
+        suite.add_property(Property::new("interrupted", "true"));
+    }
     suite.add_properties([
         Property::new("implementation.project", implementation.project.as_str()),
         Property::new("implementation.version", implementation.version.as_str()),

@@ -19,7 +19,9 @@ pub fn markdown(results: &SuiteResults) -> String {
     let tally = results.tally();
     let implementation = &results.implementation;
     let mut out = String::new();
-    let verdict = if results.success() {
+    let verdict = if results.interrupted {
+        "⏹️ interrupted"
+    } else if results.success() {
         "✅ passed"
     } else {
         "❌ failed"
@@ -41,6 +43,9 @@ pub fn markdown(results: &SuiteResults) -> String {
         results.gateway_api.version,
         results.gateway_api.channel
     );
+    if results.interrupted {
+        out.push_str("The run was interrupted before every case ran: the results below are incomplete, and cases not run are skipped.\n\n");
+    }
     out.push_str("| Case | Feature | Support | Result | Requests | Time | Note |\n");
     out.push_str("|---|---|---|---|---|---|---|\n");
     for case in &results.cases {

@@ -113,6 +113,8 @@ fn sample() -> SuiteResults {
                 },
             ),
         ],
+        unsupported_features: vec!["HealthCheck".into()],
+        interrupted: false,
     }
 }
 
@@ -743,4 +745,129 @@ fn the_step_summary_stays_under_githubs_limit() {
     let rest = report::bounded_step_summary(&huge, 5000);
     assert!(rest.len() <= 5000);
     assert_eq!(report::bounded_step_summary(&huge, 10), "");
+}
+
+#[test]
+fn report_files_get_the_permissions_of_any_file_the_process_writes() {
+    use std::os::unix::fs::PermissionsExt;
+    let temp = tempfile::tempdir().unwrap();
+    report::write_reports(temp.path(), &sample()).unwrap();
+    // std::fs::write creates with 0666 less the umask: 0644 under the usual 022.
+    let plain = temp.path().join("plain");
+    std::fs::write(&plain, "x").unwrap();
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    for name in [
+        report::JUNIT_FILE,
+        report::CONFORMANCE_REPORT_FILE,
+        report::MARKDOWN_FILE,
+        report::JSON_FILE,
+    ] {
+        assert_eq!(mode(&temp.path().join(name)), mode(&plain), "{name}");
+    }
+    assert_ne!(
+        mode(&plain) & 0o044,
+        0,
+        "the test runs under a umask that lets others read"
+    );
+}
+
+static STOP_AFTER_FIRST_CASE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// A real run interrupted after its first case: every format says so, and no feature is called
+/// unsupported because its case did not run.
+#[test]
+fn an_interrupted_run_says_so_in_every_format_and_declares_nothing_unsupported() {
+    use std::sync::atomic::Ordering;
+    let fixture = conformance::fixture::LocalFixture::start(&[0; 6]).unwrap();
+    let mut config = conformance::SuiteConfig::new(&fixture.replicas[0].server.url(), Mode::Local);
+    config.consistency.deadline = Duration::from_millis(300);
+    config.cancelled = Some(|| STOP_AFTER_FIRST_CASE.load(Ordering::SeqCst));
+    let results = conformance::run(&config, &mut |event| {
+        if let conformance::Event::Finished(_) = event {
+            STOP_AFTER_FIRST_CASE.store(true, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    assert!(results.interrupted);
+    assert!(results.cases[1..].iter().all(|case| matches!(
+        &case.outcome,
+        Outcome::Skipped { reason } if reason.contains("interrupted")
+    )));
+
+    let yaml = report::conformance_report_yaml(&results);
+    let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    let profile = &document["profiles"][0];
+    assert_eq!(profile["core"]["result"], "interrupted", "{yaml}");
+    assert_eq!(profile["extended"]["result"], "interrupted", "{yaml}");
+    assert!(
+        profile["extended"].get("unsupportedFeatures").is_none(),
+        "{yaml}"
+    );
+    let supported = profile["extended"]["supportedFeatures"]
+        .as_sequence()
+        .unwrap();
+    assert!(
+        supported.iter().any(|feature| feature == "HealthCheck"),
+        "{yaml}"
+    );
+    assert!(
+        profile["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Interrupted"),
+        "{yaml}"
+    );
+
+    let junit = report::junit_xml(&results);
+    assert!(
+        junit.contains(r#"<property name="interrupted" value="true"/>"#),
+        "{junit}"
+    );
+    assert!(junit.contains("(interrupted)"), "{junit}");
+
+    let markdown = report::markdown(&results);
+    assert!(
+        markdown.lines().next().unwrap().ends_with("⏹️ interrupted"),
+        "{markdown}"
+    );
+
+    let json: serde_json::Value = serde_json::from_str(&results.to_json()).unwrap();
+    assert_eq!(json["interrupted"], true);
+    assert_eq!(json["unsupported_features"], serde_json::json!([]));
+}
+
+/// A dead listener skips everything behind it: those cases are skipped with that reason, and
+/// their features are not called unsupported.
+#[test]
+fn a_dead_listener_declares_nothing_unsupported() {
+    let port = conformance::gateways::free_port().unwrap();
+    let mut config =
+        conformance::SuiteConfig::new(&format!("http://127.0.0.1:{port}"), Mode::Local);
+    config.consistency.deadline = Duration::from_millis(200);
+    config.unsupported_features = vec!["GatewayHealthEndpoint".into()];
+    let results = conformance::run(&config, &mut |_| {}).unwrap();
+    assert!(!results.interrupted);
+    let skipped_for_listener = results
+        .cases
+        .iter()
+        .filter(|case| matches!(&case.outcome, Outcome::Skipped { reason } if reason.contains("listener-connectivity")))
+        .count();
+    assert!(skipped_for_listener >= 5, "{results:?}");
+    let yaml = report::conformance_report_yaml(&results);
+    let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    let extended = &document["profiles"][0]["extended"];
+    // Only the declared feature is unsupported; HealthCheck and LoadBalancing were not run,
+    // which says nothing about the gateway's support for them.
+    assert_eq!(
+        extended["unsupportedFeatures"],
+        serde_yaml_ng::to_value(["GatewayHealthEndpoint"]).unwrap(),
+        "{yaml}"
+    );
+    assert_eq!(extended["result"], "partial", "{yaml}");
+    assert_eq!(
+        document["profiles"][0]["core"]["result"], "failure",
+        "{yaml}"
+    );
+    assert!(!report::markdown(&results).contains("interrupted"));
 }
