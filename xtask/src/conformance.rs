@@ -19,7 +19,8 @@ use crate::{bad_input, ui};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Print the cases (name, feature, support level, what each checks) and exit
+    /// Print the cases (name, the upstream conformance test it corresponds to, feature, support
+    /// level, what each checks) and exit
     #[arg(long, exclusive = true)]
     pub list: bool,
     /// Start the six echo replicas on loopback and run against a locally started gateway
@@ -60,6 +61,10 @@ pub struct Args {
     /// Another listener URL the connectivity case checks (repeatable)
     #[arg(long = "listener", value_name = "URL")]
     pub listeners: Vec<String>,
+    /// The Gateway's second listener (port 8080 of the fixture's Gateway), which has a route of
+    /// its own; without it listener-second-port is skipped (set by --start-gateway)
+    #[arg(long, value_name = "URL")]
+    pub second_listener: Option<String>,
     /// A gateway health endpoint that must answer 2xx (repeatable)
     #[arg(long = "health-url", value_name = "URL")]
     pub health_urls: Vec<String>,
@@ -79,10 +84,20 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.list {
+        ui::out(&format!(
+            "{:<24} {:<38} {:<30} {:<9} WHAT IT CHECKS",
+            "CASE", "UPSTREAM TEST", "FEATURE", "SUPPORT"
+        ));
         for case in &conformance::cases::CASES {
+            let upstream = if case.upstream.is_empty() {
+                "- (no upstream test)".to_owned()
+            } else {
+                case.upstream.join(", ")
+            };
             ui::out(&format!(
-                "{:<26} {:<30} {:<9} {}",
+                "{:<24} {:<38} {:<30} {:<9} {}",
                 case.name,
+                upstream,
                 case.feature,
                 case.support.as_str(),
                 case.description
@@ -121,6 +136,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         suite
             .health_urls
             .push(planned.kind.health_url(&planned.ports));
+        if suite.second_listener.is_none() {
+            suite.second_listener = Some(planned.ports.second_listener_url());
+        }
         // The report is about the gateway that ran, not the target config's project.
         if args.project.is_none() {
             suite.implementation.project = match &args.variant {
@@ -274,6 +292,7 @@ fn suite_config(
         .unsupported_features
         .extend(args.unsupported.iter().cloned());
     suite.listeners.extend(args.listeners.iter().cloned());
+    suite.second_listener.clone_from(&args.second_listener);
     if !suite.listeners.is_empty() && !suite.listeners.iter().any(|url| url == gateway_url) {
         suite.listeners.insert(0, gateway_url.to_owned());
     }

@@ -21,6 +21,12 @@ pub const NAMESPACE: &str = "gateway-conformance-infra";
 /// The hostname whose route sends every path to v3.
 pub const V3_HOSTNAME: &str = "v3.example.com";
 
+/// The hostname of the two HTTPRoutes merged by precedence (route-across-routes).
+pub const ACROSS_HOSTNAME: &str = "across.example.com";
+
+/// Where `/redirect` sends a client.
+pub const REDIRECT_HOSTNAME: &str = "redirect.example.com";
+
 /// Shares of `/weighted` traffic per backend, in [`BACKENDS`] order.
 pub const WEIGHTS: [f64; 3] = [0.7, 0.3, 0.0];
 

@@ -92,6 +92,10 @@ pub struct CaseResult {
     pub support: SupportLevel,
     /// One sentence saying what the case checks.
     pub description: String,
+    /// The Gateway API conformance suite's tests this case corresponds to (empty for checks
+    /// upstream has none for).
+    #[serde(default)]
+    pub upstream: Vec<String>,
     pub outcome: Outcome,
     #[serde(rename = "duration_seconds", with = "seconds")]
     pub duration: Duration,
@@ -267,6 +271,7 @@ mod tests {
                     feature: "HTTPRouteWeight".into(),
                     support: SupportLevel::Core,
                     description: "splits /weighted 70/30/0".into(),
+                    upstream: vec!["HTTPRouteWeight".into()],
                     outcome: Outcome::Failed {
                         message: "split 50/50/0, want 70/30/0".into(),
                         detail: "counts".into(),
@@ -294,6 +299,7 @@ mod tests {
                     feature: "HealthCheck".into(),
                     support: SupportLevel::Extended,
                     description: "evicts an unhealthy replica".into(),
+                    upstream: Vec::new(),
                     outcome: Outcome::Skipped {
                         reason: "unsupported".into(),
                     },

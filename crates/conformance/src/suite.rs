@@ -55,6 +55,9 @@ pub struct SuiteConfig {
     pub gateway_url: String,
     /// Listener URLs the connectivity case checks; empty means just `gateway_url`.
     pub listeners: Vec<String>,
+    /// The URL of the Gateway's second listener (port 8080 on a cluster), which has a route of
+    /// its own; None skips listener-second-port.
+    pub second_listener: Option<String>,
     /// Gateway health endpoints (full URLs) that must answer 2xx; none skips that case.
     pub health_urls: Vec<String>,
     /// Health toggles of the v1 replicas; the first is the one the eviction case flips.
@@ -81,6 +84,7 @@ impl SuiteConfig {
         SuiteConfig {
             gateway_url: gateway_url.to_owned(),
             listeners: Vec::new(),
+            second_listener: None,
             health_urls: Vec::new(),
             replica_controls: Vec::new(),
             skip: Vec::new(),
@@ -100,7 +104,7 @@ impl SuiteConfig {
     /// how to fix it; callers treat it as bad input.
     pub fn validate(&self) -> Result<(), String> {
         BaseUrl::parse(&self.gateway_url)?;
-        for url in &self.listeners {
+        for url in self.listeners.iter().chain(&self.second_listener) {
             BaseUrl::parse(url)?;
         }
         for url in &self.health_urls {
@@ -175,7 +179,10 @@ pub fn run(
             .any(|done| done.name == cases::LISTENER_CONNECTIVITY && done.outcome.is_failed());
         let result = if is_cancelled(config) {
             skipped_result(case, "not run: the run was interrupted")
-        } else if unreachable && case.name != cases::GATEWAY_HEALTH_ENDPOINTS {
+        } else if unreachable
+            && case.name != cases::GATEWAY_HEALTH_ENDPOINTS
+            && case.name != cases::LISTENER_SECOND_PORT
+        {
             // Every other case talks to the listener: waiting out each deadline would only
             // repeat the connectivity failure, and the run is red already.
             skipped_result(
@@ -226,6 +233,11 @@ pub fn run_case(config: &SuiteConfig, case: &CaseInfo) -> CaseResult {
         feature: case.feature.to_owned(),
         support: case.support,
         description: case.description.to_owned(),
+        upstream: case
+            .upstream
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect(),
         outcome,
         duration: started.elapsed(),
         requests: context.requests.load(Ordering::Relaxed),
@@ -240,6 +252,11 @@ fn skipped_result(case: &CaseInfo, reason: &str) -> CaseResult {
         feature: case.feature.to_owned(),
         support: case.support,
         description: case.description.to_owned(),
+        upstream: case
+            .upstream
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect(),
         outcome: Outcome::Skipped {
             reason: reason.to_owned(),
         },
@@ -363,6 +380,7 @@ impl Context<'_> {
         match case.name {
             cases::LISTENER_CONNECTIVITY => self.listeners(),
             cases::GATEWAY_HEALTH_ENDPOINTS => self.health_endpoints(),
+            cases::LISTENER_SECOND_PORT => self.second_listener(),
             cases::LB_EVENNESS => self.evenness(split, decision),
             cases::WEIGHTED_SPLIT => self.weighted(split, decision),
             cases::HEALTH_EVICTION => self.eviction(),
@@ -463,6 +481,27 @@ impl Context<'_> {
                     .map_err(|mismatch| format!("listener {url}: {mismatch}"))?;
             }
             Ok(())
+        })
+    }
+
+    fn second_listener(&self) -> Result<(), Failure> {
+        let Some(url) = &self.config.second_listener else {
+            return Err(Failure::Skipped(
+                "no URL for the Gateway's second listener was given (--second-listener; on a cluster, a port-forward to port 8080)"
+                    .to_owned(),
+            ));
+        };
+        let client = Client::new(
+            BaseUrl::parse(url).expect("validated"),
+            self.config.request_timeout,
+        );
+        let probes = cases::second_listener_probes();
+        self.eventually(|| {
+            client
+                .probe_tcp()
+                .map_err(|error| format!("listener {url} refuses TCP connections: {error}"))?;
+            self.check_probes(&client, &probes)
+                .map_err(|mismatch| format!("listener {url}: {mismatch}"))
         })
     }
 
@@ -854,7 +893,7 @@ fn attributed_pod(response: &Response) -> Option<String> {
 }
 
 /// Whether a response meets an expectation, and if not, what happened instead.
-fn check(request: &Request, response: &Response, expect: &Expect) -> Result<(), String> {
+pub fn check(request: &Request, response: &Response, expect: &Expect) -> Result<(), String> {
     let answered = match response.echo() {
         Some(body) => format!(
             "{} from {} (pod {})",
@@ -862,25 +901,94 @@ fn check(request: &Request, response: &Response, expect: &Expect) -> Result<(), 
             fixture::backend_of(&body.pod).unwrap_or("an unknown backend"),
             body.pod
         ),
-        None => format!("{} without an echo body", response.status),
+        None => match response.header("Location") {
+            Some(location) => format!("{} with Location {location}", response.status),
+            None => format!("{} without an echo body", response.status),
+        },
+    };
+    let from_backend = |backend: &str| {
+        attributed_pod(response).is_some_and(|pod| fixture::backend_of(&pod) == Some(backend))
     };
     let ok = match expect {
-        Expect::Backend(backend) => {
-            attributed_pod(response).is_some_and(|pod| fixture::backend_of(&pod) == Some(backend))
-        }
+        Expect::Backend(backend) => from_backend(backend),
         Expect::Status(status) => response.status == *status,
+        Expect::EchoHeaders(backend, headers) => {
+            if !from_backend(backend) {
+                false
+            } else {
+                let body = response
+                    .echo()
+                    .expect("attributed responses have an echo body");
+                for (name, want) in headers {
+                    let seen = echoed_header(&body, name);
+                    if seen.as_deref() != *want {
+                        return Err(format!(
+                            "{} reached {backend}, which saw {}, want {}",
+                            request.describe(),
+                            seen.map_or(format!("no {name} header"), |value| format!(
+                                "{name}: {value}"
+                            )),
+                            want.map_or(format!("no {name} header"), |value| format!(
+                                "{name}: {value}"
+                            ))
+                        ));
+                    }
+                }
+                true
+            }
+        }
+        Expect::Redirect(status, host) => {
+            response.status == *status
+                && response
+                    .header("Location")
+                    .and_then(location_host_and_path)
+                    .is_some_and(|(location_host, path)| {
+                        location_host.eq_ignore_ascii_case(host) && path == request.target
+                    })
+        }
     };
     if ok {
         return Ok(());
     }
     let want = match expect {
-        Expect::Backend(backend) => format!("200 from {backend}"),
+        Expect::Backend(backend) | Expect::EchoHeaders(backend, _) => {
+            format!("200 from {backend}")
+        }
         Expect::Status(status) => status.to_string(),
+        Expect::Redirect(status, host) => format!(
+            "{status} with Location http://{host}{} (any port)",
+            request.target
+        ),
     };
     Err(format!(
         "{} answered {answered}, want {want}",
         request.describe()
     ))
+}
+
+/// The values an echo replica saw for one request header, joined with `,` (one header sent
+/// twice and one header with two comma-separated values read the same), or None.
+fn echoed_header(body: &echo::EchoBody, name: &str) -> Option<String> {
+    body.headers
+        .iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(name))
+        .map(|(_, values)| values.join(","))
+}
+
+/// `http://host:port/path?q` → (`host`, `/path?q`); a relative Location has no host.
+fn location_host_and_path(location: &str) -> Option<(&str, &str)> {
+    let rest = location
+        .strip_prefix("http://")
+        .or_else(|| location.strip_prefix("https://"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash..]),
+        None => (rest, "/"),
+    };
+    let host = authority
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|byte| byte.is_ascii_digit()))
+        .map_or(authority, |(host, _)| host);
+    Some((host, path))
 }
 
 #[cfg(test)]
@@ -906,6 +1014,19 @@ mod tests {
         config.unsupported_features.clear();
         config.health_urls.push("ftp://x".into());
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn locations_split_into_host_and_path() {
+        assert_eq!(
+            location_host_and_path("http://redirect.example.com:8080/redirect/x?y=1"),
+            Some(("redirect.example.com", "/redirect/x?y=1"))
+        );
+        assert_eq!(
+            location_host_and_path("https://redirect.example.com"),
+            Some(("redirect.example.com", "/"))
+        );
+        assert_eq!(location_host_and_path("/relative"), None);
     }
 
     #[test]

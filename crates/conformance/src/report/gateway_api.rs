@@ -2,7 +2,9 @@
 //! `gateway.networking.k8s.io/v1`), the shape of upstream's `conformance/apis/v1`: an
 //! implementation block, the Gateway API version and channel, and one profile whose core and
 //! extended results carry `Passed`/`Skipped`/`Failed` statistics and the skipped and failed
-//! test names. Keys are emitted in the order upstream's published reports list them.
+//! test names. Tests are named as upstream names them (a case stands for the upstream tests in
+//! `CaseInfo::upstream`; a check upstream has no test for keeps its own name), so a maintainer
+//! can compare the report with the upstream suite's. Keys are emitted in the order upstream's published reports list them.
 
 use serde::Serialize;
 
@@ -159,19 +161,57 @@ pub fn conformance_report_yaml(results: &SuiteResults) -> String {
     )
 }
 
+/// How one reported test name fared over the cases that stand for it.
+#[derive(Clone, Copy, PartialEq)]
+enum Fate {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// The test names a case is reported under: the upstream conformance tests it corresponds to,
+/// or its own name when upstream has no such test.
+fn reported_names(case: &CaseResult) -> Vec<String> {
+    if case.upstream.is_empty() {
+        vec![case.name.clone()]
+    } else {
+        case.upstream.clone()
+    }
+}
+
 fn status(cases: &[&CaseResult]) -> Status {
-    let names = |keep: fn(&Outcome) -> bool| -> Vec<String> {
-        cases
+    // Several cases can stand for one upstream test (HTTPRouteMatching): it failed if any of
+    // them failed, was skipped if any was skipped, and passed only if all passed.
+    let mut fates: Vec<(String, Fate)> = Vec::new();
+    for case in cases {
+        let fate = match case.outcome {
+            Outcome::Passed => Fate::Passed,
+            Outcome::Failed { .. } => Fate::Failed,
+            Outcome::Skipped { .. } => Fate::Skipped,
+        };
+        for name in reported_names(case) {
+            match fates.iter_mut().find(|(known, _)| *known == name) {
+                Some((_, known)) => {
+                    if fate == Fate::Failed || (fate == Fate::Skipped && *known == Fate::Passed) {
+                        *known = fate;
+                    }
+                }
+                None => fates.push((name, fate)),
+            }
+        }
+    }
+    let names = |keep: Fate| -> Vec<String> {
+        fates
             .iter()
-            .filter(|case| keep(&case.outcome))
-            .map(|case| case.name.clone())
+            .filter(|(_, fate)| *fate == keep)
+            .map(|(name, _)| name.clone())
             .collect()
     };
-    let failed_tests = names(Outcome::is_failed);
-    let skipped_tests = names(Outcome::is_skipped);
+    let failed_tests = names(Fate::Failed);
+    let skipped_tests = names(Fate::Skipped);
     let statistics = Statistics {
         failed: failed_tests.len(),
-        passed: cases.iter().filter(|case| case.outcome.is_passed()).count(),
+        passed: names(Fate::Passed).len(),
         skipped: skipped_tests.len(),
     };
     // Upstream's rule: any failure is a failure; no failure but skips is partial.

@@ -72,6 +72,9 @@ pub fn junit_xml(results: &SuiteResults) -> String {
         test_case
             .set_classname(format!("conformance.{}", case.support.as_str()))
             .set_time(case.duration);
+        if !case.upstream.is_empty() {
+            test_case.add_property(Property::new("upstream", case.upstream.join(", ")));
+        }
         test_case.add_properties([
             Property::new("feature", case.feature.as_str()),
             Property::new("support", case.support.as_str()),

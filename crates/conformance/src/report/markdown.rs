@@ -46,8 +46,10 @@ pub fn markdown(results: &SuiteResults) -> String {
     if results.interrupted {
         out.push_str("The run was interrupted before every case ran: the results below are incomplete, and cases not run are skipped.\n\n");
     }
-    out.push_str("| Case | Feature | Support | Result | Requests | Time | Note |\n");
-    out.push_str("|---|---|---|---|---|---|---|\n");
+    out.push_str(
+        "| Case | Upstream test | Feature | Support | Result | Requests | Time | Note |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
     for case in &results.cases {
         let (result, note) = match &case.outcome {
             Outcome::Passed => ("✅ passed", String::new()),
@@ -56,8 +58,13 @@ pub fn markdown(results: &SuiteResults) -> String {
         };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {result} | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {result} | {} | {} | {} |",
             case.name,
+            if case.upstream.is_empty() {
+                "-".to_owned()
+            } else {
+                cell(&case.upstream.join(", "))
+            },
             cell(&case.feature),
             case.support.as_str(),
             case.requests,

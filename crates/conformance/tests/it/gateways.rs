@@ -74,6 +74,7 @@ fn run_suite(kind: Kind, program: &Path, config: &str) -> SuiteResults {
     .unwrap_or_else(|error| panic!("{kind} starts: {error}"));
     let mut suite = SuiteConfig::new(&gateway.url(), Mode::Local);
     suite.health_urls = vec![kind.health_url(&ports)];
+    suite.second_listener = Some(ports.second_listener_url());
     suite.replica_controls = fixture.v1_controls();
     suite.unsupported_features = kind.unsupported_features();
     // Long enough for any eviction on a loaded CI machine, short enough for the variants

@@ -20,6 +20,9 @@ fn case(name: &str, feature: &str, support: SupportLevel, outcome: Outcome) -> C
         feature: feature.into(),
         support,
         description: format!("checks {name}"),
+        upstream: conformance::cases::info(name)
+            .map(|info| info.upstream.iter().map(|u| (*u).to_owned()).collect())
+            .unwrap_or_default(),
         outcome,
         duration: Duration::from_millis(1234),
         requests: 3,
@@ -355,6 +358,7 @@ fn junit_snapshot() {
                 </properties>
                 <testcase name="route-exact" classname="conformance.core" time="[duration]">
                     <properties>
+                        <property name="upstream" value="HTTPExactPathMatching"/>
                         <property name="feature" value="HTTPRouteExactPathMatching"/>
                         <property name="support" value="core"/>
                         <property name="requests" value="3"/>
@@ -363,6 +367,7 @@ fn junit_snapshot() {
                 </testcase>
                 <testcase name="route-header" classname="conformance.core" time="[duration]">
                     <properties>
+                        <property name="upstream" value="HTTPRouteHeaderMatching"/>
                         <property name="feature" value="HTTPRouteHeaderMatching"/>
                         <property name="support" value="core"/>
                         <property name="requests" value="3"/>
@@ -382,6 +387,7 @@ fn junit_snapshot() {
                 </testcase>
                 <testcase name="weighted-split" classname="conformance.core" time="[duration]">
                     <properties>
+                        <property name="upstream" value="HTTPRouteWeight"/>
                         <property name="feature" value="HTTPRouteWeight"/>
                         <property name="support" value="core"/>
                         <property name="requests" value="251"/>
@@ -439,7 +445,9 @@ fn conformance_report_has_upstreams_shape() {
     assert_eq!(profile["core"]["statistics"]["Passed"], 2);
     assert_eq!(profile["core"]["statistics"]["Failed"], 2);
     assert_eq!(profile["core"]["statistics"]["Skipped"], 0);
-    assert_eq!(profile["core"]["failedTests"][1], "weighted-split");
+    // Reported under the upstream conformance suite's test names.
+    assert_eq!(profile["core"]["failedTests"][0], "HTTPRouteHeaderMatching");
+    assert_eq!(profile["core"]["failedTests"][1], "HTTPRouteWeight");
     assert_eq!(profile["extended"]["result"], "partial");
     assert_eq!(profile["extended"]["skippedTests"][0], "health-eviction");
     assert_eq!(profile["extended"]["unsupportedFeatures"][0], "HealthCheck");
@@ -478,8 +486,8 @@ fn conformance_report_snapshot() {
         profiles:
         - core:
             failedTests:
-            - route-header
-            - weighted-split
+            - HTTPRouteHeaderMatching
+            - HTTPRouteWeight
             result: failure
             statistics:
               Failed: 2
@@ -507,13 +515,13 @@ fn markdown_snapshot() {
 
         2 passed, 2 failed, 1 skipped in [duration] s · local mode · gateway `http://127.0.0.1:8080` · Gateway API v1.6.3 (standard)
 
-        | Case | Feature | Support | Result | Requests | Time | Note |
-        |---|---|---|---|---|---|---|
-        | `route-exact` | HTTPRouteExactPathMatching | core | ✅ passed | 3 | [duration] s |  |
-        | `route-header` | HTTPRouteHeaderMatching | core | ❌ failed | 3 | [duration] s | GET /headers with version: two reached infra-backend-v1, want infra-backend-v2 |
-        | `lb-evenness` | LoadBalancing | core | ✅ passed | 292 | [duration] s |  |
-        | `weighted-split` | HTTPRouteWeight | core | ❌ failed | 251 | [duration] s | infra-backend-v1 got 50.2% of 251 requests, expected 70.0% |
-        | `health-eviction` | HealthCheck | extended | ⏭️ skipped | 3 | [duration] s | nginx has no active health checks |
+        | Case | Upstream test | Feature | Support | Result | Requests | Time | Note |
+        |---|---|---|---|---|---|---|---|
+        | `route-exact` | HTTPExactPathMatching | HTTPRouteExactPathMatching | core | ✅ passed | 3 | [duration] s |  |
+        | `route-header` | HTTPRouteHeaderMatching | HTTPRouteHeaderMatching | core | ❌ failed | 3 | [duration] s | GET /headers with version: two reached infra-backend-v1, want infra-backend-v2 |
+        | `lb-evenness` | - | LoadBalancing | core | ✅ passed | 292 | [duration] s |  |
+        | `weighted-split` | HTTPRouteWeight | HTTPRouteWeight | core | ❌ failed | 251 | [duration] s | infra-backend-v1 got 50.2% of 251 requests, expected 70.0% |
+        | `health-eviction` | - | HealthCheck | extended | ⏭️ skipped | 3 | [duration] s | nginx has no active health checks |
 
         ### Observed splits
 
