@@ -72,6 +72,9 @@ pub fn markdown(results: &SuiteResults) -> String {
             cell(&note)
         );
     }
+    out.push_str(
+        "\n_Requests_ counts every request a case sent, including attempts while waiting for the gateway to become consistent; an observed split counts only the responses its test judged (the decision under it says how many were sent, answered and counted).\n",
+    );
     let splits: Vec<_> = results
         .cases
         .iter()

@@ -523,6 +523,8 @@ fn markdown_snapshot() {
         | `weighted-split` | HTTPRouteWeight | HTTPRouteWeight | core | ❌ failed | 251 | [duration] s | infra-backend-v1 got 50.2% of 251 requests, expected 70.0% |
         | `health-eviction` | - | HealthCheck | extended | ⏭️ skipped | 3 | [duration] s | nginx has no active health checks |
 
+        _Requests_ counts every request a case sent, including attempts while waiting for the gateway to become consistent; an observed split counts only the responses its test judged (the decision under it says how many were sent, answered and counted).
+
         ### Observed splits
 
         `lb-evenness` (passed, 292 responses):
