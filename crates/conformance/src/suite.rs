@@ -364,6 +364,15 @@ impl Context<'_> {
         self.send_with(&self.client, request)
     }
 
+    /// The split tests' plan: responses can be counted out of the gateway's order by as many
+    /// as are in flight at once, which the block rule's tolerance allows for.
+    fn plan(&self) -> stats::Plan {
+        stats::Plan {
+            reorder: self.config.plan.reorder.max(self.config.concurrency),
+            ..self.config.plan
+        }
+    }
+
     fn cancelled(&self) -> bool {
         is_cancelled(self.config)
     }
@@ -703,7 +712,7 @@ impl Context<'_> {
         self.in_rotation("/v1", &[V1])?;
         // Replicas are named in the order they first answer: the test is symmetric, so which
         // one is "first" does not change its rates.
-        let mut test = stats::SplitTest::new(&[0.5, 0.5], self.config.plan)
+        let mut test = stats::SplitTest::new(&[0.5, 0.5], self.plan())
             .and_then(|test| test.with_labels(["first v1 replica", "second v1 replica"]))
             .map_err(|e| failed(format!("cannot set up the split test: {e}"), ""))?;
         let mut replicas: Vec<String> = Vec::new();
@@ -762,7 +771,7 @@ impl Context<'_> {
                 ),
                 skipped => skipped,
             })?;
-        let mut test = stats::SplitTest::new(&WEIGHTS, self.config.plan)
+        let mut test = stats::SplitTest::new(&WEIGHTS, self.plan())
             .and_then(|test| test.with_labels(BACKENDS))
             .map_err(|e| failed(format!("cannot set up the split test: {e}"), ""))?;
         let mut attribute = |pod: &str, _: &mut stats::SplitTest| {

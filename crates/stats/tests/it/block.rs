@@ -201,3 +201,31 @@ fn independent_choices_rarely_look_like_blocks() {
         assert!(test.false_pass() <= 1e-2);
     }
 }
+
+#[test]
+fn the_suites_reorder_slack_keeps_the_rates() {
+    // The conformance suite allows as many responses out of order as it has in flight (10).
+    let plan = stats::Plan {
+        reorder: 10,
+        ..stats::Plan::default()
+    };
+    for weights in [&[1.0, 1.0][..], &[70.0, 30.0, 0.0]] {
+        let test = stats::SplitTest::new(weights, plan).unwrap();
+        assert!(
+            test.false_fail() <= 1e-4,
+            "{weights:?}: {:e}",
+            test.false_fail()
+        );
+        assert!(
+            test.false_pass() <= 1e-2,
+            "{weights:?}: {:e}",
+            test.false_pass()
+        );
+        for period in [20, 100, 200] {
+            let whole: Vec<u32> = weights.iter().map(|w| *w as u32).collect();
+            let order = cycle(Balancer::block(&whole, period));
+            let (passes, _) = every_phase(&test, &order);
+            assert_eq!(passes, period as u64, "{weights:?} in blocks of {period}");
+        }
+    }
+}
