@@ -129,7 +129,7 @@ pub const CASES: [CaseInfo; 18] = [
         name: ROUTE_REDIRECT,
         feature: "HTTPRoute",
         support: SupportLevel::Core,
-        description: "/redirect answers 301 with a Location on host redirect.example.com and the same path",
+        description: "/redirect answers 301 with a Location on host redirect.example.com and the same path; /hostname-redirect, whose redirect names no status code, answers 302",
         upstream: &["HTTPRouteRedirectHostAndStatus"],
     },
     CaseInfo {
@@ -413,6 +413,11 @@ pub fn routing_probes(name: &str) -> Option<Vec<Probe>> {
                 get("/redirect/x"),
                 Redirect(301, REDIRECT_HOSTNAME),
                 "the redirect keeps the path",
+            ),
+            probe(
+                get("/hostname-redirect"),
+                Redirect(302, REDIRECT_HOSTNAME),
+                "a RequestRedirect without a statusCode answers 302",
             ),
         ],
         ROUTE_INVALID_BACKEND => vec![

@@ -146,7 +146,9 @@ fn rules(route: &Value) -> Vec<Rule> {
                             "RequestRedirect" => format!(
                                 "{kind}:{}:{}",
                                 text(filter, "requestRedirect.hostname"),
-                                at(filter, "requestRedirect.statusCode").as_u64().unwrap()
+                                at(filter, "requestRedirect.statusCode")
+                                    .as_u64()
+                                    .map_or("none".to_owned(), |code| code.to_string())
                             ),
                             "RequestHeaderModifier" => {
                                 let modifier = &filter["requestHeaderModifier"];
@@ -341,6 +343,8 @@ fn routes_express_the_route_table() {
         vec!["RequestHeaderModifier:set x-set=set-value:add x-add=added:remove x-remove".into()];
     let mut redirect = rule("PathPrefix", "/redirect", &[], Vec::new());
     redirect.4 = vec![format!("RequestRedirect:{REDIRECT_HOSTNAME}:301")];
+    let mut hostname_redirect = rule("PathPrefix", "/hostname-redirect", &[], Vec::new());
+    hostname_redirect.4 = vec![format!("RequestRedirect:{REDIRECT_HOSTNAME}:none")];
     let expected = vec![
         rule("Exact", "/", &[], one(BACKENDS[0])),
         rule("PathPrefix", "/v1", &[], one(BACKENDS[0])),
@@ -360,6 +364,7 @@ fn routes_express_the_route_table() {
         rule("PathPrefix", "/order", &[], one(BACKENDS[0])),
         modify,
         redirect,
+        hostname_redirect,
     ];
     assert_eq!(sorted(rules(by_name("paths"))), sorted(expected));
 }
