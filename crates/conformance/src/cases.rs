@@ -66,7 +66,7 @@ pub const CASES: [CaseInfo; 18] = [
         name: ROUTE_EXACT,
         feature: "HTTPRouteExactPathMatching",
         support: SupportLevel::Core,
-        description: "Exact path matches: / reaches v1, /exact reaches v3, /exact/more and /exactly are 404",
+        description: "Exact path matches: / reaches v1, /exact reaches v3, /exact/more, /exactly, /exact/ and /Exact are 404",
         upstream: &["HTTPExactPathMatching"],
     },
     CaseInfo {
@@ -236,6 +236,16 @@ pub fn routing_probes(name: &str) -> Option<Vec<Probe>> {
                 get("/exactly"),
                 Status(404),
                 "Exact /exact must not match /exactly",
+            ),
+            probe(
+                get("/exact/"),
+                Status(404),
+                "Exact /exact must not match /exact/ (a trailing slash is another path)",
+            ),
+            probe(
+                get("/Exact"),
+                Status(404),
+                "paths match case-sensitively: /Exact is not /exact",
             ),
         ],
         ROUTE_PREFIX => vec![
