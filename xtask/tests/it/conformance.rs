@@ -429,6 +429,7 @@ fn an_interrupted_local_run_stops_its_gateway_and_exits_130() {
     let Some(program) = haproxy() else { return };
     let ports: [u16; 6] = std::array::from_fn(|_| gateways::free_port().unwrap());
     let replica_list = ports.map(|port| port.to_string()).join(",");
+    let reports = tempfile::tempdir().unwrap();
     let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
         .arg("conformance")
         .args([
@@ -439,6 +440,8 @@ fn an_interrupted_local_run_stops_its_gateway_and_exits_130() {
             "health-checks-off",
         ])
         .args(["--replica-ports", &replica_list, "--deadline", "120"])
+        .arg("--report-dir")
+        .arg(reports.path())
         .env("HAPROXY", &program)
         .env_remove("GITHUB_ACTIONS");
     let mut xtask = exec::Shell::new().spawn(&cmd).unwrap();
@@ -466,6 +469,26 @@ fn an_interrupted_local_run_stops_its_gateway_and_exits_130() {
     assert!(
         std::net::TcpStream::connect(address).is_err(),
         "the gateway at {address} is still listening after xtask exited"
+    );
+    // The reports say the run was interrupted, and call nothing unsupported that was not
+    // declared (HAProxy declares nothing).
+    let json = std::fs::read_to_string(reports.path().join("conformance.json")).unwrap();
+    let results: conformance::SuiteResults = serde_json::from_str(&json).unwrap();
+    assert!(results.interrupted, "{json}");
+    let summary = std::fs::read_to_string(reports.path().join("summary.md")).unwrap();
+    assert!(
+        summary.lines().next().unwrap().ends_with("interrupted"),
+        "{summary}"
+    );
+    let yaml = std::fs::read_to_string(reports.path().join("conformance-report.yaml")).unwrap();
+    assert!(
+        yaml.contains("result: interrupted") && !yaml.contains("unsupportedFeatures"),
+        "{yaml}"
+    );
+    let junit = std::fs::read_to_string(reports.path().join("junit.xml")).unwrap();
+    assert!(
+        junit.contains(r#"<property name="interrupted" value="true"/>"#),
+        "{junit}"
     );
 }
 
