@@ -294,6 +294,15 @@ impl Gateway {
                 ));
             }
             if TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok() {
+                // Another process may hold the port (a free port is only free when it was
+                // picked): a gateway that cannot bind exits at once, so make sure ours lives.
+                std::thread::sleep(Duration::from_millis(100));
+                if let Some(status) = child.try_status() {
+                    return Err(format!(
+                        "{kind} exited with {status} although something listens on {listen} (is the port taken?); stderr ends with:\n{}",
+                        child.stderr_tail()
+                    ));
+                }
                 break;
             }
             if started.elapsed() > startup_timeout {
