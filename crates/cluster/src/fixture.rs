@@ -43,8 +43,13 @@ pub struct Fixture {
     documents: Vec<Value>,
     pub gateways: Vec<ObjectRef>,
     pub routes: Vec<ObjectRef>,
+    /// Routes from `unresolved/`: a backend missing on purpose, so only Accepted is waited for.
+    pub accepted_only: Vec<ObjectRef>,
     pub backends: Vec<Backend>,
 }
+
+/// Where the routes live whose ResolvedRefs is never True on purpose, inside the fixture dir.
+pub const UNRESOLVED_DIR: &str = "unresolved";
 
 /// How long each wait may take, and how often to look.
 #[derive(Debug, Clone, Copy)]
@@ -76,34 +81,96 @@ fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
 
 impl Fixture {
     /// Reads every `*.yaml` in `dir` (sorted by name) and sets each Gateway's
-    /// `spec.gatewayClassName` to `gateway_class`.
+    /// `spec.gatewayClassName` to `gateway_class`; then the routes in `dir/unresolved/`, which
+    /// are applied with the rest but waited on for Accepted only.
     pub fn load(dir: &Path, gateway_class: &str) -> Result<Fixture, ClusterError> {
-        let step = format!("read the conformance fixture in {}", dir.display());
-        let entries = std::fs::read_dir(dir).map_err(ClusterError::io(step.clone()))?;
-        let mut paths: Vec<_> = entries
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| {
-                path.extension()
-                    .is_some_and(|ext| ext == "yaml" || ext == "yml")
-            })
-            .collect();
-        paths.sort();
-        let mut files = Vec::new();
-        for path in paths {
-            let text = std::fs::read_to_string(&path)
-                .map_err(ClusterError::io(format!("read {}", path.display())))?;
-            files.push((path.display().to_string(), text));
+        let mut fixture = Fixture::parse(&read_yaml_files(dir)?, gateway_class)?;
+        let unresolved = dir.join(UNRESOLVED_DIR);
+        if unresolved.is_dir() {
+            for (file, text) in read_yaml_files(&unresolved)? {
+                for document in serde_yaml_ng::Deserializer::from_str(&text) {
+                    let mut value =
+                        <Value as serde::Deserialize>::deserialize(document).map_err(|error| {
+                            ClusterError::BadInput(format!(
+                                "{file}: not valid YAML ({error}); fix the fixture file"
+                            ))
+                        })?;
+                    if value.is_null() {
+                        continue;
+                    }
+                    let before = fixture.routes.len();
+                    fixture.add(&file, &mut value, gateway_class)?;
+                    // Routes here never resolve: waited on for Accepted only.
+                    fixture.accepted_only.extend(fixture.routes.drain(before..));
+                    fixture.documents.push(value);
+                }
+            }
         }
-        Fixture::parse(&files, gateway_class)
+        Ok(fixture)
+    }
+
+    /// The ports of the first Gateway's listeners, in order, each once.
+    pub fn listener_ports(&self) -> Vec<u16> {
+        let mut ports = Vec::new();
+        for document in &self.documents {
+            if str_at(document, &["kind"]) != Some("Gateway") {
+                continue;
+            }
+            let listeners = document
+                .get("spec")
+                .and_then(|spec| spec.get("listeners"))
+                .and_then(Value::as_sequence);
+            for listener in listeners.into_iter().flatten() {
+                if let Some(port) = listener.get("port").and_then(Value::as_u64)
+                    && let Ok(port) = u16::try_from(port)
+                    && !ports.contains(&port)
+                {
+                    ports.push(port);
+                }
+            }
+            break;
+        }
+        ports
     }
 
     /// Parses `(file name, text)` pairs; the file name is only used in messages.
     pub fn parse(files: &[(String, String)], gateway_class: &str) -> Result<Fixture, ClusterError> {
+        Fixture::parse_documents(files, gateway_class)
+    }
+}
+
+/// `(path, text)` of every `*.yaml`/`*.yml` file directly in `dir`, sorted by name.
+fn read_yaml_files(dir: &Path) -> Result<Vec<(String, String)>, ClusterError> {
+    let step = format!("read the conformance fixture in {}", dir.display());
+    let entries = std::fs::read_dir(dir).map_err(ClusterError::io(step))?;
+    let mut paths: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|ext| ext == "yaml" || ext == "yml")
+        })
+        .collect();
+    paths.sort();
+    let mut files = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path)
+            .map_err(ClusterError::io(format!("read {}", path.display())))?;
+        files.push((path.display().to_string(), text));
+    }
+    Ok(files)
+}
+
+impl Fixture {
+    fn parse_documents(
+        files: &[(String, String)],
+        gateway_class: &str,
+    ) -> Result<Fixture, ClusterError> {
         let mut fixture = Fixture {
             documents: Vec::new(),
             gateways: Vec::new(),
             routes: Vec::new(),
+            accepted_only: Vec::new(),
             backends: Vec::new(),
         };
         for (file, text) in files {
@@ -448,6 +515,28 @@ pub fn wait_ready(
             &query,
             &wait,
             |parsed: HttpRoute| parsed.readiness(&parent.namespace, &parent.name),
+        )?;
+    }
+    for route in &fixture.accepted_only {
+        let query = Get {
+            resource: "httproutes.gateway.networking.k8s.io",
+            name: Some(&route.name),
+            namespace: Some(&route.namespace),
+            selector: None,
+        };
+        let wait = Wait {
+            object: route.to_string(),
+            wanted: "Accepted (its missing backend is on purpose)".to_owned(),
+            what: "an HTTPRoute",
+            deadline: deadlines.routes,
+        };
+        wait_until(
+            sh,
+            kubectl,
+            deadlines,
+            &query,
+            &wait,
+            |parsed: HttpRoute| parsed.accepted(&parent.namespace, &parent.name),
         )?;
     }
     for backend in &fixture.backends {

@@ -320,6 +320,25 @@ impl HttpRoute {
     /// Ready means Accepted and ResolvedRefs True in the status entry for our Gateway (a route
     /// may be attached to other parents whose verdicts do not count).
     pub fn readiness(&self, gateway_namespace: &str, gateway_name: &str) -> Result<(), String> {
+        self.has(
+            gateway_namespace,
+            gateway_name,
+            &["Accepted", "ResolvedRefs"],
+        )
+    }
+
+    /// Accepted for our Gateway, whatever ResolvedRefs says: for a route whose backend is
+    /// missing on purpose (its ResolvedRefs is never True).
+    pub fn accepted(&self, gateway_namespace: &str, gateway_name: &str) -> Result<(), String> {
+        self.has(gateway_namespace, gateway_name, &["Accepted"])
+    }
+
+    fn has(
+        &self,
+        gateway_namespace: &str,
+        gateway_name: &str,
+        wanted: &[&str],
+    ) -> Result<(), String> {
         let route_namespace = self.metadata.namespace.as_deref().unwrap_or("default");
         let parent = self.status.parents.iter().find(|parent| {
             parent.parent_ref.name == gateway_name
@@ -346,12 +365,7 @@ impl HttpRoute {
                 "no status for parent gateway {gateway_namespace}/{gateway_name} yet (parents with status: {others:?})"
             ));
         };
-        check_conditions(
-            &parent.conditions,
-            &["Accepted", "ResolvedRefs"],
-            self.metadata.generation,
-        )
-        .map_err(|why| {
+        check_conditions(&parent.conditions, wanted, self.metadata.generation).map_err(|why| {
             format!(
                 "{why}; conditions: {}",
                 describe_conditions(&parent.conditions)

@@ -21,11 +21,14 @@ pub const NAMESPACE: &str = "gateway-conformance-infra";
 /// The hostname whose route sends every path to v3.
 pub const V3_HOSTNAME: &str = "v3.example.com";
 
+/// The hostname of the two HTTPRoutes merged by precedence (route-across-routes).
+pub const ACROSS_HOSTNAME: &str = "across.example.com";
+
+/// Where `/redirect` sends a client.
+pub const REDIRECT_HOSTNAME: &str = "redirect.example.com";
+
 /// Shares of `/weighted` traffic per backend, in [`BACKENDS`] order.
 pub const WEIGHTS: [f64; 3] = [0.7, 0.3, 0.0];
-
-/// Default loopback ports of the six local replicas: v1 3101, 3102; v2 3103, 3104; v3 3105, 3106.
-pub const DEFAULT_LOCAL_PORTS: [u16; 6] = [3101, 3102, 3103, 3104, 3105, 3106];
 
 /// The backend a pod belongs to: the pod name without its last two `-` segments
 /// (`deployment-replicaset-pod`). None when the name has fewer than three segments.

@@ -98,6 +98,8 @@ impl fmt::Display for Kind {
 pub struct Ports {
     /// The HTTP listener the suite talks to.
     pub listen: u16,
+    /// The Gateway's second listener, with a route of its own.
+    pub second_listen: u16,
     /// HAProxy's monitor-uri and nginx's health server.
     pub health: u16,
     /// Envoy's admin API.
@@ -111,6 +113,7 @@ impl Ports {
     pub fn free(replicas: [u16; 6]) -> std::io::Result<Ports> {
         Ok(Ports {
             listen: free_port()?,
+            second_listen: free_port()?,
             health: free_port()?,
             admin: free_port()?,
             replicas,
@@ -119,6 +122,11 @@ impl Ports {
 
     pub fn gateway_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.listen)
+    }
+
+    /// The URL of the second listener.
+    pub fn second_listener_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.second_listen)
     }
 }
 
@@ -153,11 +161,12 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// Fills in `{{listen_port}}`, `{{health_port}}`, `{{admin_port}}`, `{{run_dir}}` and
+/// Fills in `{{listen_port}}`, `{{second_listen_port}}`, `{{health_port}}`, `{{admin_port}}`, `{{run_dir}}` and
 /// `{{vN_R_port}}`. Fails on a placeholder left over, so a typo cannot reach the gateway.
 pub fn render(template: &str, ports: &Ports, run_dir: &Path) -> Result<String, String> {
     let mut text = template
         .replace("{{listen_port}}", &ports.listen.to_string())
+        .replace("{{second_listen_port}}", &ports.second_listen.to_string())
         .replace("{{health_port}}", &ports.health.to_string())
         .replace("{{admin_port}}", &ports.admin.to_string())
         .replace("{{run_dir}}", &run_dir.display().to_string());
@@ -285,6 +294,15 @@ impl Gateway {
                 ));
             }
             if TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok() {
+                // Another process may hold the port (a free port is only free when it was
+                // picked): a gateway that cannot bind exits at once, so make sure ours lives.
+                std::thread::sleep(Duration::from_millis(100));
+                if let Some(status) = child.try_status() {
+                    return Err(format!(
+                        "{kind} exited with {status} although something listens on {listen} (is the port taken?); stderr ends with:\n{}",
+                        child.stderr_tail()
+                    ));
+                }
                 break;
             }
             if started.elapsed() > startup_timeout {
@@ -327,6 +345,7 @@ mod tests {
     fn render_fills_every_placeholder_and_rejects_unknown_ones() {
         let ports = Ports {
             listen: 1,
+            second_listen: 4,
             health: 2,
             admin: 3,
             replicas: [11, 12, 21, 22, 31, 32],

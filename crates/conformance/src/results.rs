@@ -21,6 +21,14 @@ pub struct SuiteResults {
     pub duration: Duration,
     /// In the order the cases ran.
     pub cases: Vec<CaseResult>,
+    /// Features the run's configuration declared unsupported (their cases are skipped): the
+    /// only features a report may call unsupported.
+    #[serde(default)]
+    pub unsupported_features: Vec<String>,
+    /// True when the run was interrupted (Ctrl-C): the case in progress failed as interrupted
+    /// and the rest were skipped, so the results are incomplete.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// Who made the gateway under test (the ConformanceReport's `implementation` block).
@@ -84,6 +92,10 @@ pub struct CaseResult {
     pub support: SupportLevel,
     /// One sentence saying what the case checks.
     pub description: String,
+    /// The Gateway API conformance suite's tests this case corresponds to (empty for checks
+    /// upstream has none for).
+    #[serde(default)]
+    pub upstream: Vec<String>,
     pub outcome: Outcome,
     #[serde(rename = "duration_seconds", with = "seconds")]
     pub duration: Duration,
@@ -92,6 +104,10 @@ pub struct CaseResult {
     /// For the load-balancing and weighted cases: what the gateway did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split: Option<ObservedSplit>,
+    /// For the load-balancing and weighted cases: which rule decided and on what evidence
+    /// (the decision, its rates, and requests sent versus responses counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
 }
 
 /// How a case ended.
@@ -255,6 +271,7 @@ mod tests {
                     feature: "HTTPRouteWeight".into(),
                     support: SupportLevel::Core,
                     description: "splits /weighted 70/30/0".into(),
+                    upstream: vec!["HTTPRouteWeight".into()],
                     outcome: Outcome::Failed {
                         message: "split 50/50/0, want 70/30/0".into(),
                         detail: "counts".into(),
@@ -275,20 +292,25 @@ mod tests {
                             },
                         ],
                     }),
+                    decision: None,
                 },
                 CaseResult {
                     name: "health-eviction".into(),
                     feature: "HealthCheck".into(),
                     support: SupportLevel::Extended,
                     description: "evicts an unhealthy replica".into(),
+                    upstream: Vec::new(),
                     outcome: Outcome::Skipped {
                         reason: "unsupported".into(),
                     },
                     duration: Duration::ZERO,
                     requests: 0,
                     split: None,
+                    decision: None,
                 },
             ],
+            unsupported_features: vec!["HealthCheck".into()],
+            interrupted: false,
         }
     }
 

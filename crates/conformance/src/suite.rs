@@ -55,6 +55,9 @@ pub struct SuiteConfig {
     pub gateway_url: String,
     /// Listener URLs the connectivity case checks; empty means just `gateway_url`.
     pub listeners: Vec<String>,
+    /// The URL of the Gateway's second listener (port 8080 on a cluster), which has a route of
+    /// its own; None skips listener-second-port.
+    pub second_listener: Option<String>,
     /// Gateway health endpoints (full URLs) that must answer 2xx; none skips that case.
     pub health_urls: Vec<String>,
     /// Health toggles of the v1 replicas; the first is the one the eviction case flips.
@@ -82,6 +85,7 @@ impl SuiteConfig {
         SuiteConfig {
             gateway_url: gateway_url.to_owned(),
             listeners: Vec::new(),
+            second_listener: None,
             health_urls: Vec::new(),
             replica_controls: Vec::new(),
             skip: Vec::new(),
@@ -101,7 +105,7 @@ impl SuiteConfig {
     /// how to fix it; callers treat it as bad input.
     pub fn validate(&self) -> Result<(), String> {
         BaseUrl::parse(&self.gateway_url)?;
-        for url in &self.listeners {
+        for url in self.listeners.iter().chain(&self.second_listener) {
             BaseUrl::parse(url)?;
         }
         for url in &self.health_urls {
@@ -174,9 +178,12 @@ pub fn run(
         let unreachable = results
             .iter()
             .any(|done| done.name == cases::LISTENER_CONNECTIVITY && done.outcome.is_failed());
-        let result = if config.cancel.is_cancelled() {
+        let result = if is_cancelled(config) {
             skipped_result(case, "not run: the run was interrupted")
-        } else if unreachable && case.name != cases::GATEWAY_HEALTH_ENDPOINTS {
+        } else if unreachable
+            && case.name != cases::GATEWAY_HEALTH_ENDPOINTS
+            && case.name != cases::LISTENER_SECOND_PORT
+        {
             // Every other case talks to the listener: waiting out each deadline would only
             // repeat the connectivity failure, and the run is red already.
             skipped_result(
@@ -197,7 +204,14 @@ pub fn run(
         started_unix_seconds,
         duration: started.elapsed(),
         cases: results,
+        unsupported_features: config.unsupported_features.clone(),
+        interrupted: is_cancelled(config),
     })
+}
+
+/// Whether the run was asked to stop: the one place that reads `SuiteConfig::cancelled`.
+fn is_cancelled(config: &SuiteConfig) -> bool {
+    config.cancel.is_cancelled()
 }
 
 /// Runs one case (skips included) and records how it went.
@@ -205,10 +219,11 @@ pub fn run_case(config: &SuiteConfig, case: &CaseInfo) -> CaseResult {
     let started = Instant::now();
     let context = Context::new(config);
     let mut split = None;
+    let mut decision = None;
     let outcome = if let Some(reason) = skip_reason(config, case) {
         Outcome::Skipped { reason }
     } else {
-        match context.run(case, &mut split) {
+        match context.run(case, &mut split, &mut decision) {
             Ok(()) => Outcome::Passed,
             Err(Failure::Failed { message, detail }) => Outcome::Failed { message, detail },
             Err(Failure::Skipped(reason)) => Outcome::Skipped { reason },
@@ -219,10 +234,16 @@ pub fn run_case(config: &SuiteConfig, case: &CaseInfo) -> CaseResult {
         feature: case.feature.to_owned(),
         support: case.support,
         description: case.description.to_owned(),
+        upstream: case
+            .upstream
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect(),
         outcome,
         duration: started.elapsed(),
         requests: context.requests.load(Ordering::Relaxed),
         split,
+        decision,
     }
 }
 
@@ -232,12 +253,18 @@ fn skipped_result(case: &CaseInfo, reason: &str) -> CaseResult {
         feature: case.feature.to_owned(),
         support: case.support,
         description: case.description.to_owned(),
+        upstream: case
+            .upstream
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect(),
         outcome: Outcome::Skipped {
             reason: reason.to_owned(),
         },
         duration: Duration::ZERO,
         requests: 0,
         split: None,
+        decision: None,
     }
 }
 
@@ -277,10 +304,41 @@ fn failed(message: impl Into<String>, detail: impl Into<String>) -> Failure {
 /// all of them avoiding a healthy replica by chance has probability 2^-20 per attempt.
 const EVICTION_BATCH: usize = 20;
 
-/// Requests per attempt while waiting for every replica to be in rotation: a random balancer
-/// over two replicas misses one of them with probability 2^-19 per attempt; a 70/30 split over
-/// four misses a 15% replica in 3.9% of attempts, which only delays the start by a poll.
+/// Requests per attempt while waiting for every replica to be in rotation (replicas seen are
+/// accumulated over all attempts).
 const ROTATION_BATCH: usize = 20;
+
+/// What one split test sent and received (responses after the verdict are received but not
+/// counted by the test, except a weight-0 hit).
+struct SplitRun {
+    target: String,
+    sent: u64,
+    responses: u64,
+}
+
+/// The evidence of a split decision: the decision with its rule and rates, and why the
+/// requests sent, the responses received and the responses counted can differ.
+fn evidence(test: &stats::SplitTest, run: &SplitRun) -> String {
+    let counted = test.requests() as u64;
+    let mut text = test.describe().to_string();
+    text.push_str(&format!(
+        "\n{} requests sent to {}, {} answered, {counted} counted by the split test",
+        run.sent, run.target, run.responses
+    ));
+    if run.responses > counted {
+        text.push_str(&format!(
+            " (the {} others answered after the verdict, while requests already in flight completed or until every replica had answered; they are not counted, except that a response from a weight-0 backend fails the case)",
+            run.responses - counted
+        ));
+    }
+    if run.sent > run.responses {
+        text.push_str(&format!(
+            "; {} requests were sent but their responses were not read because the case had stopped",
+            run.sent - run.responses
+        ));
+    }
+    text
+}
 
 struct Context<'a> {
     config: &'a SuiteConfig,
@@ -307,19 +365,34 @@ impl Context<'_> {
         self.send_with(&self.client, request)
     }
 
-    fn cancelled(&self) -> bool {
-        self.config.cancel.is_cancelled()
+    /// The split tests' plan: responses can be counted out of the gateway's order by as many
+    /// as are in flight at once, which the block rule's tolerance allows for.
+    fn plan(&self) -> stats::Plan {
+        stats::Plan {
+            reorder: self.config.plan.reorder.max(self.config.concurrency),
+            ..self.config.plan
+        }
     }
 
-    fn run(&self, case: &CaseInfo, split: &mut Option<ObservedSplit>) -> Result<(), Failure> {
+    fn cancelled(&self) -> bool {
+        is_cancelled(self.config)
+    }
+
+    fn run(
+        &self,
+        case: &CaseInfo,
+        split: &mut Option<ObservedSplit>,
+        decision: &mut Option<String>,
+    ) -> Result<(), Failure> {
         if let Some(probes) = cases::routing_probes(case.name) {
             return self.eventually(|| self.check_probes(&self.client, &probes));
         }
         match case.name {
             cases::LISTENER_CONNECTIVITY => self.listeners(),
             cases::GATEWAY_HEALTH_ENDPOINTS => self.health_endpoints(),
-            cases::LB_EVENNESS => self.evenness(split),
-            cases::WEIGHTED_SPLIT => self.weighted(split),
+            cases::LISTENER_SECOND_PORT => self.second_listener(),
+            cases::LB_EVENNESS => self.evenness(split, decision),
+            cases::WEIGHTED_SPLIT => self.weighted(split, decision),
             cases::HEALTH_EVICTION => self.eviction(),
             other => unreachable!("case {other} has no runner"),
         }
@@ -421,6 +494,27 @@ impl Context<'_> {
         })
     }
 
+    fn second_listener(&self) -> Result<(), Failure> {
+        let Some(url) = &self.config.second_listener else {
+            return Err(Failure::Skipped(
+                "no URL for the Gateway's second listener was given (--second-listener; on a cluster, a port-forward to port 8080)"
+                    .to_owned(),
+            ));
+        };
+        let client = Client::new(
+            BaseUrl::parse(url).expect("validated"),
+            self.config.request_timeout,
+        );
+        let probes = cases::second_listener_probes();
+        self.eventually(|| {
+            client
+                .probe_tcp()
+                .map_err(|error| format!("listener {url} refuses TCP connections: {error}"))?;
+            self.check_probes(&client, &probes)
+                .map_err(|mismatch| format!("listener {url}: {mismatch}"))
+        })
+    }
+
     fn health_endpoints(&self) -> Result<(), Failure> {
         if self.config.health_urls.is_empty() {
             return Err(Failure::Skipped(
@@ -451,16 +545,23 @@ impl Context<'_> {
         })
     }
 
-    /// Runs a sequential split test on `target`, attributing each response with `index`.
+    /// Runs a split test on `target`: `attribute` turns each answering pod into the test's
+    /// backend index (or says why the response does not belong). Sending goes on after the
+    /// verdict until every pod `covered` requires has answered, up to the plan's maximum:
+    /// replica coverage is judged over the whole sample, never over a short window.
     fn split_test(
         &self,
         target: &str,
         test: &mut stats::SplitTest,
-        index: &(dyn Fn(&str) -> Option<usize> + Sync),
-    ) -> Result<(), String> {
+        attribute: &mut (dyn FnMut(&str, &mut stats::SplitTest) -> Result<usize, String> + Send),
+        covered: &(dyn Fn(&BTreeSet<String>) -> Option<String> + Sync),
+    ) -> (Result<(), String>, SplitRun) {
         let request = Request::get(target);
         let mut problem: Option<String> = None;
-        let limit = test.plan().max_requests as u64 + self.config.concurrency as u64;
+        let mut pods: BTreeSet<String> = BTreeSet::new();
+        let mut responses = 0u64;
+        let max_requests = test.plan().max_requests as u64;
+        let limit = max_requests + self.config.concurrency as u64;
         let sent = client::drive(
             &self.client,
             self.config.concurrency,
@@ -471,6 +572,7 @@ impl Context<'_> {
                     problem = Some("interrupted before the split was decided".to_owned());
                     return false;
                 }
+                responses += 1;
                 let attributed = match result {
                     Err(error) => Err(error.to_string()),
                     Ok(response) => match attributed_pod(&response) {
@@ -479,12 +581,11 @@ impl Context<'_> {
                             request.describe(),
                             response.status
                         )),
-                        Some(pod) => index(&pod).ok_or_else(|| {
-                            format!(
-                                "{} was answered by pod {pod}, which does not belong here",
-                                request.describe()
-                            )
-                        }),
+                        Some(pod) => {
+                            let index = attribute(&pod, test);
+                            pods.insert(pod);
+                            index
+                        }
                     },
                 };
                 // Responses still in flight after the decision are recorded too: the split
@@ -497,22 +598,41 @@ impl Context<'_> {
                         }
                         false
                     }
-                    Ok(backend) => !test.record(backend).is_decided(),
+                    Ok(backend) => {
+                        let verdict = test.record(backend);
+                        let keep_going = match verdict {
+                            stats::Verdict::Undecided => true,
+                            stats::Verdict::Pass => covered(&pods).is_some(),
+                            stats::Verdict::Fail(_) => false,
+                        };
+                        keep_going && responses < max_requests
+                    }
                 }
             },
         );
         self.requests.fetch_add(sent, Ordering::Relaxed);
+        let run = SplitRun {
+            target: target.to_owned(),
+            sent,
+            responses,
+        };
         if let Some(problem) = problem {
-            return Err(problem);
+            return (Err(problem), run);
         }
-        match test.verdict() {
-            stats::Verdict::Pass => Ok(()),
+        let result = match test.verdict() {
+            stats::Verdict::Pass => match covered(&pods) {
+                None => Ok(()),
+                Some(missing) => Err(format!(
+                    "{missing} in {responses} responses to {target}; every replica must receive traffic"
+                )),
+            },
             stats::Verdict::Fail(why) => Err(why.clone()),
             stats::Verdict::Undecided => Err(format!(
                 "undecided after {} requests (the engine stopped early)",
                 test.requests()
             )),
-        }
+        };
+        (result, run)
     }
 
     fn observed(test: &stats::SplitTest) -> ObservedSplit {
@@ -531,86 +651,118 @@ impl Context<'_> {
         }
     }
 
-    /// Waits until a batch of requests to `target` reaches every replica of `backends`, each
-    /// response from one of them: the statistical cases judge a settled gateway, not one still
-    /// bringing replicas into rotation. Returns the pods seen, sorted.
-    fn in_rotation(&self, target: &str, backends: &[&str]) -> Result<Vec<String>, Failure> {
+    /// Waits until every replica of `backends` has answered `target` at least once, counting
+    /// every response since the case started (never a short window, which a balancer serving
+    /// long blocks would fail): the split is judged on a gateway with every replica in
+    /// rotation, not one still bringing replicas up. Every response must come from `backends`.
+    fn in_rotation(&self, target: &str, backends: &[&str]) -> Result<(), Failure> {
         let request = Request::get(target);
         let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut sent = 0u64;
         self.eventually(|| {
-            let mut batch: BTreeSet<String> = BTreeSet::new();
             for _ in 0..ROTATION_BATCH {
+                sent += 1;
                 let response = self.send(&request)?;
-                let pod = attributed_pod(&response).ok_or_else(|| {
-                    format!(
-                        "{} answered {}, want 200 from {}",
-                        request.describe(),
-                        response.status,
-                        backends.join(" or ")
-                    )
-                })?;
-                match fixture::backend_of(&pod) {
-                    Some(backend) if backends.contains(&backend) => {}
-                    _ => {
+                match attributed_pod(&response) {
+                    Some(pod)
+                        if fixture::backend_of(&pod).is_some_and(|b| backends.contains(&b)) =>
+                    {
+                        seen.insert(pod);
+                    }
+                    Some(pod) => {
                         return Err(format!(
                             "{} was answered by pod {pod}, want {}",
                             request.describe(),
                             backends.join(" or ")
                         ));
                     }
+                    None => {
+                        return Err(format!(
+                            "{} answered {}, want 200 from {}",
+                            request.describe(),
+                            response.status,
+                            backends.join(" or ")
+                        ));
+                    }
                 }
-                batch.insert(pod);
             }
-            seen.clone_from(&batch);
             for backend in backends {
-                let replicas: Vec<&String> = batch
+                let replicas: Vec<&str> = seen
                     .iter()
                     .filter(|pod| fixture::backend_of(pod) == Some(*backend))
+                    .map(String::as_str)
                     .collect();
                 if replicas.len() < fixture::REPLICAS {
                     return Err(format!(
-                        "{ROTATION_BATCH} requests to {target} reached {} of the {} {backend} replicas ({}); every replica must receive traffic",
+                        "the {sent} requests to {target} so far reached {} of the {} {backend} replicas ({}); every replica must receive traffic",
                         replicas.len(),
                         fixture::REPLICAS,
-                        replicas.iter().map(|pod| pod.as_str()).collect::<Vec<_>>().join(", ")
+                        replicas.join(", ")
                     ));
                 }
             }
             Ok(())
-        })?;
-        Ok(seen.into_iter().collect())
+        })
     }
 
-    fn evenness(&self, split: &mut Option<ObservedSplit>) -> Result<(), Failure> {
-        // The pods seen while waiting are not counted: that phase stops on what it saw, which
-        // would bias the split.
-        let mut pods = self.in_rotation("/v1", &[V1])?;
-        if pods.len() > fixture::REPLICAS {
-            return Err(failed(
-                format!(
-                    "/v1 was answered by {} infra-backend-v1 pods ({}); the fixture has {}",
-                    pods.len(),
-                    pods.join(", "),
-                    fixture::REPLICAS
-                ),
-                "",
-            ));
-        }
-        pods.sort();
-        let mut test = stats::SplitTest::new(&[0.5, 0.5], self.config.plan)
-            .and_then(|test| test.with_labels(pods.clone()))
+    fn evenness(
+        &self,
+        split: &mut Option<ObservedSplit>,
+        decision: &mut Option<String>,
+    ) -> Result<(), Failure> {
+        self.in_rotation("/v1", &[V1])?;
+        // Replicas are named in the order they first answer: the test is symmetric, so which
+        // one is "first" does not change its rates.
+        let mut test = stats::SplitTest::new(&[0.5, 0.5], self.plan())
+            .and_then(|test| test.with_labels(["first v1 replica", "second v1 replica"]))
             .map_err(|e| failed(format!("cannot set up the split test: {e}"), ""))?;
-        let result = self.split_test("/v1", &mut test, &|pod| pods.iter().position(|p| p == pod));
+        let mut replicas: Vec<String> = Vec::new();
+        let mut attribute = |pod: &str, test: &mut stats::SplitTest| {
+            if fixture::backend_of(pod) != Some(V1) {
+                return Err(format!(
+                    "GET /v1 was answered by pod {pod}, which is not an infra-backend-v1 replica"
+                ));
+            }
+            if let Some(index) = replicas.iter().position(|known| known == pod) {
+                return Ok(index);
+            }
+            if replicas.len() == fixture::REPLICAS {
+                return Err(format!(
+                    "/v1 was answered by {} infra-backend-v1 pods ({}, {pod}); the fixture has {}",
+                    replicas.len() + 1,
+                    replicas.join(", "),
+                    fixture::REPLICAS
+                ));
+            }
+            test.set_label(replicas.len(), pod);
+            replicas.push(pod.to_owned());
+            Ok(replicas.len() - 1)
+        };
+        let covered = |pods: &BTreeSet<String>| {
+            (pods.len() < fixture::REPLICAS).then(|| {
+                format!(
+                    "only {} of the {} infra-backend-v1 replicas answered",
+                    pods.len(),
+                    fixture::REPLICAS
+                )
+            })
+        };
+        let (result, run) = self.split_test("/v1", &mut test, &mut attribute, &covered);
         *split = Some(Self::observed(&test));
+        *decision = Some(evidence(&test, &run));
         result.map_err(|why| {
             failed(
                 format!("/v1 is not spread evenly over the infra-backend-v1 replicas: {why}"),
-                test.describe().to_string(),
+                evidence(&test, &run),
             )
         })
     }
 
-    fn weighted(&self, split: &mut Option<ObservedSplit>) -> Result<(), Failure> {
+    fn weighted(
+        &self,
+        split: &mut Option<ObservedSplit>,
+        decision: &mut Option<String>,
+    ) -> Result<(), Failure> {
         // v3 has weight 0: only v1 and v2 replicas may answer, and all four must be in rotation.
         self.in_rotation("/weighted", &[BACKENDS[0], BACKENDS[1]])
             .map_err(|failure| match failure {
@@ -620,15 +772,38 @@ impl Context<'_> {
                 ),
                 skipped => skipped,
             })?;
-        let mut test = stats::SplitTest::new(&WEIGHTS, self.config.plan)
+        let mut test = stats::SplitTest::new(&WEIGHTS, self.plan())
             .and_then(|test| test.with_labels(BACKENDS))
             .map_err(|e| failed(format!("cannot set up the split test: {e}"), ""))?;
-        let result = self.split_test("/weighted", &mut test, &fixture::backend_index);
+        let mut attribute = |pod: &str, _: &mut stats::SplitTest| {
+            fixture::backend_index(pod).ok_or_else(|| {
+                format!("GET /weighted was answered by pod {pod}, which does not belong here")
+            })
+        };
+        let covered = |pods: &BTreeSet<String>| {
+            BACKENDS[..2].iter().find_map(|backend| {
+                let replicas: Vec<&str> = pods
+                    .iter()
+                    .filter(|pod| fixture::backend_of(pod) == Some(*backend))
+                    .map(String::as_str)
+                    .collect();
+                (replicas.len() < fixture::REPLICAS).then(|| {
+                    format!(
+                        "only {} of the {} {backend} replicas answered ({})",
+                        replicas.len(),
+                        fixture::REPLICAS,
+                        replicas.join(", ")
+                    )
+                })
+            })
+        };
+        let (result, run) = self.split_test("/weighted", &mut test, &mut attribute, &covered);
         *split = Some(Self::observed(&test));
+        *decision = Some(evidence(&test, &run));
         result.map_err(|why| {
             failed(
                 format!("/weighted does not split 70/30/0 over v1/v2/v3: {why}"),
-                test.describe().to_string(),
+                evidence(&test, &run),
             )
         })
     }
@@ -728,7 +903,7 @@ fn attributed_pod(response: &Response) -> Option<String> {
 }
 
 /// Whether a response meets an expectation, and if not, what happened instead.
-fn check(request: &Request, response: &Response, expect: &Expect) -> Result<(), String> {
+pub fn check(request: &Request, response: &Response, expect: &Expect) -> Result<(), String> {
     let answered = match response.echo() {
         Some(body) => format!(
             "{} from {} (pod {})",
@@ -736,25 +911,94 @@ fn check(request: &Request, response: &Response, expect: &Expect) -> Result<(), 
             fixture::backend_of(&body.pod).unwrap_or("an unknown backend"),
             body.pod
         ),
-        None => format!("{} without an echo body", response.status),
+        None => match response.header("Location") {
+            Some(location) => format!("{} with Location {location}", response.status),
+            None => format!("{} without an echo body", response.status),
+        },
+    };
+    let from_backend = |backend: &str| {
+        attributed_pod(response).is_some_and(|pod| fixture::backend_of(&pod) == Some(backend))
     };
     let ok = match expect {
-        Expect::Backend(backend) => {
-            attributed_pod(response).is_some_and(|pod| fixture::backend_of(&pod) == Some(backend))
-        }
+        Expect::Backend(backend) => from_backend(backend),
         Expect::Status(status) => response.status == *status,
+        Expect::EchoHeaders(backend, headers) => {
+            if !from_backend(backend) {
+                false
+            } else {
+                let body = response
+                    .echo()
+                    .expect("attributed responses have an echo body");
+                for (name, want) in headers {
+                    let seen = echoed_header(&body, name);
+                    if seen.as_deref() != *want {
+                        return Err(format!(
+                            "{} reached {backend}, which saw {}, want {}",
+                            request.describe(),
+                            seen.map_or(format!("no {name} header"), |value| format!(
+                                "{name}: {value}"
+                            )),
+                            want.map_or(format!("no {name} header"), |value| format!(
+                                "{name}: {value}"
+                            ))
+                        ));
+                    }
+                }
+                true
+            }
+        }
+        Expect::Redirect(status, host) => {
+            response.status == *status
+                && response
+                    .header("Location")
+                    .and_then(location_host_and_path)
+                    .is_some_and(|(location_host, path)| {
+                        location_host.eq_ignore_ascii_case(host) && path == request.target
+                    })
+        }
     };
     if ok {
         return Ok(());
     }
     let want = match expect {
-        Expect::Backend(backend) => format!("200 from {backend}"),
+        Expect::Backend(backend) | Expect::EchoHeaders(backend, _) => {
+            format!("200 from {backend}")
+        }
         Expect::Status(status) => status.to_string(),
+        Expect::Redirect(status, host) => format!(
+            "{status} with Location http://{host}{} (any port)",
+            request.target
+        ),
     };
     Err(format!(
         "{} answered {answered}, want {want}",
         request.describe()
     ))
+}
+
+/// The values an echo replica saw for one request header, joined with `,` (one header sent
+/// twice and one header with two comma-separated values read the same), or None.
+fn echoed_header(body: &echo::EchoBody, name: &str) -> Option<String> {
+    body.headers
+        .iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(name))
+        .map(|(_, values)| values.join(","))
+}
+
+/// `http://host:port/path?q` → (`host`, `/path?q`); a relative Location has no host.
+fn location_host_and_path(location: &str) -> Option<(&str, &str)> {
+    let rest = location
+        .strip_prefix("http://")
+        .or_else(|| location.strip_prefix("https://"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => (&rest[..slash], &rest[slash..]),
+        None => (rest, "/"),
+    };
+    let host = authority
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|byte| byte.is_ascii_digit()))
+        .map_or(authority, |(host, _)| host);
+    Some((host, path))
 }
 
 #[cfg(test)]
@@ -780,6 +1024,19 @@ mod tests {
         config.unsupported_features.clear();
         config.health_urls.push("ftp://x".into());
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn locations_split_into_host_and_path() {
+        assert_eq!(
+            location_host_and_path("http://redirect.example.com:8080/redirect/x?y=1"),
+            Some(("redirect.example.com", "/redirect/x?y=1"))
+        );
+        assert_eq!(
+            location_host_and_path("https://redirect.example.com"),
+            Some(("redirect.example.com", "/"))
+        );
+        assert_eq!(location_host_and_path("/relative"), None);
     }
 
     #[test]

@@ -57,32 +57,76 @@
 //! [`Design::false_pass`], [`Design::mean_requests`]) are computed exactly on the very tables the
 //! running test reads, not approximated.
 //!
-//! For the default plan (`max_requests` 1000, `alpha` 1e-4, `beta` 1e-2, `delta` 0.10) the exact
-//! figures are, per case (the test `exact_rates_of_the_fixture_designs` recomputes them):
+//! # Block schedules
 //!
-//! | Expected | false fail | pass at -10 points | pass at +10 points | mean requests when correct |
-//! |---|---|---|---|---|
-//! | 50/50 | 9.1e-5 | 9.999e-3 (40/60) | 9.999e-3 (60/40) | 429 |
-//! | 70/30 | 9.5e-5 | 8.5e-3 (60/40) | 5.1e-3 (80/20) | 294 |
+//! The sequential test assumes independent requests. Deterministic balancers are not: smooth
+//! weighted round robin interleaves (its counts stay within a request or two of the shares, and
+//! the sequential test passes it sooner than a random balancer), but some balancers serve each
+//! backend a block of consecutive requests per period (35 to one replica, then 35 to the next).
+//! Over a block the walk looks exactly like a gateway sending everything to one backend, and the
+//! sequential test would fail a correct gateway. So [`SplitTest`] also watches the runs of
+//! consecutive responses from one backend:
 //!
-//! (Boundaries found: `A = 10.60`; 50/50 `B = -5.93`, `C = 5.13`; 70/30 `B = ln 0.01 = -4.61`,
+//! * **Detection.** A run of `L_i` responses from backend `i` starts at a given request with
+//!   probability `p_i^L_i` under independent choices; `L_i` is the smallest length with
+//!   `N m p_i^L_i <= alpha / 100` (`N = max_requests`, `m` positive backends), so by the union
+//!   bound independent choices at the expected shares ever show such a run with probability at
+//!   most `alpha / 100` (31 for 50/50; 61 for v1 and 18 for v2 of 70/30).
+//! * **The block rule** decides from then on, and the sequential test's verdicts are ignored. A
+//!   periodic schedule with period `P` and share `p` deviates from `p n` by at most
+//!   `p (1 - p) P` after any number of requests, so with `P <= max_period` (200) and
+//!   `max_period < N / 2` the rule is: fail at once on a run longer than `p_i max_period +
+//!   reorder` (no correct block is that long: a gateway sending everything to one backend still
+//!   fails within 66 to 146 requests); otherwise wait for all `N` requests and pass when each
+//!   tested share is within `(p (1 - p) max_period + reorder) / N` of `p` (5.5% for 50/50, 4.7%
+//!   for 70/30) and the highest and lowest `s - p n` of the second half differ from those of the
+//!   first half by at most `delta (N/2 - max_period) / 2` (15 requests). Each half holds a whole
+//!   period, so a correct periodic schedule has the same extremes in both (drift 0), while a
+//!   share `delta` off drifts at least `delta (N/2 - max_period)` (30 requests).
+//! * **Rates.** The sequential test is calibrated on what is left of the budget: `alpha` minus
+//!   the detection probability, and `beta` minus, per alternative `p ± delta`, the smaller of
+//!   the exact binomial probability that its whole-sample share meets the tolerance and the
+//!   union bound on its detecting a block. [`SplitTest::false_fail`] and
+//!   [`SplitTest::false_pass`] return these sums, which bound the whole test's rates under
+//!   independent choices. For block schedules the rule is deterministic: the test
+//!   `correct_block_schedules_pass_at_every_phase` runs every period (50/50: every even period
+//!   up to 200; 70/30: every multiple of 10) from every starting request and sees a pass each
+//!   time, and `block_schedules_ten_points_off_fail_at_every_phase` sees a failure each time.
+//!
+//! [`SplitTest::rule`] and the [`Decision`] name the rule that decided and why.
+//!
+//! The conformance suite sets `reorder` to the requests it keeps in flight (10), which widens
+//! the whole-sample tolerance by half a point; the rates still hold (the test
+//! `the_suites_reorder_slack_keeps_the_rates`), because a share `delta` off meets the tolerance
+//! and shows a block only with the smaller of the two probabilities.
+//!
+//! For the default plan (`max_requests` 1000, `alpha` 1e-4, `beta` 1e-2, `delta` 0.10,
+//! `max_period` 200, `reorder` 5) the figures are, per case (the test
+//! `exact_rates_of_the_fixture_designs` recomputes them):
+//!
+//! | Expected | false fail (sequential, whole test) | pass at -10 points | pass at +10 points | whole test, worst pass | mean requests when correct |
+//! |---|---|---|---|---|---|
+//! | 50/50 | 9.1e-5, 9.2e-5 | 9.85e-3 (40/60) | 9.85e-3 (60/40) | 9.99e-3 | 438 |
+//! | 70/30 | 9.5e-5, 9.5e-5 | 8.5e-3 (60/40) | 5.1e-3 (80/20) | 8.6e-3 | 294 |
+//!
+//! (Boundaries found: `A = 10.61`; 50/50 `B = -6.09`, `C = 5.13`; 70/30 `B = ln 0.01 = -4.61`,
 //! `C = 3.58`.) The 50/50 false-pass rate sits just under 1e-2 on purpose: the calibration
-//! spends all of `beta` to pass a correct gateway as early as possible, and the figure is exact,
-//! so a Monte Carlo estimate of it scatters around 1.0e-2 by sampling error alone.
+//! spends all of what is left of `beta` to pass a correct gateway as early as possible.
 //!
-//! Deterministic balancers stop the first time the walk enters the pass band: strict round robin
-//! over two replicas passes after 292 requests and a smooth 7:3 pattern after at most 220, and a
-//! gateway that sends everything to one backend fails within 37 to 80 requests. The Monte Carlo
-//! helpers in [`montecarlo`] replay all of this with a seeded generator; `cargo xtask bench
-//! stats` prints the measured rates with many trials.
+//! Deterministic interleaving balancers stop the first time the walk enters the pass band:
+//! strict round robin over two replicas passes after about 300 requests and a smooth 7:3 pattern
+//! after at most 220, and a gateway that sends everything to one backend fails within 37 to 146
+//! requests. Block schedules always take all `max_requests`. The Monte Carlo helpers in
+//! [`montecarlo`] replay all of this with a seeded generator; `cargo xtask bench stats` prints
+//! the measured rates with many trials.
 //!
-//! What the rates assume: requests are independent trials with one fixed probability, which is
-//! what a random balancer gives. A gateway whose split drifts during the run, or that correlates
-//! consecutive requests, is judged on the counts it produced, and a pass still never stands on
-//! an observed share that is itself `delta` or more off: with the default plan a pass at request
-//! 1000 needs the observed share within 43.7%..56.3% (50/50) or 64.3%..75.9% (70/30), and an
-//! earlier pass a narrower band (the test `a_pass_never_stands_on_a_share_off_by_delta` checks
-//! every point of the tables).
+//! What the rates assume: requests are independent trials with one fixed probability (a random
+//! balancer), or a periodic schedule with a period of at most `max_period` requests. A gateway
+//! whose split drifts during the run is judged on the counts it produced, and a sequential pass
+//! still never stands on an observed share that is itself `delta` or more off: with the default
+//! plan a pass at request 1000 needs the observed share within 43.7%..56.3% (50/50) or
+//! 64.3%..75.9% (70/30), and an earlier pass a narrower band (the test
+//! `a_pass_never_stands_on_a_share_off_by_delta` checks every point of the tables).
 
 mod design;
 pub mod montecarlo;
@@ -100,6 +144,13 @@ pub struct Plan {
     /// `delta` (absolute, e.g. 0.10 = 10 percentage points).
     pub beta: f64,
     pub delta: f64,
+    /// Longest period (in requests) of a block schedule a correct deterministic balancer may
+    /// use: each backend served in one run of consecutive requests per period. Must be below
+    /// half of `max_requests`.
+    pub max_period: usize,
+    /// Responses that may be counted out of the order the gateway chose them (requests in
+    /// flight at once): a slack on the whole-sample tolerance of the block rule.
+    pub reorder: usize,
 }
 
 impl Default for Plan {
@@ -109,6 +160,47 @@ impl Default for Plan {
             alpha: 1e-4,
             beta: 1e-2,
             delta: 0.10,
+            max_period: 200,
+            reorder: 5,
+        }
+    }
+}
+
+/// Which rule decided a [`SplitTest`], for the evidence in reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rule {
+    /// No run of consecutive responses was implausible for independent choices: the sequential
+    /// test decided, with its exact error rates.
+    Sequential,
+    /// A run of `run` consecutive responses from `backend` ending at request `at_request` has
+    /// probability below the detection budget for independent choices (the limit was
+    /// `limit`), so the balancer serves blocks: the decision waited for every request of the
+    /// plan and judged the whole-sample share and its drift between the two halves.
+    Block {
+        backend: String,
+        run: usize,
+        limit: usize,
+        at_request: usize,
+    },
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rule::Sequential => f.write_str(
+                "rule: sequential test (no run of one backend long enough to doubt independent choices)",
+            ),
+            Rule::Block {
+                backend,
+                run,
+                limit,
+                at_request,
+            } => write!(
+                f,
+                "rule: block schedule ({run} consecutive responses from {backend} by request {at_request}, \
+                 where independent choices give {limit} or more with probability below the detection budget), \
+                 so the decision waited for the whole sample and judged its share and its drift between halves"
+            ),
         }
     }
 }
@@ -147,6 +239,14 @@ pub struct SplitTest {
     counts: Vec<u64>,
     requests: usize,
     verdict: Verdict,
+    /// Per backend: the run of consecutive responses that proves a block schedule
+    /// (`usize::MAX` for weight-0 backends, which fail at once anyway).
+    run_limits: Vec<usize>,
+    /// The backend of the current run of consecutive responses, and its length.
+    run: Option<(usize, usize)>,
+    block: Option<Rule>,
+    /// Probability bound that independent choices at the expected shares show a block.
+    detection_budget: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +254,47 @@ struct BackendTest {
     backend: usize,
     design: Design,
     state: Step,
+    /// Whole-sample tolerance of the block rule on this backend's share.
+    tolerance: f64,
+    /// Probability that independent choices `delta` off still meet `tolerance` at the cap.
+    block_false_pass: f64,
+    envelope: Envelope,
+}
+
+/// Highest and lowest `s - p n` seen in each half of the plan's requests.
+#[derive(Debug, Clone, Copy)]
+struct Envelope {
+    first: (f64, f64),
+    second: (f64, f64),
+}
+
+impl Envelope {
+    fn new() -> Envelope {
+        let empty = (f64::NEG_INFINITY, f64::INFINITY);
+        Envelope {
+            first: empty,
+            second: empty,
+        }
+    }
+
+    fn record(&mut self, second_half: bool, deviation: f64) {
+        let half = if second_half {
+            &mut self.second
+        } else {
+            &mut self.first
+        };
+        half.0 = half.0.max(deviation);
+        half.1 = half.1.min(deviation);
+    }
+
+    /// How far the highest and the lowest deviation moved from the first half to the second:
+    /// zero for a periodic schedule whose period fits in each half, about `±delta` times the
+    /// distance between the halves for a share that is off.
+    fn drift(&self) -> f64 {
+        let high = self.second.0 - self.first.0;
+        let low = self.second.1 - self.first.1;
+        if high.abs() >= low.abs() { high } else { low }
+    }
 }
 
 impl SplitTest {
@@ -194,8 +335,80 @@ impl SplitTest {
             2 => &positive[..1],
             _ => &positive,
         };
+        if !tested.is_empty() && (plan.max_period == 0 || plan.max_period * 2 >= plan.max_requests)
+        {
+            return Err(format!(
+                "max_period {} must be at least 1 and below half of max_requests {}: the block rule compares two halves that each hold a whole period",
+                plan.max_period, plan.max_requests
+            ));
+        }
+        let n = plan.max_requests as f64;
+        // A run of `limit` consecutive responses from backend i, under independent choices
+        // at the expected shares, starts at a given request with probability p_i^limit: by
+        // the union bound over start points and backends, some such run shows up within the
+        // plan with probability at most the sum of N p_i^limit, kept within a hundredth of alpha.
+        let detection_target = plan.alpha * DETECTION_SHARE;
+        let mut detection_budget = 0.0;
+        let per_backend = detection_target / (n * positive.len() as f64);
+        let run_limit = |share: f64| ((per_backend.ln() / share.ln()).ceil() as usize).max(2);
+        let run_limits: Vec<usize> = expected
+            .iter()
+            .map(|share| {
+                if *share <= 0.0 || positive.len() < 2 {
+                    return usize::MAX;
+                }
+                let limit = run_limit(*share);
+                detection_budget += n * share.powi(limit as i32);
+                limit
+            })
+            .collect();
+        // The block rule's whole-sample tolerance: a periodic schedule of period P with share
+        // p deviates from p n by at most p (1 - p) P after any number of requests.
+        let tolerances: Vec<(f64, f64)> = tested
+            .iter()
+            .map(|&backend| {
+                let share = expected[backend];
+                let tolerance =
+                    (share * (1.0 - share) * plan.max_period as f64 + plan.reorder as f64) / n;
+                // Under independent choices `delta` off, the block rule can pass only if a
+                // block was detected and the whole-sample share met the tolerance: bounded by
+                // the smaller of the two probabilities.
+                let false_pass = [share - plan.delta, share + plan.delta]
+                    .into_iter()
+                    .filter(|alternative| *alternative > 0.0 && *alternative < 1.0)
+                    .map(|alternative| {
+                        let meets = binomial_mass(plan.max_requests, alternative, |k| {
+                            within(k as f64 / n, share, tolerance)
+                        });
+                        let detected: f64 = positive
+                            .iter()
+                            .map(|&other| {
+                                let other_share = if other == backend {
+                                    alternative
+                                } else if positive.len() == 2 {
+                                    1.0 - alternative
+                                } else {
+                                    (expected[other] + plan.delta).min(1.0)
+                                };
+                                n * other_share.powi(run_limit(expected[other]) as i32)
+                            })
+                            .sum();
+                        meets.min(detected)
+                    })
+                    .fold(0.0, f64::max);
+                (tolerance, false_pass)
+            })
+            .collect();
+        let block_false_pass = tolerances.iter().map(|t| t.1).fold(0.0, f64::max);
+        let sequential_alpha = plan.alpha - detection_budget;
+        let sequential_beta = plan.beta - block_false_pass;
+        if !tested.is_empty() && (sequential_alpha <= 0.0 || sequential_beta <= 0.0) {
+            return Err(format!(
+                "the block rule leaves no room for the sequential test (detection {detection_budget:.1e} of alpha, {block_false_pass:.1e} of beta): allow more requests or a smaller max_period"
+            ));
+        }
         let mut tests: Vec<BackendTest> = Vec::with_capacity(tested.len());
-        for &backend in tested {
+        for (&backend, &(tolerance, block_false_pass)) in tested.iter().zip(&tolerances) {
             let share = expected[backend];
             // Equal shares (the evenness case) share one calibration.
             let design = match tests.iter().find(|test| test.design.share() == share) {
@@ -203,8 +416,8 @@ impl SplitTest {
                 None => Design::calibrate(
                     share,
                     plan.delta,
-                    plan.alpha / tested.len() as f64,
-                    plan.beta,
+                    sequential_alpha / tested.len() as f64,
+                    sequential_beta,
                     plan.max_requests,
                 )?,
             };
@@ -212,6 +425,9 @@ impl SplitTest {
                 backend,
                 design,
                 state: Step::Continue,
+                tolerance,
+                block_false_pass,
+                envelope: Envelope::new(),
             });
         }
         // One positive share: a gateway that sends `delta` of the traffic elsewhere goes
@@ -240,6 +456,14 @@ impl SplitTest {
             minimum_requests,
             requests: 0,
             verdict: Verdict::Undecided,
+            run_limits,
+            run: None,
+            block: None,
+            detection_budget: if tested.is_empty() {
+                0.0
+            } else {
+                detection_budget
+            },
         })
     }
 
@@ -287,6 +511,40 @@ impl SplitTest {
         }
         self.counts[index] += 1;
         self.requests += 1;
+        let length = match self.run {
+            Some((backend, length)) if backend == index => length + 1,
+            _ => 1,
+        };
+        self.run = Some((index, length));
+        if self.block.is_none() && length >= self.run_limits[index] {
+            self.block = Some(Rule::Block {
+                backend: self.labels[index].clone(),
+                run: length,
+                limit: self.run_limits[index],
+                at_request: self.requests,
+            });
+        }
+        let second_half = self.requests * 2 > self.plan.max_requests;
+        for test in &mut self.tests {
+            let deviation = self.counts[test.backend] as f64
+                - self.expected[test.backend] * self.requests as f64;
+            test.envelope.record(second_half, deviation);
+        }
+        if self.block.is_some() {
+            let longest = self.longest_block(index);
+            if length > longest {
+                self.verdict = Verdict::Fail(format!(
+                    "{} answered {length} requests in a row by request {}: longer than the {longest} a block schedule with a period of at most {} requests gives it; {}",
+                    self.labels[index],
+                    self.requests,
+                    self.plan.max_period,
+                    self.shares_line()
+                ));
+            } else if self.requests >= self.plan.max_requests {
+                self.verdict = self.block_verdict();
+            }
+            return self.verdict.clone();
+        }
         for test in &mut self.tests {
             if test.state != Step::Continue {
                 continue;
@@ -316,6 +574,74 @@ impl SplitTest {
             self.verdict = Verdict::Pass;
         }
         self.verdict.clone()
+    }
+
+    /// The block rule, at the last request: every tested share within its whole-sample
+    /// tolerance, and no drift between the halves beyond what a correct periodic schedule
+    /// (zero) plus reordering allows.
+    fn block_verdict(&self) -> Verdict {
+        let n = self.requests as f64;
+        for test in &self.tests {
+            let backend = test.backend;
+            let observed = self.counts[backend] as f64 / n;
+            let expected = self.expected[backend];
+            if !within(observed, expected, test.tolerance) {
+                return Verdict::Fail(format!(
+                    "{} got {} of all {} requests, expected {} (a block schedule with a period of at most {} requests stays within ±{}); {}",
+                    self.labels[backend],
+                    percent(observed),
+                    self.requests,
+                    percent(expected),
+                    self.plan.max_period,
+                    percent(test.tolerance),
+                    self.shares_line()
+                ));
+            }
+            let drift = test.envelope.drift();
+            let allowed = self.drift_limit();
+            if drift.abs() > allowed {
+                return Verdict::Fail(format!(
+                    "the count of {} drifted {:+.1} requests from its expected share between the first and the second half of {} requests \
+                     (a periodic schedule returns to the same extremes in each half; at most ±{allowed:.1} allowed); {}",
+                    self.labels[backend],
+                    drift,
+                    self.requests,
+                    self.shares_line()
+                ));
+            }
+        }
+        Verdict::Pass
+    }
+
+    /// The longest run a correct block schedule gives backend `index`: its share of the
+    /// longest period, plus the reordering slack.
+    fn longest_block(&self, index: usize) -> usize {
+        (self.expected[index] * self.plan.max_period as f64).ceil() as usize + self.plan.reorder
+    }
+
+    /// The block rule's drift limit: half of what a share `delta` off drifts at least
+    /// (`delta` times the `N/2 - max_period` requests between a whole period of each half).
+    fn drift_limit(&self) -> f64 {
+        self.plan.delta * (self.plan.max_requests / 2 - self.plan.max_period) as f64 / 2.0
+    }
+
+    /// The rule that decides (or will decide) this test.
+    pub fn rule(&self) -> Rule {
+        self.block.clone().unwrap_or(Rule::Sequential)
+    }
+
+    /// Renames backend `index` in messages and descriptions (for replicas named only once
+    /// they answer).
+    pub fn set_label(&mut self, index: usize, label: &str) {
+        if let Some(slot) = self.labels.get_mut(index) {
+            label.clone_into(slot);
+        }
+    }
+
+    /// The run of consecutive responses from each backend that proves a block schedule
+    /// (`usize::MAX` where none is watched).
+    pub fn run_limits(&self) -> &[usize] {
+        &self.run_limits
     }
 
     pub fn verdict(&self) -> &Verdict {
@@ -350,20 +676,28 @@ impl SplitTest {
         self.tests.iter().map(|test| &test.design)
     }
 
-    /// Exact false-fail rate of the whole test (sum over the per-backend tests; 0 with one
-    /// positive share, where a correct gateway never hits a weight-0 backend).
+    /// Bound on the false-fail rate of the whole test under independent choices: the exact
+    /// rates of the per-backend sequential tests plus the probability that independent
+    /// choices show a block at all (0 with one positive share, where a correct gateway never
+    /// hits a weight-0 backend).
     pub fn false_fail(&self) -> f64 {
-        self.tests.iter().map(|test| test.design.false_fail()).sum()
+        self.tests
+            .iter()
+            .map(|test| test.design.false_fail())
+            .sum::<f64>()
+            + self.detection_budget
     }
 
-    /// Exact worst false-pass rate when one backend's share is off by `delta`.
+    /// Bound on the worst false-pass rate under independent choices when one backend's share
+    /// is off by `delta`: the exact rate of its sequential test plus the exact probability
+    /// that such choices meet the block rule's whole-sample tolerance.
     pub fn false_pass(&self) -> f64 {
         if self.tests.is_empty() {
             (1.0 - self.plan.delta).powi(self.minimum_requests as i32)
         } else {
             self.tests
                 .iter()
-                .map(|test| test.design.worst_false_pass())
+                .map(|test| test.design.worst_false_pass() + test.block_false_pass)
                 .fold(0.0, f64::max)
         }
     }
@@ -384,6 +718,7 @@ impl SplitTest {
             plan: self.plan,
             false_fail: self.false_fail(),
             false_pass: self.false_pass(),
+            rule: self.rule(),
         }
     }
 
@@ -413,8 +748,10 @@ pub struct Decision {
     pub plan: Plan,
     /// Exact probability that this test fails a gateway splitting exactly as expected.
     pub false_fail: f64,
-    /// Exact worst probability that it passes a gateway off by `plan.delta` on one backend.
+    /// Bound on the probability that it passes a gateway off by `plan.delta` on one backend.
     pub false_pass: f64,
+    /// Which rule decided, and why.
+    pub rule: Rule,
 }
 
 /// One backend's part of a [`Decision`].
@@ -449,14 +786,41 @@ impl std::fmt::Display for Decision {
             .collect();
         write!(
             f,
-            "{verdict} after {} requests: {}; sequential test with false-fail rate {:.1e} and false-pass rate {:.1e} at ±{}",
+            "{verdict} after {} requests: {}; {}; false-fail rate at most {:.1e}, false-pass rate at most {:.1e} at ±{}",
             self.requests,
             backends.join(", "),
+            self.rule,
             self.false_fail,
             self.false_pass,
             percent(self.plan.delta)
         )
     }
+}
+
+/// Part of alpha spent on mistaking independent choices for a block schedule. Small, so that
+/// choices `delta` off are rarely mistaken either (that is charged to beta).
+const DETECTION_SHARE: f64 = 0.01;
+
+/// Whether an observed share is within `tolerance` of the expected one (with a hair of slack
+/// so a share exactly on the boundary is inside, as the tolerance is derived).
+fn within(observed: f64, expected: f64, tolerance: f64) -> bool {
+    (observed - expected).abs() <= tolerance + 1e-12
+}
+
+/// P(keep(S)) for S ~ Binomial(n, p), summed in log space so no term underflows early.
+fn binomial_mass(n: usize, p: f64, keep: impl Fn(usize) -> bool) -> f64 {
+    let odds = (p / (1.0 - p)).ln();
+    let mut log_pmf = n as f64 * (1.0 - p).ln();
+    let mut total = 0.0;
+    for k in 0..=n {
+        if keep(k) {
+            total += log_pmf.exp();
+        }
+        if k < n {
+            log_pmf += ((n - k) as f64 / (k + 1) as f64).ln() + odds;
+        }
+    }
+    total
 }
 
 fn share_of(count: u64, total: usize) -> f64 {

@@ -57,6 +57,20 @@ impl Balancer {
         }
         Balancer::Cycle(order)
     }
+
+    /// A block schedule: per period of `period` requests, each backend gets one run of
+    /// consecutive requests in proportion to its weight (`[7, 3]` over 100 gives seventy to
+    /// backend 0, then thirty to backend 1). Runs are rounded to whole requests, so pick a
+    /// period the weights divide.
+    pub fn block(weights: &[u32], period: usize) -> Balancer {
+        let total: u64 = weights.iter().map(|weight| u64::from(*weight)).sum();
+        let mut order = Vec::with_capacity(period);
+        for (index, weight) in weights.iter().enumerate() {
+            let run = (u64::from(*weight) * period as u64 + total / 2) / total;
+            order.extend(std::iter::repeat_n(index, run as usize));
+        }
+        Balancer::Cycle(order)
+    }
 }
 
 /// What a batch of simulated runs of one test did.

@@ -203,17 +203,9 @@ fn consistency_to_pass(args: &Args, envoy: &Path, template: &str) -> anyhow::Res
         );
         let consistent_at = loop {
             let right = probes.iter().all(|probe| {
-                client
-                    .send(&probe.request)
-                    .is_ok_and(|response| match &probe.expect {
-                        cases::Expect::Status(status) => response.status == *status,
-                        cases::Expect::Backend(backend) => {
-                            response.status == 200
-                                && response.echo().is_some_and(|body| {
-                                    conformance::fixture::backend_of(&body.pod) == Some(backend)
-                                })
-                        }
-                    })
+                client.send(&probe.request).is_ok_and(|response| {
+                    conformance::suite::check(&probe.request, &response, &probe.expect).is_ok()
+                })
             });
             if right {
                 break Instant::now();

@@ -237,7 +237,7 @@ fn script_ready_cluster(fakes: &FakeTools, root: &Path) -> anyhow::Result<()> {
         r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"spec":{{"listeners":[{{"name":"http","port":80}}]}},"status":{{"addresses":[{{"value":"127.0.0.2"}}],"conditions":[{},{}],"listeners":[{{"name":"http","conditions":[{}]}}]}}}}"#,
         gateway.name, gateway.namespace, condition("Accepted"), condition("Programmed"), condition("Programmed")
     )))?;
-    for route in &fixture.routes {
+    for route in fixture.routes.iter().chain(&fixture.accepted_only) {
         fakes.rule(Rule::new("kubectl", &["get", "httproutes.gateway.networking.k8s.io", &route.name]).stdout(format!(
             r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"status":{{"parents":[{{"parentRef":{{"name":"{}","namespace":"{}"}},"conditions":[{},{}]}}]}}}}"#,
             route.name, route.namespace, gateway.name, gateway.namespace, condition("Accepted"), condition("ResolvedRefs")

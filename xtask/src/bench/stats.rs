@@ -1,6 +1,8 @@
 //! bench stats: measures the error rates and request counts of the load-balancing and weight
 //! decisions (`crates/stats`) by Monte Carlo with many trials, next to the exact figures the
-//! dynamic program computes, and says whether each requirement of the conformance issue holds.
+//! dynamic program computes, and says whether each requirement of the conformance issue holds
+//! for random, interleaved and block schedules (periods 20, 100 and 200, each simulated from
+//! every starting request).
 //! Exits 1 when an exact rate misses its requirement or a measured one misses it by more than
 //! sampling error.
 
@@ -30,12 +32,14 @@ enum Requirement {
     PassAtMost(f64),
     /// A deterministic correct balancer: passes every time, faster than a random one on average.
     AlwaysPass,
+    /// A correct block schedule (deterministic): passes from every starting request.
+    PassEveryPhase,
     /// No requirement: shown for comparison with the reference suites.
     Informative,
 }
 
 struct Scenario {
-    name: &'static str,
+    name: String,
     test: &'static str,
     balancer: Balancer,
     /// The share the simulated gateway gives the tested backend, for the exact figure.
@@ -144,15 +148,66 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Requirement::Informative,
         ),
     ];
+    // Block schedules: each backend one run of consecutive requests per period. Deterministic,
+    // so every starting request (phase) is simulated once instead of many random trials.
+    let mut scenarios: Vec<Scenario> = scenarios.into_iter().collect();
+    for period in [20, 100, 200] {
+        for (name, test, weights, requirement) in [
+            (
+                "blocks 50/50",
+                "50/50",
+                vec![1, 1],
+                Requirement::PassEveryPhase,
+            ),
+            (
+                "blocks 60/40",
+                "50/50",
+                vec![6, 4],
+                Requirement::PassAtMost(beta),
+            ),
+            (
+                "blocks 40/60",
+                "50/50",
+                vec![4, 6],
+                Requirement::PassAtMost(beta),
+            ),
+            (
+                "blocks 70/30",
+                "70/30/0",
+                vec![7, 3],
+                Requirement::PassEveryPhase,
+            ),
+            (
+                "blocks 60/40",
+                "70/30/0",
+                vec![6, 4],
+                Requirement::PassAtMost(beta),
+            ),
+            (
+                "blocks 80/20",
+                "70/30/0",
+                vec![8, 2],
+                Requirement::PassAtMost(beta),
+            ),
+        ] {
+            scenarios.push(Scenario {
+                name: format!("{name}, period {period}"),
+                test,
+                balancer: Balancer::block(&weights, period),
+                tested_share: None,
+                requirement,
+            });
+        }
+    }
 
     ui::info(&format!(
         "{} trials per scenario, seed {}, plan: at most {} requests, false fail <= {alpha:e}, false pass <= {beta:e} at ±{}",
         args.trials, args.seed, plan.max_requests, plan.delta
     ));
     ui::out(
-        "| test | gateway | requirement | exact P(pass) | measured P(pass) | measured P(fail) | mean requests | max requests | holds |",
+        "| test | gateway | requirement | trials | exact P(pass), sequential | measured P(pass) | measured P(fail) | mean requests | max requests | holds |",
     );
-    ui::out("|---|---|---|---|---|---|---|---|---|");
+    ui::out("|---|---|---|---|---|---|---|---|---|---|");
     let mut all_hold = true;
     for (index, scenario) in scenarios.iter().enumerate() {
         let test = if scenario.test == "50/50" {
@@ -161,7 +216,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             &weighted
         };
         let seed = args.seed.wrapping_mul(0x100).wrapping_add(index as u64);
-        let summary = simulate_parallel(test, &scenario.balancer, args.trials, seed);
+        let summary = match &scenario.balancer {
+            // One trial per starting request: `simulate` starts trial t at phase t.
+            Balancer::Cycle(order) if scenario.requirement_is_per_phase() => {
+                simulate(test, &scenario.balancer, order.len() as u64, seed)
+            }
+            _ => simulate_parallel(test, &scenario.balancer, args.trials, seed),
+        };
         let exact = scenario.tested_share.and_then(|share| {
             test.designs()
                 .next()
@@ -176,10 +237,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         all_hold &= holds.unwrap_or(true);
         ui::out(&format!(
-            "| {} | {} | {} | {} | {} | {} | {:.1} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} |",
             scenario.test,
             scenario.name,
             describe(scenario.requirement),
+            summary.trials,
             exact.map_or("-".into(), |point| format!("{:.4e}", point.pass)),
             rate_with_interval(summary.passes, summary.trials),
             rate_with_interval(summary.fails, summary.trials),
@@ -212,11 +274,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ));
         }
     }
+    for (name, test) in [("50/50", &evenness), ("70/30/0", &weighted)] {
+        let limits: Vec<String> = test
+            .run_limits()
+            .iter()
+            .filter(|limit| **limit != usize::MAX)
+            .map(usize::to_string)
+            .collect();
+        ui::out(&format!(
+            "\n{name}, whole test (sequential test plus block rule): false fail <= {:.3e}, false pass <= {:.3e}; a run of {} consecutive responses (per backend) switches to the block rule (blocks of period <= {})",
+            test.false_fail(),
+            test.false_pass(),
+            limits.join(" / "),
+            plan.max_period
+        ));
+    }
     if all_hold {
         Ok(ExitCode::SUCCESS)
     } else {
         ui::error("a requirement does not hold: see the rows marked NO");
         Ok(ExitCode::FAILURE)
+    }
+}
+
+impl Scenario {
+    /// Block schedules are deterministic: their rows simulate each phase once.
+    fn requirement_is_per_phase(&self) -> bool {
+        self.name.starts_with("blocks")
     }
 }
 
@@ -228,7 +312,7 @@ fn scenario(
     requirement: Requirement,
 ) -> Scenario {
     Scenario {
-        name,
+        name: name.to_owned(),
         test,
         balancer,
         tested_share,
@@ -301,6 +385,7 @@ fn holds(
                 && summary.passes == summary.trials
                 && random_mean.is_none_or(|mean| summary.mean_requests() < mean),
         ),
+        Requirement::PassEveryPhase => Some(decided && summary.passes == summary.trials),
         Requirement::Informative => None,
     }
 }
@@ -310,6 +395,7 @@ fn describe(requirement: Requirement) -> String {
         Requirement::FailAtMost(bound) => format!("P(fail) <= {bound:e}"),
         Requirement::PassAtMost(bound) => format!("P(pass) <= {bound:e}"),
         Requirement::AlwaysPass => "always passes, fast".into(),
+        Requirement::PassEveryPhase => "passes from every phase".into(),
         Requirement::Informative => "(for comparison)".into(),
     }
 }

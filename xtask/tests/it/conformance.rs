@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use conformance::gateways::{self, Gateway, Kind, Ports};
 
+fn all_cases() -> usize {
+    conformance::cases::CASES.len()
+}
+
 fn xtask(args: &[&str]) -> exec::Output {
     let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
         .arg("conformance")
@@ -187,10 +191,13 @@ fn local_run(
     let replica_list = replica_ports.map(|port| port.to_string()).join(",");
     let gateway_url = gateway.url();
     let health_url = Kind::Haproxy.health_url(&ports);
+    let second_listener = ports.second_listener_url();
     let mut args = vec![
         "--local",
         "--gateway-url",
         &gateway_url,
+        "--second-listener",
+        &second_listener,
         "--replica-ports",
         &replica_list,
         "--health-url",
@@ -223,7 +230,7 @@ fn local_mode_against_haproxy_exits_0_when_good_and_1_when_broken_with_reports()
     assert!(
         output
             .stdout_str()
-            .contains("11 passed, 0 failed, 0 skipped"),
+            .contains(&format!("{} passed, 0 failed, 0 skipped", all_cases())),
         "{}",
         output.stdout_str()
     );
@@ -250,7 +257,10 @@ fn local_mode_against_haproxy_exits_0_when_good_and_1_when_broken_with_reports()
     );
     assert_eq!(output.status.code(), Some(1), "{}", output.stderr_str());
     let stdout = output.stdout_str();
-    assert!(stdout.contains("9 passed, 1 failed, 1 skipped"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} passed, 1 failed, 1 skipped", all_cases() - 2)),
+        "{stdout}"
+    );
     assert!(stdout.contains("FAIL  route-header"), "{stdout}");
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
     assert!(
@@ -402,7 +412,7 @@ fn start_gateway_with_a_variant_fails_exactly_its_case() {
         output.stderr_str()
     );
     assert!(
-        stdout.contains("10 passed, 1 failed, 0 skipped"),
+        stdout.contains(&format!("{} passed, 1 failed, 0 skipped", all_cases() - 1)),
         "{stdout}"
     );
     assert!(stdout.contains("FAIL  route-prefix-segment"), "{stdout}");
@@ -419,6 +429,7 @@ fn an_interrupted_local_run_stops_its_gateway_and_exits_130() {
     let Some(program) = haproxy() else { return };
     let ports: [u16; 6] = std::array::from_fn(|_| gateways::free_port().unwrap());
     let replica_list = ports.map(|port| port.to_string()).join(",");
+    let reports = tempfile::tempdir().unwrap();
     let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
         .arg("conformance")
         .args([
@@ -429,6 +440,8 @@ fn an_interrupted_local_run_stops_its_gateway_and_exits_130() {
             "health-checks-off",
         ])
         .args(["--replica-ports", &replica_list, "--deadline", "120"])
+        .arg("--report-dir")
+        .arg(reports.path())
         .env("HAPROXY", &program)
         .env_remove("GITHUB_ACTIONS");
     let mut xtask = exec::Shell::new().spawn(&cmd).unwrap();
@@ -457,6 +470,26 @@ fn an_interrupted_local_run_stops_its_gateway_and_exits_130() {
         std::net::TcpStream::connect(address).is_err(),
         "the gateway at {address} is still listening after xtask exited"
     );
+    // The reports say the run was interrupted, and call nothing unsupported that was not
+    // declared (HAProxy declares nothing).
+    let json = std::fs::read_to_string(reports.path().join("conformance.json")).unwrap();
+    let results: conformance::SuiteResults = serde_json::from_str(&json).unwrap();
+    assert!(results.interrupted, "{json}");
+    let summary = std::fs::read_to_string(reports.path().join("summary.md")).unwrap();
+    assert!(
+        summary.lines().next().unwrap().ends_with("interrupted"),
+        "{summary}"
+    );
+    let yaml = std::fs::read_to_string(reports.path().join("conformance-report.yaml")).unwrap();
+    assert!(
+        yaml.contains("result: interrupted") && !yaml.contains("unsupportedFeatures"),
+        "{yaml}"
+    );
+    let junit = std::fs::read_to_string(reports.path().join("junit.xml")).unwrap();
+    assert!(
+        junit.contains(r#"<property name="interrupted" value="true"/>"#),
+        "{junit}"
+    );
 }
 
 #[test]
@@ -464,15 +497,94 @@ fn list_prints_every_case_and_needs_no_gateway() {
     let output = xtask(&["--list"]);
     assert_eq!(output.status.code(), Some(0), "{}", output.stderr_str());
     let stdout = output.stdout_str();
-    for case in conformance::cases::names() {
+    for case in &conformance::cases::CASES {
+        let line = stdout
+            .lines()
+            .find(|line| line.starts_with(case.name))
+            .unwrap_or_else(|| panic!("{} missing from\n{stdout}", case.name));
+        for upstream in case.upstream {
+            assert!(line.contains(upstream), "{line}");
+        }
         assert!(
-            stdout.lines().any(|line| line.starts_with(case)),
-            "{case} missing from\n{stdout}"
+            line.contains(case.feature) && line.contains(case.support.as_str()),
+            "{line}"
         );
     }
+    assert!(
+        stdout.contains("route-path-order") && stdout.contains("HTTPRoutePathMatchOrder"),
+        "{stdout}"
+    );
     assert_eq!(
         xtask(&["--list", "--local"]).status.code(),
         Some(2),
         "--list takes nothing else"
     );
+}
+
+#[test]
+fn an_unwritable_report_dir_is_bad_input_before_any_case_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let report_dir = file.join("reports");
+    let port = gateways::free_port().unwrap();
+    let output = xtask(&[
+        "--gateway-url",
+        &format!("http://127.0.0.1:{port}"),
+        "--report-dir",
+        report_dir.to_str().unwrap(),
+    ]);
+    let stderr = output.stderr_str();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--report-dir") && stderr.contains("cannot create it"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("conformance cases"),
+        "no case ran: {stderr}"
+    );
+
+    // A missing directory is created.
+    let created = dir.path().join("new/reports");
+    let output = xtask(&[
+        "--gateway-url",
+        &format!("http://127.0.0.1:{port}"),
+        "--deadline",
+        "1",
+        "--report-dir",
+        created.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", output.stderr_str());
+    assert!(created.join("conformance.json").is_file());
+}
+
+/// Two local runs at once, each starting its own replicas and HAProxy on ports the system
+/// picks: neither collides with the other, both pass.
+#[test]
+fn two_local_runs_at_once_both_pass() {
+    let Some(program) = haproxy() else { return };
+    let run = || {
+        let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
+            .arg("conformance")
+            .args(["--local", "--start-gateway", "haproxy"])
+            .env("HAPROXY", &program)
+            .env_remove("GITHUB_ACTIONS")
+            .timeout(Duration::from_secs(300));
+        exec::Shell::new().run_unchecked(&cmd).unwrap()
+    };
+    let (first, second) = std::thread::scope(|scope| {
+        let first = scope.spawn(run);
+        let second = scope.spawn(run);
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    for (name, output) in [("first", first), ("second", second)] {
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "the {name} run failed:\n{}\n{}",
+            output.stdout_str(),
+            output.stderr_str()
+        );
+    }
 }

@@ -486,7 +486,7 @@ fn script_a_healthy_release(run: &Run) -> cluster::fixture::Fixture {
             .stdout(gateway_json),
         )
         .unwrap();
-    for route in &fixture.routes {
+    for route in fixture.routes.iter().chain(&fixture.accepted_only) {
         let route_json = format!(
             r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"status":{{"parents":[{{"controllerName":"kgateway.dev/kgateway","parentRef":{{"name":"{}","namespace":"{}"}},"conditions":[{},{}]}}]}}}}"#,
             route.name,

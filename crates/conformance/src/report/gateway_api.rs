@@ -2,7 +2,9 @@
 //! `gateway.networking.k8s.io/v1`), the shape of upstream's `conformance/apis/v1`: an
 //! implementation block, the Gateway API version and channel, and one profile whose core and
 //! extended results carry `Passed`/`Skipped`/`Failed` statistics and the skipped and failed
-//! test names. Keys are emitted in the order upstream's published reports list them.
+//! test names. Tests are named as upstream names them (a case stands for the upstream tests in
+//! `CaseInfo::upstream`; a check upstream has no test for keeps its own name), so a maintainer
+//! can compare the report with the upstream suite's. Keys are emitted in the order upstream's published reports list them.
 
 use serde::Serialize;
 
@@ -11,6 +13,10 @@ use crate::results::{CaseResult, Outcome, SuiteResults, SupportLevel};
 
 /// The profile our cases belong to: HTTP routing through a Gateway.
 pub const PROFILE: &str = "GATEWAY-HTTP";
+
+/// The result of every profile status of an interrupted run (beside upstream's `success`,
+/// `partial` and `failure`): incomplete results must not read as a verdict on the gateway.
+pub const INTERRUPTED: &str = "interrupted";
 
 #[derive(Serialize)]
 struct ConformanceReport<'a> {
@@ -86,31 +92,41 @@ pub fn conformance_report_yaml(results: &SuiteResults) -> String {
     };
     let core_cases = level(SupportLevel::Core);
     let extended_cases = level(SupportLevel::Extended);
-    let core = status(&core_cases);
+    let mut core = status(&core_cases);
     let extended = (!extended_cases.is_empty()).then(|| {
+        // Only what the run's configuration declared is unsupported. A case skipped for any
+        // other reason (an interrupt, a dead listener, a missing replica control) says nothing
+        // about the gateway's support: its feature is listed as supported and the case as
+        // skipped.
+        let mut unsupported: Vec<String> = results.unsupported_features.clone();
+        unsupported.sort();
+        unsupported.dedup();
         let mut supported: Vec<String> = Vec::new();
-        let mut unsupported: Vec<String> = Vec::new();
         for case in &extended_cases {
-            // A feature is unsupported when its case was skipped, supported when it ran.
-            let list = if case.outcome.is_skipped() {
-                &mut unsupported
-            } else {
-                &mut supported
-            };
-            if !list.contains(&case.feature) {
-                list.push(case.feature.clone());
+            if !unsupported.contains(&case.feature) && !supported.contains(&case.feature) {
+                supported.push(case.feature.clone());
             }
         }
         supported.sort();
-        unsupported.sort();
-        unsupported.retain(|feature| !supported.contains(feature));
         ExtendedStatus {
             status: status(&extended_cases),
             supported_features: supported,
             unsupported_features: unsupported,
         }
     });
-    let summary = summary(&core, extended.as_ref().map(|extended| &extended.status));
+    let mut extended = extended;
+    if results.interrupted {
+        core.result = INTERRUPTED;
+        if let Some(extended) = &mut extended {
+            extended.status.result = INTERRUPTED;
+        }
+    }
+    let mut summary = summary(&core, extended.as_ref().map(|extended| &extended.status));
+    if results.interrupted {
+        summary = format!(
+            "Interrupted: the run was stopped before every test ran, so these results are incomplete. {summary}"
+        );
+    }
     let report = ConformanceReport {
         api_version: "gateway.networking.k8s.io/v1",
         kind: "ConformanceReport",
@@ -145,19 +161,57 @@ pub fn conformance_report_yaml(results: &SuiteResults) -> String {
     )
 }
 
+/// How one reported test name fared over the cases that stand for it.
+#[derive(Clone, Copy, PartialEq)]
+enum Fate {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// The test names a case is reported under: the upstream conformance tests it corresponds to,
+/// or its own name when upstream has no such test.
+fn reported_names(case: &CaseResult) -> Vec<String> {
+    if case.upstream.is_empty() {
+        vec![case.name.clone()]
+    } else {
+        case.upstream.clone()
+    }
+}
+
 fn status(cases: &[&CaseResult]) -> Status {
-    let names = |keep: fn(&Outcome) -> bool| -> Vec<String> {
-        cases
+    // Several cases can stand for one upstream test (HTTPRouteMatching): it failed if any of
+    // them failed, was skipped if any was skipped, and passed only if all passed.
+    let mut fates: Vec<(String, Fate)> = Vec::new();
+    for case in cases {
+        let fate = match case.outcome {
+            Outcome::Passed => Fate::Passed,
+            Outcome::Failed { .. } => Fate::Failed,
+            Outcome::Skipped { .. } => Fate::Skipped,
+        };
+        for name in reported_names(case) {
+            match fates.iter_mut().find(|(known, _)| *known == name) {
+                Some((_, known)) => {
+                    if fate == Fate::Failed || (fate == Fate::Skipped && *known == Fate::Passed) {
+                        *known = fate;
+                    }
+                }
+                None => fates.push((name, fate)),
+            }
+        }
+    }
+    let names = |keep: Fate| -> Vec<String> {
+        fates
             .iter()
-            .filter(|case| keep(&case.outcome))
-            .map(|case| case.name.clone())
+            .filter(|(_, fate)| *fate == keep)
+            .map(|(name, _)| name.clone())
             .collect()
     };
-    let failed_tests = names(Outcome::is_failed);
-    let skipped_tests = names(Outcome::is_skipped);
+    let failed_tests = names(Fate::Failed);
+    let skipped_tests = names(Fate::Skipped);
     let statistics = Statistics {
         failed: failed_tests.len(),
-        passed: cases.iter().filter(|case| case.outcome.is_passed()).count(),
+        passed: names(Fate::Passed).len(),
         skipped: skipped_tests.len(),
     };
     // Upstream's rule: any failure is a failure; no failure but skips is partial.
@@ -188,6 +242,10 @@ fn describe(status: &Status) -> String {
     let plural =
         |count: usize, word: &str| format!("{count} {word}{}", if count == 1 { "" } else { "s" });
     match status.result {
+        INTERRUPTED => format!(
+            "were interrupted after {} passed, {} failed and {} skipped",
+            status.statistics.passed, status.statistics.failed, status.statistics.skipped
+        ),
         "failure" if status.statistics.skipped > 0 => format!(
             "failed with {} and {}",
             plural(status.statistics.failed, "test failure"),

@@ -12,8 +12,14 @@ use crate::results::{Outcome, SuiteResults};
 pub fn junit_xml(results: &SuiteResults) -> String {
     let implementation = &results.implementation;
     let mut suite = TestSuite::new(format!(
-        "conformance: {} {}",
-        implementation.project, implementation.version
+        "conformance: {} {}{}",
+        implementation.project,
+        implementation.version,
+        if results.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        }
     ));
     suite.set_time(results.duration);
     // quick-junit takes a chrono timestamp; the attribute is plain text, so pass our own.
@@ -26,6 +32,9 @@ pub fn junit_xml(results: &SuiteResults) -> String {
     suite
         .extra
         .insert("skipped".into(), results.tally().skipped.to_string().into());
+    if results.interrupted {
+        suite.add_property(Property::new("interrupted", "true"));
+    }
     suite.add_properties([
         Property::new("implementation.project", implementation.project.as_str()),
         Property::new("implementation.version", implementation.version.as_str()),
@@ -63,6 +72,9 @@ pub fn junit_xml(results: &SuiteResults) -> String {
         test_case
             .set_classname(format!("conformance.{}", case.support.as_str()))
             .set_time(case.duration);
+        if !case.upstream.is_empty() {
+            test_case.add_property(Property::new("upstream", case.upstream.join(", ")));
+        }
         test_case.add_properties([
             Property::new("feature", case.feature.as_str()),
             Property::new("support", case.support.as_str()),
@@ -76,8 +88,13 @@ pub fn junit_xml(results: &SuiteResults) -> String {
                 ));
             }
         }
-        if !case.description.is_empty() {
-            test_case.set_system_out(case.description.as_str());
+        let system_out: Vec<&str> = [Some(case.description.as_str()), case.decision.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|text| !text.is_empty())
+            .collect();
+        if !system_out.is_empty() {
+            test_case.set_system_out(system_out.join("\n"));
         }
         suite.add_test_case(test_case);
     }

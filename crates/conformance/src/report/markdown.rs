@@ -19,7 +19,9 @@ pub fn markdown(results: &SuiteResults) -> String {
     let tally = results.tally();
     let implementation = &results.implementation;
     let mut out = String::new();
-    let verdict = if results.success() {
+    let verdict = if results.interrupted {
+        "⏹️ interrupted"
+    } else if results.success() {
         "✅ passed"
     } else {
         "❌ failed"
@@ -41,8 +43,13 @@ pub fn markdown(results: &SuiteResults) -> String {
         results.gateway_api.version,
         results.gateway_api.channel
     );
-    out.push_str("| Case | Feature | Support | Result | Requests | Time | Note |\n");
-    out.push_str("|---|---|---|---|---|---|---|\n");
+    if results.interrupted {
+        out.push_str("The run was interrupted before every case ran: the results below are incomplete, and cases not run are skipped.\n\n");
+    }
+    out.push_str(
+        "| Case | Upstream test | Feature | Support | Result | Requests | Time | Note |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
     for case in &results.cases {
         let (result, note) = match &case.outcome {
             Outcome::Passed => ("✅ passed", String::new()),
@@ -51,8 +58,13 @@ pub fn markdown(results: &SuiteResults) -> String {
         };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {result} | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {result} | {} | {} | {} |",
             case.name,
+            if case.upstream.is_empty() {
+                "-".to_owned()
+            } else {
+                cell(&case.upstream.join(", "))
+            },
             cell(&case.feature),
             case.support.as_str(),
             case.requests,
@@ -60,6 +72,9 @@ pub fn markdown(results: &SuiteResults) -> String {
             cell(&note)
         );
     }
+    out.push_str(
+        "\n_Requests_ counts every request a case sent, including attempts while waiting for the gateway to become consistent; an observed split counts only the responses its test judged (the decision under it says how many were sent, answered and counted).\n",
+    );
     let splits: Vec<_> = results
         .cases
         .iter()
@@ -76,6 +91,9 @@ pub fn markdown(results: &SuiteResults) -> String {
                 split.total(),
                 split_lines(split).join("\n")
             );
+            if let Some(decision) = &case.decision {
+                let _ = writeln!(out, "\n{}", decision.replace('\n', "  \n"));
+            }
         }
     }
     let failures: Vec<_> = results

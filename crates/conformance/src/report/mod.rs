@@ -14,6 +14,7 @@ mod markdown;
 mod time;
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 pub use gateway_api::conformance_report_yaml;
@@ -87,9 +88,12 @@ pub fn write_reports(dir: &Path, results: &SuiteResults) -> Result<Vec<PathBuf>,
                 source,
             }
         };
+        // Created as 0666 less the umask (0644 under the usual 022), like any file a program
+        // writes, instead of the private 0600 of a temporary file.
         let mut file = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
             .suffix(".tmp")
+            .permissions(std::fs::Permissions::from_mode(0o666))
             .tempfile_in(dir)
             .map_err(failed("creating a temporary file for"))?;
         file.write_all(text.as_bytes())

@@ -74,6 +74,7 @@ fn run_suite(kind: Kind, program: &Path, config: &str) -> SuiteResults {
     .unwrap_or_else(|error| panic!("{kind} starts: {error}"));
     let mut suite = SuiteConfig::new(&gateway.url(), Mode::Local);
     suite.health_urls = vec![kind.health_url(&ports)];
+    suite.second_listener = Some(ports.second_listener_url());
     suite.replica_controls = fixture.v1_controls();
     suite.unsupported_features = kind.unsupported_features();
     // Long enough for any eviction on a loaded CI machine, short enough for the variants
@@ -186,6 +187,32 @@ fn every_variant_applies_to_its_template() {
             );
             let broken = variant.apply(&good).unwrap();
             assert_ne!(broken, good);
+        }
+    }
+}
+
+/// The core routing behaviours a release can break each have a broken variant in every local
+/// gateway, so each gateway's config is shown to be able to fail them.
+#[test]
+fn every_core_routing_behaviour_has_a_broken_variant_per_gateway() {
+    use conformance::cases;
+    for case in [
+        cases::ROUTE_PATH_ORDER,
+        cases::ROUTE_HEADER,
+        cases::ROUTE_LISTENER_HOSTNAME,
+        cases::ROUTE_ACROSS_ROUTES,
+        cases::ROUTE_HEADER_MODIFIER,
+        cases::ROUTE_REDIRECT,
+        cases::ROUTE_INVALID_BACKEND,
+        cases::LISTENER_SECOND_PORT,
+        cases::ROUTE_PREFIX_SEGMENT,
+        cases::WEIGHTED_SPLIT,
+    ] {
+        for kind in Kind::ALL {
+            assert!(
+                variants(kind).iter().any(|variant| variant.breaks == case),
+                "{kind} has no variant that breaks {case}"
+            );
         }
     }
 }

@@ -20,10 +20,14 @@ fn case(name: &str, feature: &str, support: SupportLevel, outcome: Outcome) -> C
         feature: feature.into(),
         support,
         description: format!("checks {name}"),
+        upstream: conformance::cases::info(name)
+            .map(|info| info.upstream.iter().map(|u| (*u).to_owned()).collect())
+            .unwrap_or_default(),
         outcome,
         duration: Duration::from_millis(1234),
         requests: 3,
         split: None,
+        decision: None,
     }
 }
 
@@ -112,6 +116,8 @@ fn sample() -> SuiteResults {
                 },
             ),
         ],
+        unsupported_features: vec!["HealthCheck".into()],
+        interrupted: false,
     }
 }
 
@@ -352,6 +358,7 @@ fn junit_snapshot() {
                 </properties>
                 <testcase name="route-exact" classname="conformance.core" time="[duration]">
                     <properties>
+                        <property name="upstream" value="HTTPExactPathMatching"/>
                         <property name="feature" value="HTTPRouteExactPathMatching"/>
                         <property name="support" value="core"/>
                         <property name="requests" value="3"/>
@@ -360,6 +367,7 @@ fn junit_snapshot() {
                 </testcase>
                 <testcase name="route-header" classname="conformance.core" time="[duration]">
                     <properties>
+                        <property name="upstream" value="HTTPRouteHeaderMatching"/>
                         <property name="feature" value="HTTPRouteHeaderMatching"/>
                         <property name="support" value="core"/>
                         <property name="requests" value="3"/>
@@ -379,6 +387,7 @@ fn junit_snapshot() {
                 </testcase>
                 <testcase name="weighted-split" classname="conformance.core" time="[duration]">
                     <properties>
+                        <property name="upstream" value="HTTPRouteWeight"/>
                         <property name="feature" value="HTTPRouteWeight"/>
                         <property name="support" value="core"/>
                         <property name="requests" value="251"/>
@@ -436,7 +445,9 @@ fn conformance_report_has_upstreams_shape() {
     assert_eq!(profile["core"]["statistics"]["Passed"], 2);
     assert_eq!(profile["core"]["statistics"]["Failed"], 2);
     assert_eq!(profile["core"]["statistics"]["Skipped"], 0);
-    assert_eq!(profile["core"]["failedTests"][1], "weighted-split");
+    // Reported under the upstream conformance suite's test names.
+    assert_eq!(profile["core"]["failedTests"][0], "HTTPRouteHeaderMatching");
+    assert_eq!(profile["core"]["failedTests"][1], "HTTPRouteWeight");
     assert_eq!(profile["extended"]["result"], "partial");
     assert_eq!(profile["extended"]["skippedTests"][0], "health-eviction");
     assert_eq!(profile["extended"]["unsupportedFeatures"][0], "HealthCheck");
@@ -475,8 +486,8 @@ fn conformance_report_snapshot() {
         profiles:
         - core:
             failedTests:
-            - route-header
-            - weighted-split
+            - HTTPRouteHeaderMatching
+            - HTTPRouteWeight
             result: failure
             statistics:
               Failed: 2
@@ -504,13 +515,15 @@ fn markdown_snapshot() {
 
         2 passed, 2 failed, 1 skipped in [duration] s · local mode · gateway `http://127.0.0.1:8080` · Gateway API v1.6.3 (standard)
 
-        | Case | Feature | Support | Result | Requests | Time | Note |
-        |---|---|---|---|---|---|---|
-        | `route-exact` | HTTPRouteExactPathMatching | core | ✅ passed | 3 | [duration] s |  |
-        | `route-header` | HTTPRouteHeaderMatching | core | ❌ failed | 3 | [duration] s | GET /headers with version: two reached infra-backend-v1, want infra-backend-v2 |
-        | `lb-evenness` | LoadBalancing | core | ✅ passed | 292 | [duration] s |  |
-        | `weighted-split` | HTTPRouteWeight | core | ❌ failed | 251 | [duration] s | infra-backend-v1 got 50.2% of 251 requests, expected 70.0% |
-        | `health-eviction` | HealthCheck | extended | ⏭️ skipped | 3 | [duration] s | nginx has no active health checks |
+        | Case | Upstream test | Feature | Support | Result | Requests | Time | Note |
+        |---|---|---|---|---|---|---|---|
+        | `route-exact` | HTTPExactPathMatching | HTTPRouteExactPathMatching | core | ✅ passed | 3 | [duration] s |  |
+        | `route-header` | HTTPRouteHeaderMatching | HTTPRouteHeaderMatching | core | ❌ failed | 3 | [duration] s | GET /headers with version: two reached infra-backend-v1, want infra-backend-v2 |
+        | `lb-evenness` | - | LoadBalancing | core | ✅ passed | 292 | [duration] s |  |
+        | `weighted-split` | HTTPRouteWeight | HTTPRouteWeight | core | ❌ failed | 251 | [duration] s | infra-backend-v1 got 50.2% of 251 requests, expected 70.0% |
+        | `health-eviction` | - | HealthCheck | extended | ⏭️ skipped | 3 | [duration] s | nginx has no active health checks |
+
+        _Requests_ counts every request a case sent, including attempts while waiting for the gateway to become consistent; an observed split counts only the responses its test judged (the decision under it says how many were sent, answered and counted).
 
         ### Observed splits
 
@@ -742,4 +755,125 @@ fn the_step_summary_stays_under_githubs_limit() {
     let rest = report::bounded_step_summary(&huge, 5000);
     assert!(rest.len() <= 5000);
     assert_eq!(report::bounded_step_summary(&huge, 10), "");
+}
+
+#[test]
+fn report_files_get_the_permissions_of_any_file_the_process_writes() {
+    use std::os::unix::fs::PermissionsExt;
+    let temp = tempfile::tempdir().unwrap();
+    report::write_reports(temp.path(), &sample()).unwrap();
+    // std::fs::write creates with 0666 less the umask: 0644 under the usual 022.
+    let plain = temp.path().join("plain");
+    std::fs::write(&plain, "x").unwrap();
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    for name in [
+        report::JUNIT_FILE,
+        report::CONFORMANCE_REPORT_FILE,
+        report::MARKDOWN_FILE,
+        report::JSON_FILE,
+    ] {
+        assert_eq!(mode(&temp.path().join(name)), mode(&plain), "{name}");
+    }
+    assert_ne!(
+        mode(&plain) & 0o044,
+        0,
+        "the test runs under a umask that lets others read"
+    );
+}
+
+/// A real run interrupted after its first case: every format says so, and no feature is called
+/// unsupported because its case did not run.
+#[test]
+fn an_interrupted_run_says_so_in_every_format_and_declares_nothing_unsupported() {
+    let fixture = conformance::fixture::LocalFixture::start(&[0; 6]).unwrap();
+    let mut config = conformance::SuiteConfig::new(&fixture.replicas[0].server.url(), Mode::Local);
+    config.consistency.deadline = Duration::from_millis(300);
+    let token = config.cancel.clone();
+    let results = conformance::run(&config, &mut |event| {
+        if let conformance::Event::Finished(_) = event {
+            token.cancel(cancel::Reason::Signal(2));
+        }
+    })
+    .unwrap();
+    assert!(results.interrupted);
+    assert!(results.cases[1..].iter().all(|case| matches!(
+        &case.outcome,
+        Outcome::Skipped { reason } if reason.contains("interrupted")
+    )));
+
+    let yaml = report::conformance_report_yaml(&results);
+    let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    let profile = &document["profiles"][0];
+    assert_eq!(profile["core"]["result"], "interrupted", "{yaml}");
+    assert_eq!(profile["extended"]["result"], "interrupted", "{yaml}");
+    assert!(
+        profile["extended"].get("unsupportedFeatures").is_none(),
+        "{yaml}"
+    );
+    let supported = profile["extended"]["supportedFeatures"]
+        .as_sequence()
+        .unwrap();
+    assert!(
+        supported.iter().any(|feature| feature == "HealthCheck"),
+        "{yaml}"
+    );
+    assert!(
+        profile["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Interrupted"),
+        "{yaml}"
+    );
+
+    let junit = report::junit_xml(&results);
+    assert!(
+        junit.contains(r#"<property name="interrupted" value="true"/>"#),
+        "{junit}"
+    );
+    assert!(junit.contains("(interrupted)"), "{junit}");
+
+    let markdown = report::markdown(&results);
+    assert!(
+        markdown.lines().next().unwrap().ends_with("⏹️ interrupted"),
+        "{markdown}"
+    );
+
+    let json: serde_json::Value = serde_json::from_str(&results.to_json()).unwrap();
+    assert_eq!(json["interrupted"], true);
+    assert_eq!(json["unsupported_features"], serde_json::json!([]));
+}
+
+/// A dead listener skips everything behind it: those cases are skipped with that reason, and
+/// their features are not called unsupported.
+#[test]
+fn a_dead_listener_declares_nothing_unsupported() {
+    let port = conformance::gateways::free_port().unwrap();
+    let mut config =
+        conformance::SuiteConfig::new(&format!("http://127.0.0.1:{port}"), Mode::Local);
+    config.consistency.deadline = Duration::from_millis(200);
+    config.unsupported_features = vec!["GatewayHealthEndpoint".into()];
+    let results = conformance::run(&config, &mut |_| {}).unwrap();
+    assert!(!results.interrupted);
+    let skipped_for_listener = results
+        .cases
+        .iter()
+        .filter(|case| matches!(&case.outcome, Outcome::Skipped { reason } if reason.contains("listener-connectivity")))
+        .count();
+    assert!(skipped_for_listener >= 5, "{results:?}");
+    let yaml = report::conformance_report_yaml(&results);
+    let document: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    let extended = &document["profiles"][0]["extended"];
+    // Only the declared feature is unsupported; HealthCheck and LoadBalancing were not run,
+    // which says nothing about the gateway's support for them.
+    assert_eq!(
+        extended["unsupportedFeatures"],
+        serde_yaml_ng::to_value(["GatewayHealthEndpoint"]).unwrap(),
+        "{yaml}"
+    );
+    assert_eq!(extended["result"], "partial", "{yaml}");
+    assert_eq!(
+        document["profiles"][0]["core"]["result"], "failure",
+        "{yaml}"
+    );
+    assert!(!report::markdown(&results).contains("interrupted"));
 }

@@ -46,7 +46,7 @@ fn a_single_replica_passes_connectivity_and_fails_routing_with_what_came_back() 
         panic!("one replica cannot be an even spread");
     };
     assert!(
-        message.starts_with("20 requests to /v1 reached 1 of the 2 infra-backend-v1 replicas"),
+        message.contains("requests to /v1 so far reached 1 of the 2 infra-backend-v1 replicas"),
         "{message}"
     );
 }
@@ -177,4 +177,146 @@ fn a_cancelled_run_skips_what_it_did_not_start() {
             case.name
         );
     }
+}
+
+/// A minimal HTTP/1.1 gateway for tests: each route prefix forwards GETs to the replicas of a
+/// fixed cycle, one request after another, whatever the concurrency. Serves until the test
+/// binary exits.
+fn cycle_gateway(routes: Vec<(&'static str, Vec<std::net::SocketAddr>)>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use conformance::client::{BaseUrl, Client, Request};
+
+    type Route = (&'static str, Vec<Arc<Client>>, AtomicUsize);
+    let routes: Arc<Vec<Route>> = Arc::new(
+        routes
+            .into_iter()
+            .map(|(prefix, cycle)| {
+                let clients = cycle
+                    .into_iter()
+                    .map(|address| {
+                        Arc::new(Client::new(
+                            BaseUrl::parse(&format!("http://{address}")).unwrap(),
+                            Duration::from_secs(10),
+                        ))
+                    })
+                    .collect();
+                (prefix, clients, AtomicUsize::new(0))
+            })
+            .collect(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let routes = Arc::clone(&routes);
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let target = line.split(' ').nth(1).unwrap_or("/").to_owned();
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if header == "\r\n" {
+                            break;
+                        }
+                    }
+                    let path = target.split('?').next().unwrap_or("/");
+                    let route = routes.iter().find(|(prefix, _, _)| {
+                        path == *prefix || path.starts_with(&format!("{prefix}/"))
+                    });
+                    let (status, content_type, body) = match route {
+                        Some((_, clients, next)) => {
+                            let index = next.fetch_add(1, Ordering::SeqCst) % clients.len();
+                            let response = clients[index].send(&Request::get(&target)).unwrap();
+                            let content_type =
+                                response.header("Content-Type").unwrap_or("").to_owned();
+                            (response.status, content_type, response.body)
+                        }
+                        None => (404, "text/plain".to_owned(), b"no route\n".to_vec()),
+                    };
+                    let head = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    if writer.write_all(head.as_bytes()).is_err()
+                        || writer.write_all(&body).is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// `runs` of (replica index, count) expanded into one cycle of addresses.
+fn blocks(fixture: &LocalFixture, runs: &[(usize, usize)]) -> Vec<std::net::SocketAddr> {
+    let addresses = fixture.addresses();
+    runs.iter()
+        .flat_map(|(replica, count)| std::iter::repeat_n(addresses[*replica], *count))
+        .collect()
+}
+
+/// The balancer from the issue: each replica a block of consecutive requests (35 + 35 to the
+/// v1 replicas, then 15 + 15 to v2; 100 + 100 over the v1 replicas). Correct, so both split
+/// cases pass, and the evidence says the block rule decided.
+#[test]
+fn a_correct_gateway_serving_blocks_passes_the_split_cases() {
+    let fixture = LocalFixture::start(&[0; 6]).unwrap();
+    let url = cycle_gateway(vec![
+        ("/v1", blocks(&fixture, &[(0, 100), (1, 100)])),
+        (
+            "/weighted",
+            blocks(&fixture, &[(0, 35), (1, 35), (2, 15), (3, 15)]),
+        ),
+    ]);
+    let mut config = SuiteConfig::new(&url, Mode::Local);
+    config.consistency.deadline = Duration::from_secs(20);
+    for case in [cases::LB_EVENNESS, cases::WEIGHTED_SPLIT] {
+        let result = conformance::run_case(&config, cases::info(case).unwrap());
+        assert_eq!(result.outcome, Outcome::Passed, "{case}: {result:?}");
+        let decision = result.decision.expect("split cases record their decision");
+        assert!(
+            decision.contains("rule: block schedule"),
+            "{case}: {decision}"
+        );
+        assert!(
+            decision.contains("counted by the split test"),
+            "{case}: {decision}"
+        );
+        assert_eq!(result.split.unwrap().total(), 1000, "{case}");
+    }
+}
+
+/// The same blocks ten points off (30 + 30 to v1, 20 + 20 to v2: 60/40) fail weighted-split.
+#[test]
+fn a_gateway_serving_blocks_ten_points_off_fails_weighted_split() {
+    let fixture = LocalFixture::start(&[0; 6]).unwrap();
+    let url = cycle_gateway(vec![(
+        "/weighted",
+        blocks(&fixture, &[(0, 30), (1, 30), (2, 20), (3, 20)]),
+    )]);
+    let mut config = SuiteConfig::new(&url, Mode::Local);
+    config.consistency.deadline = Duration::from_secs(20);
+    let result = conformance::run_case(&config, cases::info(cases::WEIGHTED_SPLIT).unwrap());
+    let Outcome::Failed { message, detail } = result.outcome else {
+        panic!("60/40 is not 70/30: {result:?}")
+    };
+    assert!(
+        message.contains("infra-backend-v1 got 60.0% of all 1000 requests"),
+        "{message}"
+    );
+    assert!(detail.contains("rule: block schedule"), "{detail}");
 }

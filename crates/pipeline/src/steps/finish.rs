@@ -80,30 +80,37 @@ pub fn gateway(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
             }
         }
     };
-    let url = match route {
+    let second_port = inputs
+        .fixture
+        .listener_ports()
+        .into_iter()
+        .find(|listener| *listener != port);
+    let (url, second) = match route {
         Route::Direct { url } => {
             emit.info(format!("reaching the gateway directly at {url}"));
-            url
+            let second = second_port.map(|second| {
+                let host = url.rsplit_once(':').map_or(url.as_str(), |(host, _)| host);
+                format!("{host}:{second}")
+            });
+            (url, second)
         }
         Route::PortForward { why } => {
             emit.info(format!(
                 "reaching the gateway through a port-forward: {why}"
             ));
-            let forward = port_forward::gateway_port_forward(
-                &sh,
-                &kubectl,
-                &gateway.namespace,
-                &gateway.name,
-                port,
-                Duration::from_secs(60),
-            )
-            .map_err(|error| cluster_failure(&error, false))?;
-            let url = forward.url();
-            emit.info(format!("gateway URL {url} ({})", forward.target()));
-            keep(run, forward);
-            url
+            let url = forward_listener(run, &sh, &kubectl, port, true)?
+                .ok_or_else(|| Failure::infra("no port-forward to the gateway"))?;
+            let second = match second_port {
+                Some(second) => forward_listener(run, &sh, &kubectl, second, false)?,
+                None => None,
+            };
+            (url, second)
         }
     };
+    if let Some(second) = second {
+        emit.info(format!("second listener at {second}"));
+        let _ = run.state.second_listener.set(second);
+    }
     let _ = run.state.gateway_url.set(url);
 
     // The eviction case flips one v1 replica's health, straight at the pod, never through the
@@ -144,6 +151,61 @@ pub fn gateway(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
     Ok(())
 }
 
+/// A port-forward to the gateway Service's `listener_port`, kept until cleanup. The main
+/// listener may fall back to the Service's only port; another listener must be exposed by that
+/// exact port, or there is nothing to forward to (None, said as a warning).
+fn forward_listener(
+    run: &Run<'_>,
+    sh: &exec::Shell,
+    kubectl: &cluster::kubectl::Kubectl,
+    listener_port: u16,
+    main: bool,
+) -> Result<Option<String>, Failure> {
+    let emit_line = |line: String| {
+        (run.sink)(crate::event::Event {
+            step: "gateway".to_owned(),
+            kind: if main {
+                crate::event::EventKind::Info(line)
+            } else {
+                crate::event::EventKind::Warning(line)
+            },
+        })
+    };
+    let gateway = run.inputs.fixture.gateway();
+    let (service, port) = port_forward::find_gateway_service(
+        sh,
+        kubectl,
+        &gateway.namespace,
+        &gateway.name,
+        listener_port,
+    )
+    .map_err(|error| cluster_failure(&error, false))?;
+    if !main && port != listener_port && !sh.is_dry_run() {
+        emit_line(format!(
+            "the gateway Service {service} exposes no port {listener_port}: listener-second-port is skipped"
+        ));
+        return Ok(None);
+    }
+    let object = format!("service/{service}");
+    let forward = PortForward::start(
+        sh,
+        kubectl,
+        &Target {
+            object: &object,
+            namespace: &gateway.namespace,
+        },
+        port,
+        Duration::from_secs(60),
+    )
+    .map_err(|error| cluster_failure(&error, false))?;
+    let url = forward.url();
+    if main {
+        emit_line(format!("gateway URL {url} ({})", forward.target()));
+    }
+    keep(run, forward);
+    Ok(Some(url))
+}
+
 fn keep(run: &Run<'_>, forward: PortForward) {
     run.state
         .forwards
@@ -176,6 +238,7 @@ pub fn conformance(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
         .get()
         .cloned()
         .unwrap_or_default();
+    suite.second_listener = run.state.second_listener.get().cloned();
     suite.cancel = context.token.clone();
     suite
         .validate()

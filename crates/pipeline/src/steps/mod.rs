@@ -53,6 +53,8 @@ pub struct State {
     pub provider_started: OnceLock<()>,
     pub charts: Mutex<Vec<helm::Release>>,
     pub gateway_url: OnceLock<String>,
+    /// The Gateway's listener on another port, when it has one.
+    pub second_listener: OnceLock<String>,
     pub replica_controls: OnceLock<Vec<ReplicaControl>>,
     pub forwards: Mutex<Vec<PortForward>>,
     pub results: OnceLock<SuiteResults>,

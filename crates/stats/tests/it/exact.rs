@@ -14,7 +14,7 @@ fn exact_rates_of_the_fixture_designs() {
         (
             evenness(),
             0.5,
-            (9.1e-5_f64, 9.999e-3_f64, 9.999e-3_f64, 429.0_f64),
+            (9.1e-5_f64, 9.85e-3_f64, 9.85e-3_f64, 438.0_f64),
         ),
         (weighted(), 0.7, (9.5e-5, 8.5e-3, 5.1e-3, 294.0)),
     ];
@@ -62,8 +62,10 @@ fn exact_rates_of_the_fixture_designs() {
             "{share}: mean {}",
             correct.mean_requests
         );
-        assert_eq!(test.false_fail(), design.false_fail());
-        assert_eq!(test.false_pass(), below.max(above));
+        // The whole test adds the block rule's share: mistaking independent choices for
+        // blocks (charged to alpha) and passing them on the whole sample (charged to beta).
+        assert!(test.false_fail() > design.false_fail() && test.false_fail() <= ALPHA);
+        assert!(test.false_pass() > below.max(above) && test.false_pass() <= BETA);
     }
 }
 
@@ -99,6 +101,7 @@ fn never_more_than_the_cap() {
     for max_requests in [400, 1000, 2000] {
         let plan = stats::Plan {
             max_requests,
+            max_period: max_requests / 5,
             delta: 0.2,
             ..stats::Plan::default()
         };
@@ -116,6 +119,7 @@ fn never_more_than_the_cap() {
 fn an_unmeetable_plan_is_refused_with_a_fix() {
     let plan = stats::Plan {
         max_requests: 200,
+        max_period: 50,
         ..stats::Plan::default()
     };
     let error = stats::SplitTest::new(&[1.0, 1.0], plan).unwrap_err();

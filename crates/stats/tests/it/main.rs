@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 
 mod api;
+mod block;
 mod exact;
 mod montecarlo;
 

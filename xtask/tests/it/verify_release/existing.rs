@@ -61,6 +61,7 @@ fn script_installed_release(gate: &Gate, labelled: bool) {
     let routes = fixture
         .routes
         .iter()
+        .chain(&fixture.accepted_only)
         .map(|route| {
             Rule::new(
                 "kubectl",

@@ -161,6 +161,7 @@ impl Gate {
         let (envoy, dir) = start_envoy(&self._replicas, variant);
         let listen: std::net::SocketAddr =
             envoy.url().trim_start_matches("http://").parse().unwrap();
+        relay_second_listener(&self.fakes, "conformance-gateway", &envoy);
         self._envoy = envoy;
         self._envoy_dir = dir;
         self.fakes.set_relay(listen).unwrap();
@@ -468,7 +469,7 @@ pub(crate) fn script_cluster(
             .stdout(gateway_json),
         )
         .unwrap();
-    for route in &fixture.routes {
+    for route in fixture.routes.iter().chain(&fixture.accepted_only) {
         let route_json = format!(
             r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"status":{{"parents":[{{"controllerName":"example.com/gateway","parentRef":{{"name":"{}","namespace":"{}"}},"conditions":[{},{}]}}]}}}}"#,
             route.name,
@@ -517,7 +518,7 @@ pub(crate) fn script_cluster(
         )))
         .unwrap();
     let service = format!(
-        r#"{{"items":[{{"metadata":{{"name":"{}","namespace":"{}","labels":{{"gateway.networking.k8s.io/gateway-name":"{}"}}}},"spec":{{"type":"LoadBalancer","ports":[{{"name":"http","port":80}}]}}}}]}}"#,
+        r#"{{"items":[{{"metadata":{{"name":"{}","namespace":"{}","labels":{{"gateway.networking.k8s.io/gateway-name":"{}"}}}},"spec":{{"type":"LoadBalancer","ports":[{{"name":"http","port":80}},{{"name":"http-8080","port":8080}}]}}}}]}}"#,
         gateway.name, gateway.namespace, gateway.name
     );
     fakes
@@ -535,6 +536,28 @@ pub(crate) fn script_cluster(
         .unwrap();
     let listen: std::net::SocketAddr = envoy.url().trim_start_matches("http://").parse().unwrap();
     fakes.set_relay(listen).unwrap();
+    relay_second_listener(fakes, &gateway.name, envoy);
+}
+
+/// The port-forward to the gateway Service's second listener (8080) relays to Envoy's second
+/// listener; put ahead of older rules, so a restarted Envoy is reached.
+pub(crate) fn relay_second_listener(fakes: &FakeTools, service: &str, envoy: &Gateway) {
+    let second: std::net::SocketAddr = envoy
+        .ports
+        .second_listener_url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    prepend_rules(
+        fakes,
+        vec![
+            Rule::new(
+                "kubectl",
+                &["port-forward", &format!("service/{service}"), ":8080"],
+            )
+            .relay(second),
+        ],
+    );
 }
 
 /// A target config for "another implementation": its release carries an image archive, one
