@@ -158,7 +158,10 @@ fn product_text_names_nothing_outside_the_repository() {
     // are not there for a user of the repository.
     let needles = [
         ["../", "shared"].concat(),
-        ["shared", "/"].concat(),
+        ["shared", "/ENVIRONMENT"].concat(),
+        ["shared", "/STYLE"].concat(),
+        ["shared", "/reference"].concat(),
+        ["shared", "/hooks"].concat(),
         ["ENVIRONMENT", ".md"].concat(),
         ["shared ", "ENVIRONMENT"].concat(),
     ];
