@@ -140,9 +140,12 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
             )
         })
         .collect();
+    // A failing step cancels this child (its siblings stop, the reason names the step); a
+    // signal cancels the run's token and, through it, the child: the two never mix.
+    let work = token.child();
     let timings = graph::run(
         &graph,
-        token,
+        &work,
         inputs.dry_run,
         &|name| {
             sink(Event {
@@ -161,6 +164,7 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
     let suite = state.results.get().cloned();
     let record = state.record.get().cloned();
     let (verdict, failing_step) = verdict(&timings, token);
+    drop(work);
     let failing_cases = suite
         .as_ref()
         .map(|results| {

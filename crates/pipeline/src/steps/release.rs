@@ -145,7 +145,11 @@ fn engine_platform(sh: &Shell, docker: &docker::Docker) -> Result<Option<String>
 fn artifact_env(run: &Run<'_>, context: &StepContext<'_>) -> artifact::Env {
     artifact::Env {
         api_base: run.inputs.api_base.clone(),
-        token: run.inputs.token.clone(),
+        token: run
+            .inputs
+            .token
+            .as_ref()
+            .map(|token| token.expose().to_owned()),
         download: run.inputs.download_options(context.token),
         docker: run
             .state
