@@ -470,7 +470,8 @@ fn get_stdout(
 }
 
 /// Waits for every Gateway (Accepted, Programmed, current generation, listeners Programmed),
-/// every HTTPRoute (Accepted and ResolvedRefs for our Gateway) and every backend pod (Ready).
+/// every HTTPRoute (Accepted and ResolvedRefs for our Gateway; Accepted only for the routes of
+/// `unresolved/`) and every backend pod (Ready).
 pub fn wait_ready(
     sh: &Shell,
     kubectl: &Kubectl,
@@ -495,7 +496,13 @@ pub fn wait_ready(
         })?;
     }
     let parent = fixture.gateway();
-    for route in &fixture.routes {
+    // The routes, then those whose missing backend is on purpose (Accepted only).
+    let routes = fixture
+        .routes
+        .iter()
+        .map(|route| (route, false))
+        .chain(fixture.accepted_only.iter().map(|route| (route, true)));
+    for (route, accepted_only) in routes {
         let query = Get {
             resource: "httproutes.gateway.networking.k8s.io",
             name: Some(&route.name),
@@ -504,7 +511,12 @@ pub fn wait_ready(
         };
         let wait = Wait {
             object: route.to_string(),
-            wanted: "Accepted with ResolvedRefs".to_owned(),
+            wanted: if accepted_only {
+                "Accepted (its missing backend is on purpose)"
+            } else {
+                "Accepted with ResolvedRefs"
+            }
+            .to_owned(),
             what: "an HTTPRoute",
             deadline: deadlines.routes,
         };
@@ -514,29 +526,13 @@ pub fn wait_ready(
             deadlines,
             &query,
             &wait,
-            |parsed: HttpRoute| parsed.readiness(&parent.namespace, &parent.name),
-        )?;
-    }
-    for route in &fixture.accepted_only {
-        let query = Get {
-            resource: "httproutes.gateway.networking.k8s.io",
-            name: Some(&route.name),
-            namespace: Some(&route.namespace),
-            selector: None,
-        };
-        let wait = Wait {
-            object: route.to_string(),
-            wanted: "Accepted (its missing backend is on purpose)".to_owned(),
-            what: "an HTTPRoute",
-            deadline: deadlines.routes,
-        };
-        wait_until(
-            sh,
-            kubectl,
-            deadlines,
-            &query,
-            &wait,
-            |parsed: HttpRoute| parsed.accepted(&parent.namespace, &parent.name),
+            |parsed: HttpRoute| {
+                if accepted_only {
+                    parsed.accepted(&parent.namespace, &parent.name)
+                } else {
+                    parsed.readiness(&parent.namespace, &parent.name)
+                }
+            },
         )?;
     }
     for backend in &fixture.backends {

@@ -46,6 +46,35 @@ pub fn message(inputs: &Inputs, outcome: &Outcome) -> notify::Message {
     }
 }
 
+/// A channel's result as run.json keeps it, said as a line (a failure as a warning).
+fn record(
+    sink: &Sink<'_>,
+    channel: &'static str,
+    result: Result<String, notify::NotifyError>,
+) -> Notification {
+    let (delivered, detail) = match result {
+        Ok(detail) => {
+            emit(sink, EventKind::Info(format!("{channel}: {detail}")));
+            (true, detail)
+        }
+        Err(error) => {
+            let detail = error.to_string();
+            emit(
+                sink,
+                EventKind::Warning(format!(
+                    "the {channel} notification could not be delivered: {detail}"
+                )),
+            );
+            (false, detail)
+        }
+    };
+    Notification {
+        channel,
+        delivered,
+        detail,
+    }
+}
+
 /// Tells the configured channels; a dry run says what it would do.
 pub fn send(inputs: &Inputs, outcome: &Outcome, sink: &Sink<'_>) -> Vec<Notification> {
     let settings = &inputs.notify;
@@ -83,71 +112,30 @@ pub fn send(inputs: &Inputs, outcome: &Outcome, sink: &Sink<'_>) -> Vec<Notifica
     if let Some(webhook) = &settings.webhook
         && webhook_wanted(settings.on, &outcome.verdict)
     {
-        results.push(match notify::post_webhook(&message, webhook) {
-            Ok(delivery) => {
-                let detail = format!(
-                    "delivered after {} attempt(s), HTTP {}",
-                    delivery.attempts, delivery.status
-                );
-                emit(sink, EventKind::Info(format!("webhook {detail}")));
-                Notification {
-                    channel: "webhook",
-                    delivered: true,
-                    detail,
-                }
-            }
-            Err(error) => {
-                let detail = error.to_string();
-                emit(
-                    sink,
-                    EventKind::Warning(format!(
-                        "the webhook notification could not be delivered: {detail}"
-                    )),
-                );
-                Notification {
-                    channel: "webhook",
-                    delivered: false,
-                    detail,
-                }
-            }
+        let result = notify::post_webhook(&message, webhook).map(|delivery| {
+            format!(
+                "delivered after {} attempt(s), HTTP {}",
+                delivery.attempts, delivery.status
+            )
         });
+        results.push(record(sink, "webhook", result));
     }
     if let Some(github) = &settings.github {
         let passed = outcome.verdict == Verdict::Passed;
-        results.push(match notify::sync_github_issue(&message, passed, github) {
-            Ok(action) => {
-                let detail = match action {
-                    notify::IssueAction::Opened { number, url } => {
-                        format!("opened issue #{number} ({url})")
-                    }
-                    notify::IssueAction::Commented { number } => {
-                        format!("commented on issue #{number}")
-                    }
-                    notify::IssueAction::Closed { number } => {
-                        format!("closed issue #{number}: this run passed")
-                    }
-                    notify::IssueAction::Nothing => "no open issue to update".to_owned(),
-                };
-                emit(sink, EventKind::Info(format!("GitHub issue: {detail}")));
-                Notification {
-                    channel: "github-issue",
-                    delivered: true,
-                    detail,
+        let result =
+            notify::sync_github_issue(&message, passed, github).map(|action| match action {
+                notify::IssueAction::Opened { number, url } => {
+                    format!("opened issue #{number} ({url})")
                 }
-            }
-            Err(error) => {
-                let detail = error.to_string();
-                emit(
-                    sink,
-                    EventKind::Warning(format!("the GitHub issue could not be updated: {detail}")),
-                );
-                Notification {
-                    channel: "github-issue",
-                    delivered: false,
-                    detail,
+                notify::IssueAction::Commented { number } => {
+                    format!("commented on issue #{number}")
                 }
-            }
-        });
+                notify::IssueAction::Closed { number } => {
+                    format!("closed issue #{number}: this run passed")
+                }
+                notify::IssueAction::Nothing => "no open issue to update".to_owned(),
+            });
+        results.push(record(sink, "github-issue", result));
     }
     results
 }

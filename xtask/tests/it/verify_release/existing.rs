@@ -122,13 +122,11 @@ fn assert_only_kubectl_on_the_named_context(gate: &Gate, kubeconfig: &Path) {
     }
 }
 
-#[test]
-fn a_correct_gateway_passes_and_only_the_runs_labelled_objects_are_deleted() {
-    if !components() {
-        return;
-    }
-    let gate = Gate::new("existing", None);
-    script_installed_release(&gate, true);
+/// A correct gateway on the user's cluster, the run's namespace labelled as the run made it (or,
+/// with `labelled` false, as someone else's): the run passes.
+fn passing_run(name: &str, labelled: bool) -> (Gate, PathBuf, exec::Output) {
+    let gate = Gate::new(name, None);
+    script_installed_release(&gate, labelled);
     let config = kubeconfig(gate.work.path(), CONTEXT);
     let output = gate
         .fakes
@@ -136,6 +134,15 @@ fn a_correct_gateway_passes_and_only_the_runs_labelled_objects_are_deleted() {
         .run_unchecked(&existing_cmd(&gate, &config, CONTEXT, &[]))
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    (gate, config, output)
+}
+
+#[test]
+fn a_correct_gateway_passes_and_only_the_runs_labelled_objects_are_deleted() {
+    if !components() {
+        return;
+    }
+    let (gate, config, _) = passing_run("existing", true);
     assert_only_kubectl_on_the_named_context(&gate, &config);
     // The applied fixture lives in the run's namespace, every object labelled with the run id,
     // its backends on the image the config names.
@@ -191,15 +198,7 @@ fn a_namespace_without_the_runs_label_is_never_deleted() {
     if !components() {
         return;
     }
-    let gate = Gate::new("existing-foreign", None);
-    script_installed_release(&gate, false);
-    let config = kubeconfig(gate.work.path(), CONTEXT);
-    let output = gate
-        .fakes
-        .shell()
-        .run_unchecked(&existing_cmd(&gate, &config, CONTEXT, &[]))
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let (gate, _, output) = passing_run("existing-foreign", false);
     assert!(
         output.stderr_str().contains(&format!(
             "namespace {NAMESPACE} does not carry release-gate.run={RUN_ID}"
