@@ -309,7 +309,11 @@ pub fn case_line(case: &conformance::results::CaseResult) -> String {
 /// After a failure, before anything is deleted.
 pub fn diagnostics(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
-    let exists = run
+    // The user's cluster always exists; a throwaway one only once the cluster step made it.
+    let exists = matches!(
+        run.inputs.target_cluster,
+        crate::inputs::Target::Existing { .. }
+    ) || run
         .state
         .cluster
         .lock()

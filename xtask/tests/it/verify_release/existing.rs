@@ -125,7 +125,18 @@ fn assert_only_kubectl_on_the_named_context(gate: &Gate, kubeconfig: &Path) {
 /// A correct gateway on the user's cluster, the run's namespace labelled as the run made it (or,
 /// with `labelled` false, as someone else's): the run passes.
 fn passing_run(name: &str, labelled: bool) -> (Gate, PathBuf, exec::Output) {
-    let gate = Gate::new(name, None);
+    let (gate, config, output) = run_existing(name, None, labelled);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    (gate, config, output)
+}
+
+/// A run on the user's cluster in front of Envoy (or its broken `variant`).
+fn run_existing(
+    name: &str,
+    variant: Option<&str>,
+    labelled: bool,
+) -> (Gate, PathBuf, exec::Output) {
+    let gate = Gate::new(name, variant);
     script_installed_release(&gate, labelled);
     let config = kubeconfig(gate.work.path(), CONTEXT);
     let output = gate
@@ -133,8 +144,37 @@ fn passing_run(name: &str, labelled: bool) -> (Gate, PathBuf, exec::Output) {
         .shell()
         .run_unchecked(&existing_cmd(&gate, &config, CONTEXT, &[]))
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     (gate, config, output)
+}
+
+#[test]
+fn a_failure_on_the_users_cluster_is_diagnosed_then_its_namespace_removed() {
+    if !components() {
+        return;
+    }
+    let (gate, config, output) = run_existing("existing-broken", Some("weights-50-50"), true);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let diagnostics = gate.artifacts_dir().join("diagnostics");
+    for file in ["events.txt", "gateways.txt", "index.txt"] {
+        assert!(
+            diagnostics.join(file).is_file(),
+            "{file} missing\n{}",
+            text(&output)
+        );
+    }
+    // The controller's pods by the configured label, the proxy's by the gateway-name label.
+    let index = std::fs::read_to_string(diagnostics.join("index.txt")).unwrap();
+    assert!(index.contains("--context staging-east"), "{index}");
+    assert!(
+        gate.fakes.calls_of("kubectl").iter().any(|call| call.has(&[
+            "delete",
+            "namespace",
+            NAMESPACE
+        ])),
+        "{}",
+        text(&output)
+    );
+    assert_only_kubectl_on_the_named_context(&gate, &config);
 }
 
 #[test]
