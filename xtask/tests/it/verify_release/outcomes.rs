@@ -406,3 +406,28 @@ fn under_github_actions_each_step_is_one_group_and_the_summary_is_appended() {
         "{summary}"
     );
 }
+
+#[test]
+fn without_a_docker_engine_the_verification_could_not_run() {
+    if !components() {
+        return;
+    }
+    let mut gate = Gate::new("no-engine", None);
+    // A docker CLI whose engine does not answer, as when the daemon is stopped.
+    let cli = gate.work.path().join("docker-down");
+    std::fs::write(
+        &cli,
+        "#!/bin/sh\necho 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&cli, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    gate.docker = cli;
+    let output = gate.run(&[]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert!(
+        output.stdout_str().contains("failing step: tools"),
+        "{}",
+        text(&output)
+    );
+    gate.assert_nothing_leaked(&output);
+}
