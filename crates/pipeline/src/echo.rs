@@ -30,7 +30,15 @@ fn failure(error: image_build::BuildError, shell: &Shell) -> Failure {
     }
 }
 
-/// Plans and builds the echo image `tag` (a dry run plans the commands only).
+/// Whether the host compile failed for want of the pinned toolchain (or its target), rather
+/// than for a fault of the build itself.
+pub fn toolchain_missing(error: &image_build::BuildError) -> bool {
+    matches!(error, image_build::BuildError::Failed { doing, .. }
+        if doing.starts_with("finding the pinned Rust"))
+}
+
+/// Plans and builds the echo image `tag` (a dry run plans the commands only); without the
+/// pinned toolchain on the host, it compiles inside the pinned rust image instead.
 pub fn build(
     sh: &Shell,
     docker: &Docker,
@@ -98,7 +106,32 @@ pub fn build(
             lines,
         });
     }
-    let report = echo::build(sh, docker, &plan, pins).map_err(|error| failure(error, sh))?;
+    let report = match echo::build(sh, docker, &plan, pins) {
+        Ok(report) => report,
+        // No pinned toolchain on this host: the pinned rust image compiles it instead, which
+        // docker pulls where a registry is reachable (the toolchain is then the pinned one by
+        // construction, and the proof reads the binary either way).
+        Err(error) if toolchain_missing(&error) => {
+            lines.push(format!(
+                "{error}; compiling inside {} instead (docker pulls it)",
+                echo::rust_image(&pins.build.rust)
+            ));
+            let inside = echo::plan(&EchoRequest {
+                rust_image_available: true,
+                ..request
+            })
+            .map_err(|error| failure(error, sh))?;
+            echo::build(sh, docker, &inside, pins).map_err(|second| {
+                let mut failed = failure(second, sh);
+                failed.message = format!(
+                    "{}; the host has no pinned toolchain either: {error}",
+                    failed.message
+                );
+                failed
+            })?
+        }
+        Err(error) => return Err(failure(error, sh)),
+    };
     if !report.passed() {
         return Err(Failure::infra(format!(
             "the echo image {tag} failed its checks: {}",
@@ -113,4 +146,26 @@ pub fn build(
         },
         lines,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_missing_toolchain_falls_back_to_the_rust_image() {
+        let missing = image_build::BuildError::Failed {
+            doing: "finding the pinned Rust 1.95.0 toolchain".to_owned(),
+            cause: "Rust 1.95.0 is not installed".to_owned(),
+        };
+        assert!(toolchain_missing(&missing));
+        let compile = image_build::BuildError::Failed {
+            doing: "compiling the echo backend".to_owned(),
+            cause: "error[E0308]".to_owned(),
+        };
+        assert!(!toolchain_missing(&compile));
+        assert!(!toolchain_missing(&image_build::BuildError::BadInput(
+            "--tag".to_owned()
+        )));
+    }
 }
