@@ -150,7 +150,6 @@ impl Renderer {
                 return;
             }
             EventKind::Info(text) => text.clone(),
-            EventKind::Planned { purpose, command } => format!("{command}   # {purpose}"),
             EventKind::Warning(text) => {
                 ui::warn(&format!("[{}] {text}", event.step));
                 return;

@@ -17,11 +17,6 @@ pub enum EventKind {
     Info(String),
     /// Something the user must notice that does not fail the step.
     Warning(String),
-    /// A command the step would run (dry run): its purpose and command line.
-    Planned {
-        purpose: String,
-        command: String,
-    },
     Finished(Timing),
 }
 
