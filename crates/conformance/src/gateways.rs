@@ -111,11 +111,13 @@ pub struct Ports {
 impl Ports {
     /// Free loopback ports for the gateway's own listeners, and the given replica ports.
     pub fn free(replicas: [u16; 6]) -> std::io::Result<Ports> {
+        // Four different ports, none of them a replica's.
+        let [listen, second_listen, health, admin] = free_ports::<4>(&replicas)?;
         Ok(Ports {
-            listen: free_port()?,
-            second_listen: free_port()?,
-            health: free_port()?,
-            admin: free_port()?,
+            listen,
+            second_listen,
+            health,
+            admin,
             replicas,
         })
     }
@@ -159,6 +161,34 @@ pub fn free_port() -> std::io::Result<u16> {
     }
     // Everything tried was taken: fall back to whatever the kernel hands out.
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// `N` different free ports, none of them in `exclude`: each candidate stays bound until all
+/// are chosen, so one call never hands out the same port twice.
+pub fn free_ports<const N: usize>(exclude: &[u16]) -> std::io::Result<[u16; N]> {
+    let mut held: Vec<(u16, TcpListener)> = Vec::with_capacity(N);
+    let mut attempts = 0;
+    while held.len() < N {
+        attempts += 1;
+        if attempts > 1000 {
+            return Err(std::io::Error::other(format!(
+                "could not find {N} different free loopback ports"
+            )));
+        }
+        let port = free_port()?;
+        if exclude.contains(&port) || held.iter().any(|(taken, _)| *taken == port) {
+            continue;
+        }
+        // Held until all are chosen; a port taken meanwhile is simply tried again.
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push((port, listener));
+        }
+    }
+    let mut ports = [0; N];
+    for (slot, (port, _)) in ports.iter_mut().zip(&held) {
+        *slot = *port;
+    }
+    Ok(ports)
 }
 
 /// Fills in `{{listen_port}}`, `{{second_listen_port}}`, `{{health_port}}`, `{{admin_port}}`, `{{run_dir}}` and
@@ -340,6 +370,27 @@ impl Gateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_ports_are_distinct_and_avoid_the_excluded() {
+        for _ in 0..50 {
+            let replicas: [u16; 6] = free_ports(&[]).unwrap();
+            let mut sorted = replicas.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 6, "{replicas:?}");
+            let ports = Ports::free(replicas).unwrap();
+            let mine = [ports.listen, ports.second_listen, ports.health, ports.admin];
+            assert!(
+                mine.iter().all(|port| !replicas.contains(port)),
+                "{mine:?} {replicas:?}"
+            );
+            let mut mine = mine.to_vec();
+            mine.sort_unstable();
+            mine.dedup();
+            assert_eq!(mine.len(), 4);
+        }
+    }
 
     #[test]
     fn render_fills_every_placeholder_and_rejects_unknown_ones() {

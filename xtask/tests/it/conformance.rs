@@ -108,7 +108,7 @@ fn bad_usage_exits_2_and_says_how_to_fix_it() {
 /// ten annotations plus the summary appended to the step summary file. Needs no gateway binary.
 #[test]
 fn failing_run_in_github_actions_annotates_and_appends_the_step_summary() {
-    let ports: [u16; 6] = std::array::from_fn(|_| gateways::free_port().unwrap());
+    let ports: [u16; 6] = gateways::free_ports(&[]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("step-summary.md");
     std::fs::write(&summary, "earlier step output\n").unwrap();
@@ -174,7 +174,7 @@ fn local_run(
     report_dir: &Path,
     extra: &[&str],
 ) -> (exec::Output, Gateway) {
-    let replica_ports: [u16; 6] = std::array::from_fn(|_| gateways::free_port().unwrap());
+    let replica_ports: [u16; 6] = gateways::free_ports(&[]).unwrap();
     let ports = Ports::free(replica_ports).unwrap();
     let run_dir = report_dir.join("gateway");
     std::fs::create_dir_all(&run_dir).unwrap();
@@ -387,7 +387,7 @@ fn start_gateway_with_a_variant_fails_exactly_its_case() {
     if !usable {
         return;
     }
-    let ports: [u16; 6] = std::array::from_fn(|_| gateways::free_port().unwrap());
+    let ports: [u16; 6] = gateways::free_ports(&[]).unwrap();
     let replica_list = ports.map(|port| port.to_string()).join(",");
     let envoy = found.unwrap();
     let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
@@ -427,7 +427,7 @@ fn start_gateway_with_a_variant_fails_exactly_its_case() {
 #[test]
 fn an_interrupted_local_run_stops_its_gateway_and_exits_130() {
     let Some(program) = haproxy() else { return };
-    let ports: [u16; 6] = std::array::from_fn(|_| gateways::free_port().unwrap());
+    let ports: [u16; 6] = gateways::free_ports(&[]).unwrap();
     let replica_list = ports.map(|port| port.to_string()).join(",");
     let reports = tempfile::tempdir().unwrap();
     let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
