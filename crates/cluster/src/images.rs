@@ -1,5 +1,5 @@
-//! Images into the cluster: docker pull / inspect (digest) / save / load through the docker
-//! crate's commands, and kind's `load image-archive`. The images a run loads are exactly the
+//! Images into the cluster: docker inspect (image ID) and save through the docker crate's
+//! commands, and kind's `load image-archive`. The images a run loads are exactly the
 //! ones its artifact step recorded ([`RecordedImage`]): each is checked against its recorded
 //! image ID, saved as a single-platform archive when the engine can, and loaded from that file
 //! (`kind load docker-image` fails under Docker's containerd image store, kind#3795).
@@ -55,47 +55,6 @@ pub fn inspect(
         id: info.id,
         repo_digests: info.repo_digests,
     }))
-}
-
-/// Pulls `reference` unless the engine already has it, and returns what it has.
-pub fn ensure_local(
-    sh: &Shell,
-    docker: &Docker,
-    reference: &str,
-) -> Result<Option<ImageId>, ClusterError> {
-    if let Some(found) = inspect(sh, docker, reference)? {
-        return Ok(Some(found));
-    }
-    sh.run(&docker.pull(reference))
-        .map_err(ClusterError::infra(format!("pull image {reference}")))?;
-    if sh.is_dry_run() {
-        // The plan shows the pull a missing image needs; inspecting again adds nothing.
-        return Ok(None);
-    }
-    inspect(sh, docker, reference)
-}
-
-/// `docker save --output ARCHIVE REF…`: the tarball `kind load image-archive` takes.
-pub fn save(
-    sh: &Shell,
-    docker: &Docker,
-    references: &[&str],
-    archive: &Path,
-) -> Result<(), ClusterError> {
-    sh.run(&docker.save(archive, references))
-        .map_err(ClusterError::infra(format!(
-            "save {}",
-            references.join(", ")
-        )))?;
-    Ok(())
-}
-
-/// `docker load --input ARCHIVE`: the references or IDs it loaded.
-pub fn load(sh: &Shell, docker: &Docker, archive: &Path) -> Result<Vec<String>, ClusterError> {
-    let output = sh
-        .run(&docker.load(archive))
-        .map_err(ClusterError::infra(format!("load {}", archive.display())))?;
-    Ok(docker::parse_load(&output.stdout_str()))
 }
 
 /// An image the run recorded (artifacts.json, or the echo image it built): the reference the
@@ -211,39 +170,6 @@ pub fn load_recorded(
         loaded.push(image.reference.clone());
     }
     Ok(loaded)
-}
-
-/// Loads images from the local engine into every node of cluster `name`.
-pub fn load_into_cluster(
-    sh: &Shell,
-    kind: &Kind,
-    name: &str,
-    references: &[String],
-) -> Result<(), ClusterError> {
-    for reference in references {
-        sh.run(&kind.load_docker_image(name, reference))
-            .map_err(ClusterError::infra(format!(
-                "load image {reference} into {name}"
-            )))?;
-    }
-    Ok(())
-}
-
-/// Loads `docker save` archives (as the artifact step recorded them) into cluster `name`.
-pub fn load_archives_into_cluster(
-    sh: &Shell,
-    kind: &Kind,
-    name: &str,
-    archives: &[&Path],
-) -> Result<(), ClusterError> {
-    for archive in archives {
-        sh.run(&kind.load_image_archive(name, archive))
-            .map_err(ClusterError::infra(format!(
-                "load image archive {} into {name}",
-                archive.display()
-            )))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

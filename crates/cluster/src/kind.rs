@@ -1,5 +1,6 @@
 //! kind's CLI as command values: `get clusters`, `create cluster`, `delete cluster`,
-//! `export logs`, `load docker-image`, `load image-archive` (flags as in kind's own `--help`).
+//! `export logs`, `load image-archive` (flags as in kind's own `--help`). Images go in as
+//! archives only: `load docker-image` fails under Docker's containerd image store.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -74,13 +75,6 @@ impl Kind {
             .arg(dir)
             .args(["--name", name])
             .timeout(Duration::from_secs(300))
-    }
-
-    /// `kind load docker-image IMAGE --name N`: copies an image from the local engine.
-    pub fn load_docker_image(&self, name: &str, image: &str) -> Cmd {
-        self.cmd(format!("load image {image} into kind cluster {name}"))
-            .args(["load", "docker-image", image, "--name", name])
-            .timeout(Duration::from_secs(600))
     }
 
     /// `kind load image-archive FILE --name N`: loads a `docker save` tarball.
@@ -218,17 +212,6 @@ mod tests {
         assert_eq!(
             kind.export_logs("x", Path::new("/run/logs")).arg_strings(),
             ["export", "logs", "/run/logs", "--name", "x"]
-        );
-        assert_eq!(
-            kind.load_docker_image("x", "cr.kgateway.dev/kgateway-dev/kgateway:v2.1.0")
-                .arg_strings(),
-            [
-                "load",
-                "docker-image",
-                "cr.kgateway.dev/kgateway-dev/kgateway:v2.1.0",
-                "--name",
-                "x"
-            ]
         );
         assert_eq!(
             kind.load_image_archive("x", Path::new("/a/images.tar"))

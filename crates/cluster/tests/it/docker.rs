@@ -46,20 +46,21 @@ fn inspect_save_and_load_a_local_image() {
         found.repo_digests.is_empty(),
         "a local build has no registry digest"
     );
-    assert_eq!(
-        cluster::images::ensure_local(&sh, &docker, &tag).unwrap(),
-        Some(found.clone()),
-        "present images are not pulled"
-    );
-
+    // The archive `kind load image-archive` gets, saved as the cluster stage saves it.
     let archive = context.path().join("image.tar");
-    cluster::images::save(&sh, &docker, &[&tag], &archive).unwrap();
+    sh.run(&cluster::images::save_command(
+        &docker, &tag, None, &archive,
+    ))
+    .unwrap();
     assert!(archive.metadata().unwrap().len() > 0);
     sh.run(&docker.image_remove(&tag)).unwrap();
     assert_eq!(cluster::images::inspect(&sh, &docker, &tag).unwrap(), None);
 
-    let loaded = cluster::images::load(&sh, &docker, &archive).unwrap();
-    assert_eq!(loaded, std::slice::from_ref(&tag));
+    let output = sh.run(&docker.load(&archive)).unwrap();
+    assert_eq!(
+        docker::parse_load(&output.stdout_str()),
+        std::slice::from_ref(&tag)
+    );
     let again = cluster::images::inspect(&sh, &docker, &tag)
         .unwrap()
         .expect("loaded back");
