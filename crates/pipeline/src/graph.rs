@@ -34,6 +34,23 @@ pub enum Status {
     Skipped(String),
 }
 
+impl When {
+    /// As run.json writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            When::Normal => "normal",
+            When::OnFailure => "on-failure",
+            When::Always => "always",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<When> {
+        [When::Normal, When::OnFailure, When::Always]
+            .into_iter()
+            .find(|when| when.as_str() == text)
+    }
+}
+
 impl Status {
     pub fn is_success(&self) -> bool {
         matches!(self, Status::Succeeded)
@@ -229,29 +246,36 @@ pub fn waves<'s>(steps: &'s [Step<'_>]) -> Result<Vec<Vec<&'s str>>, String> {
     Ok(waves)
 }
 
-/// The least wall time the graph allows: the longest chain of `durations` along the needs.
-pub fn critical_path(steps: &[Step<'_>], durations: &BTreeMap<&str, Duration>) -> Duration {
+/// A step as the lower bound sees it: what it needs, when it runs, how long it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span<'a> {
+    pub name: &'a str,
+    pub needs: Vec<&'a str>,
+    pub when: When,
+    pub duration: Duration,
+}
+
+/// The least wall time any scheduler could take with these durations: the longest chain of
+/// normal steps along their needs, then the end steps (diagnostics, cleanup) one after another.
+/// Spans come in graph order (every need before its dependents), as [`run`] and run.json list
+/// them.
+pub fn critical_path(spans: &[Span<'_>]) -> Duration {
     let mut finish: BTreeMap<&str, Duration> = BTreeMap::new();
-    let Ok(waves) = waves(steps) else {
-        return Duration::ZERO;
-    };
-    for wave in waves {
-        for name in wave {
-            let step = steps.iter().find(|s| s.name == name);
-            let start = step
-                .map(|s| {
-                    s.needs
-                        .iter()
-                        .filter_map(|need| finish.get(need).copied())
-                        .max()
-                        .unwrap_or_default()
-                })
-                .unwrap_or_default();
-            let own = durations.get(name).copied().unwrap_or_default();
-            finish.insert(name, start + own);
+    let mut tail = Duration::ZERO;
+    for span in spans {
+        if span.when != When::Normal {
+            tail += span.duration;
+            continue;
         }
+        let start = span
+            .needs
+            .iter()
+            .filter_map(|need| finish.get(need).copied())
+            .max()
+            .unwrap_or_default();
+        finish.insert(span.name, start + span.duration);
     }
-    finish.values().copied().max().unwrap_or_default()
+    finish.values().copied().max().unwrap_or_default() + tail
 }
 
 enum Message {
@@ -583,18 +607,23 @@ mod tests {
     }
 
     #[test]
-    fn the_critical_path_is_the_longest_chain() {
-        let steps = vec![
-            sleep_step("tools", &[], 0),
-            sleep_step("cluster", &["tools"], 0),
-            sleep_step("assets", &[], 0),
-            sleep_step("charts", &["cluster", "assets"], 0),
+    fn the_critical_path_is_the_longest_chain_then_the_end_steps() {
+        let span = |name, needs: &[&'static str], when, secs| Span {
+            name,
+            needs: needs.to_vec(),
+            when,
+            duration: Duration::from_secs(secs),
+        };
+        let spans = [
+            span("tools", &[], When::Normal, 1),
+            span("cluster", &["tools"], When::Normal, 3),
+            span("assets", &[], When::Normal, 3),
+            span("charts", &["cluster", "assets"], When::Normal, 2),
+            span("diagnostics", &[], When::OnFailure, 0),
+            span("cleanup", &[], When::Always, 1),
         ];
-        let durations: BTreeMap<&str, Duration> =
-            [("tools", 1), ("cluster", 3), ("assets", 3), ("charts", 2)]
-                .into_iter()
-                .map(|(name, secs)| (name, Duration::from_secs(secs)))
-                .collect();
-        assert_eq!(critical_path(&steps, &durations), Duration::from_secs(6));
+        assert_eq!(critical_path(&spans), Duration::from_secs(7));
+        assert_eq!(When::parse(When::OnFailure.as_str()), Some(When::OnFailure));
+        assert_eq!(When::parse("sometimes"), None);
     }
 }

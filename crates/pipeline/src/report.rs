@@ -99,6 +99,7 @@ pub fn run_json(inputs: &Inputs, outcome: &Outcome) -> String {
             json!({
                 "name": timing.name,
                 "needs": timing.needs,
+                "when": timing.when.as_str(),
                 "status": status,
                 "message": message,
                 "started_ms": millis(timing.started),

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use fake_tools::{FakeTools, Rule};
+use pipeline::graph::{Span, When, critical_path};
 use testkit::http::{Reply, Server};
 
 use crate::ui;
@@ -346,45 +347,33 @@ fn measure(bench: &Bench, index: usize) -> anyhow::Result<Row> {
     Ok(bounds(steps, wall))
 }
 
-/// The graph's bounds over the measured steps: normal steps by their needs, then the end
-/// steps (diagnostics, cleanup) one after another.
+/// The graph's bounds over the measured steps: its critical path (the pipeline's own lower
+/// bound) and the sequential sum a straight script would take.
 fn bounds(steps: &[serde_json::Value], wall: Duration) -> Row {
     let millis = |step: &serde_json::Value, key: &str| step[key].as_u64();
-    let duration = |step: &serde_json::Value| match (
-        millis(step, "started_ms"),
-        millis(step, "finished_ms"),
-    ) {
-        (Some(start), Some(end)) => end.saturating_sub(start),
-        _ => 0,
+    let duration = |step: &serde_json::Value| {
+        Duration::from_millis(
+            match (millis(step, "started_ms"), millis(step, "finished_ms")) {
+                (Some(start), Some(end)) => end.saturating_sub(start),
+                _ => 0,
+            },
+        )
     };
-    let mut finish: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
-    // run.json lists steps in graph order, and every need comes before its dependents.
-    let mut tail = 0;
-    for step in steps {
-        let name = step["name"].as_str().unwrap_or_default().to_owned();
-        let needs: Vec<String> = step["needs"]
-            .as_array()
-            .map(|needs| {
-                needs
-                    .iter()
-                    .filter_map(|n| n.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if matches!(name.as_str(), "diagnostics" | "cleanup") {
-            tail += duration(step);
-            continue;
-        }
-        let start = needs
-            .iter()
-            .filter_map(|need| finish.get(need))
-            .max()
-            .copied()
-            .unwrap_or(0);
-        finish.insert(name, start + duration(step));
-    }
-    let critical = finish.values().max().copied().unwrap_or(0) + tail;
-    let sequential: u64 = steps.iter().map(duration).sum();
+    let spans: Vec<Span<'_>> = steps
+        .iter()
+        .map(|step| Span {
+            name: step["name"].as_str().unwrap_or_default(),
+            needs: step["needs"]
+                .as_array()
+                .map(|needs| needs.iter().filter_map(serde_json::Value::as_str).collect())
+                .unwrap_or_default(),
+            when: step["when"]
+                .as_str()
+                .and_then(When::parse)
+                .unwrap_or(When::Normal),
+            duration: duration(step),
+        })
+        .collect();
     let graph = steps
         .iter()
         .filter_map(|step| millis(step, "finished_ms"))
@@ -393,7 +382,7 @@ fn bounds(steps: &[serde_json::Value], wall: Duration) -> Row {
     Row {
         wall,
         graph: Duration::from_millis(graph),
-        critical: Duration::from_millis(critical),
-        sequential: Duration::from_millis(sequential),
+        critical: critical_path(&spans),
+        sequential: spans.iter().map(|span| span.duration).sum(),
     }
 }
