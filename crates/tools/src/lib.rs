@@ -377,6 +377,32 @@ pub fn install_fix(context: &Context, tool: ToolName) -> String {
     }
 }
 
+/// Whether `tool` can be had without a checksum-less download: the wanted version is named by
+/// `$KIND` (etc.), cached, on PATH (its version asked through `sh`), or has a pinned (or
+/// `KIND_SHA256`-style) checksum for this platform. Callers check this before any work, so a
+/// version override without its checksum is refused up front, in a dry run too. The error is
+/// the fix, as [`install_fix`] words it.
+pub fn check_obtainable(sh: &Shell, context: &Context, tool: ToolName) -> Result<(), String> {
+    let Some(pin) = context.pins.tool(tool) else {
+        return Ok(());
+    };
+    if pin.sha256_for(&context.platform).is_some() || context.var(tool.binary_env()).is_some() {
+        return Ok(());
+    }
+    if is_executable(&context.cached_path(tool, &pin.version)) {
+        return Ok(());
+    }
+    if context.find_on_path(tool.as_str()).is_some() && resolve(sh, context, tool).verdict.is_usable()
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "{tool} {} is neither cached nor on PATH, and cannot be downloaded: {}",
+        pin.version.with_v(),
+        install_fix(context, tool)
+    ))
+}
+
 /// The floors that hold even with forced host tools.
 fn floor_violation(context: &Context, tool: ToolName, found: &Version) -> Option<String> {
     match tool {
