@@ -12,9 +12,6 @@ use anyhow::Context as _;
 
 use crate::ui;
 
-/// The API base when `GITHUB_API_URL` is unset (GitHub Actions sets it).
-const DEFAULT_API: &str = "https://api.github.com";
-
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Download and verify a release's assets and images
@@ -37,11 +34,12 @@ pub struct FetchArgs {
     patterns: Vec<String>,
     /// Target config (default: hack/targets/kgateway.toml)
     #[arg(long)]
-    config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
     /// Accept assets with no published checksum; artifacts.json marks them unverified
     #[arg(long)]
     allow_unverified: bool,
-    /// Verified-file cache keyed by sha256 (default: target/artifact-cache)
+    /// Verified-file cache keyed by sha256 (default: $XTASK_ARTIFACT_CACHE, else
+    /// target/artifact-cache)
     #[arg(long, value_name = "DIR")]
     cache: Option<PathBuf>,
     /// Do not read or fill the cache
@@ -49,18 +47,22 @@ pub struct FetchArgs {
     no_cache: bool,
 }
 
-pub fn run(command: Command, token: &exec::Token) -> anyhow::Result<ExitCode> {
+pub fn run(
+    command: Command,
+    settings: &settings::Settings,
+    token: &cancel::Token,
+) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Fetch(args) => fetch(args, token),
+        Command::Fetch(args) => fetch(args, settings, token),
     }
 }
 
-fn fetch(args: FetchArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
-    let config_path = args
-        .config
-        .clone()
-        .unwrap_or_else(|| crate::workspace_root().join(config::DEFAULT_TARGET));
-    let target = config::load(&config_path).map_err(|error| crate::bad_input(error.to_string()))?;
+fn fetch(
+    args: FetchArgs,
+    settings: &settings::Settings,
+    token: &cancel::Token,
+) -> anyhow::Result<ExitCode> {
+    let target = &settings.target;
     let repo = args
         .repo
         .clone()
@@ -94,16 +96,16 @@ fn fetch(args: FetchArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
     artifacts.allow_unverified |= args.allow_unverified;
     let plan = artifact::Plan::from_config(&repo, &tag, &args.dest, &artifacts);
 
-    let cache_dir = if args.no_cache {
+    let mut env = settings.artifact_env(token);
+    env.download.cache_dir = if args.no_cache {
         None
     } else {
         Some(
             args.cache
                 .clone()
-                .unwrap_or_else(|| crate::workspace_root().join("target/artifact-cache")),
+                .unwrap_or_else(|| settings.artifact_cache.clone()),
         )
     };
-    let env = env_for(&artifacts, cache_dir, token);
 
     let sh = exec::Shell::new().with_cancel(token.clone());
     let renderer = Renderer::default();
@@ -125,52 +127,6 @@ fn fetch(args: FetchArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
     };
     summarize(&outcome);
     Ok(ExitCode::SUCCESS)
-}
-
-/// The artifact crate's environment from ours: `GITHUB_API_URL`, `GITHUB_TOKEN`, the download
-/// limits of `[artifacts]`, the cache, the run's token, and the docker CLI.
-pub fn env_for(
-    artifacts: &config::artifacts::Artifacts,
-    cache_dir: Option<PathBuf>,
-    token: &exec::Token,
-) -> artifact::Env {
-    let api_base = std::env::var("GITHUB_API_URL")
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_API.to_owned());
-    let github_token = std::env::var("GITHUB_TOKEN")
-        .ok()
-        .filter(|value| !value.trim().is_empty());
-    artifact::Env {
-        api_base,
-        token: github_token,
-        download: download::Options {
-            max_size: artifacts.max_asset_mib.saturating_mul(1024 * 1024),
-            request_timeout: Duration::from_secs(artifacts.request_timeout_secs),
-            total_timeout: Duration::from_secs(artifacts.total_timeout_secs),
-            retries: artifacts.retries,
-            cache_dir,
-            // Ctrl-C (the handler in main) stops downloads between chunks; `.part` files go.
-            cancel: token.clone(),
-            ..download::Options::default()
-        },
-        docker: find_docker().map(docker::Docker::new),
-    }
-}
-
-/// `$DOCKER`, else `docker` on PATH. Only needed when the release has images to handle; the
-/// artifact step reports clearly when it needs one and there is none.
-fn find_docker() -> Option<PathBuf> {
-    if let Some(docker) = std::env::var_os("DOCKER").filter(|value| !value.is_empty()) {
-        ui::warn(&format!(
-            "$DOCKER={} names the docker CLI to use",
-            docker.to_string_lossy()
-        ));
-        return Some(PathBuf::from(docker));
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join("docker"))
-        .find(|candidate| candidate.is_file())
 }
 
 /// Renders the artifact crate's events: one byte-progress display for the whole fetch (a

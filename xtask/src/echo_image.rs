@@ -31,7 +31,11 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: Args,
+    settings: &settings::Settings,
+    token: &cancel::Token,
+) -> anyhow::Result<ExitCode> {
     // Bad input is refused before anything runs or compiles.
     if let Some(tag) = &args.tag {
         docker::reference::validate(tag).map_err(|error| bad_input(format!("--tag: {error}")))?;
@@ -44,24 +48,29 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
                 .map_err(|error| bad_input(format!("--platform: {error}")))
         })
         .transpose()?;
-    let context = crate::tools::context()?;
-    let pins = &context.pins;
+    let pins = &settings.pins;
     let tag = args.tag.clone().unwrap_or_else(|| pins.images.echo.clone());
     let sh = exec::Shell::new().with_cancel(token.clone());
 
-    // A dry run with --platform asks docker nothing.
-    let docker = if args.dry_run && platform.is_some() {
+    // A dry run asks no engine: without --platform it plans for the host's architecture.
+    let docker = if args.dry_run {
         None
     } else {
-        Some(crate::docker_build::docker_cli(&sh, &context)?)
+        Some(crate::docker_build::docker_cli(&sh, settings)?)
     };
     let (engine, platform_source) = match (platform, &docker) {
         (Some(platform), _) => (platform, "--platform"),
         (None, Some(docker)) => (
-            echo::query_engine_platform(&sh, docker).map_err(crate::docker_build::build_error)?,
+            echo::query_engine_platform(&sh, docker).map_err(crate::lib_error)?,
             "the docker engine's",
         ),
-        (None, None) => unreachable!("docker is resolved when no --platform is given"),
+        (None, None) => (
+            EnginePlatform {
+                arch: image_build::platform::Arch::parse(&settings.host.arch)
+                    .unwrap_or(image_build::platform::Arch::Amd64),
+            },
+            "the host's: a dry run asks no engine; the real run builds for the engine's, or pass --platform",
+        ),
     };
     let rust_image = echo::rust_image(&pins.build.rust);
     let rust_image_available = args.in_image
@@ -69,11 +78,11 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
             .as_ref()
             .is_some_and(|docker| echo::rust_image_present(&sh, docker, &pins.build.rust));
     let request = EchoRequest {
-        root: crate::workspace_root(),
+        root: settings.root.clone(),
         tag,
         engine,
-        host_os: std::env::consts::OS.to_owned(),
-        host_arch: std::env::consts::ARCH.to_owned(),
+        host_os: settings.host.os.clone(),
+        host_arch: settings.host.arch.clone(),
         rust: pins.build.rust.clone(),
         rust_image_available,
         // The rustup proxies: `+<version>` picks the toolchain. ($CARGO is the toolchain's
@@ -81,7 +90,7 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
         cargo: PathBuf::from("cargo"),
         rustc: PathBuf::from("rustc"),
     };
-    let plan = echo::plan(&request).map_err(crate::docker_build::build_error)?;
+    let plan = echo::plan(&request).map_err(crate::lib_error)?;
 
     let show = |line: &str| {
         if args.dry_run {
@@ -99,7 +108,7 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
             if docker.is_some() {
                 format!("the engine has no {rust_image} image")
             } else {
-                format!("the engine was not asked for {rust_image} (a dry run with --platform)")
+                format!("the engine was not asked for {rust_image} (a dry run asks no engine)")
             }
         ));
     }
@@ -138,7 +147,6 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let docker = docker.expect("docker is resolved unless this is a dry run");
-    let report =
-        echo::build(&sh, &docker, &plan, pins).map_err(crate::docker_build::build_error)?;
+    let report = echo::build(&sh, &docker, &plan, pins).map_err(crate::lib_error)?;
     Ok(crate::docker_build::render(&report, args.json))
 }

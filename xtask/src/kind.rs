@@ -64,29 +64,26 @@ pub struct DownArgs {
     pub dry_run: bool,
 }
 
-fn run_dir(dir: Option<PathBuf>, name: &str) -> RunDir {
-    RunDir(dir.unwrap_or_else(|| crate::workspace_root().join("target/kind").join(name)))
+fn run_dir(settings: &settings::Settings, dir: Option<&Path>, name: &str) -> RunDir {
+    RunDir(settings.dev_cluster_dir(name, dir))
 }
 
 /// A library error as xtask reports it: bad input exits 2, everything else 1.
 fn report(error: ClusterError) -> anyhow::Error {
-    if error.is_bad_input() {
-        crate::bad_input(error.to_string())
-    } else {
-        anyhow::Error::new(error)
-    }
+    crate::lib_error(error)
 }
 
 /// The program for `tool`. A real run installs the pinned version when it is missing; a dry run
 /// never downloads: it names the binary the real run would use.
 fn program(
     sh: &Shell,
-    context: &tools::Context,
+    settings: &settings::Settings,
     tool: ToolName,
     dry_run: bool,
 ) -> anyhow::Result<PathBuf> {
+    let context = &settings.tools;
     if !dry_run {
-        return crate::tools::ensure(sh, context, tool);
+        return crate::tools::ensure(sh, settings, tool);
     }
     let resolution = tools::resolve(&Shell::new(), context, tool);
     for notice in &resolution.notices {
@@ -149,7 +146,7 @@ fn show_event(event: Event, dry_run: bool) {
     }
 }
 
-fn shell(run_dir: &RunDir, dry_run: bool, token: &exec::Token) -> anyhow::Result<Shell> {
+fn shell(run_dir: &RunDir, dry_run: bool, token: &cancel::Token) -> anyhow::Result<Shell> {
     let sh = Shell::new()
         .with_dry_run(dry_run)
         .with_cancel(token.clone());
@@ -170,18 +167,18 @@ fn print_plan(sh: &Shell) {
     }
 }
 
-pub fn up(args: UpArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
+pub fn up(
+    args: UpArgs,
+    settings: &settings::Settings,
+    token: &cancel::Token,
+) -> anyhow::Result<ExitCode> {
     // Every input is checked before any tool runs: bad input never leaves a cluster behind.
     cluster::kind::validate_cluster_name(&args.name).map_err(crate::bad_input)?;
     if let Some(tag) = &args.release {
         config::install::validate_release_tag(tag).map_err(crate::bad_input)?;
     }
-    let root = crate::workspace_root();
-    let config_path = args
-        .config
-        .clone()
-        .unwrap_or_else(|| root.join(config::DEFAULT_TARGET));
-    let target = config::load(&config_path).map_err(|error| crate::bad_input(error.to_string()))?;
+    let root = &settings.root;
+    let target = &settings.target;
     let install = &target.install;
     let fixture = match &args.release {
         Some(_) => Some(
@@ -193,20 +190,34 @@ pub fn up(args: UpArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
-    let context = crate::tools::context()?;
-    let pins = context.pins.clone();
-    let run_dir = run_dir(args.dir.clone(), &args.name);
+    let pins = settings.pins.clone();
+    let needed: &[ToolName] = if args.release.is_some() {
+        &[ToolName::Kind, ToolName::Kubectl, ToolName::Helm]
+    } else {
+        &[ToolName::Kind, ToolName::Kubectl]
+    };
+    for &tool in needed {
+        tools::check_obtainable(&Shell::new(), &settings.tools, tool).map_err(crate::bad_input)?;
+    }
+    let run_dir = run_dir(settings, args.dir.as_deref(), &args.name);
     let sh = shell(&run_dir, args.dry_run, token)?;
+    if args.dry_run {
+        ui::out(&format!(
+            "# cluster folder {}; verified downloads cached in {}",
+            run_dir.0.display(),
+            settings.artifact_cache.display()
+        ));
+    }
     let tools = Tools {
-        kind: program(&sh, &context, ToolName::Kind, args.dry_run)?,
-        kubectl: program(&sh, &context, ToolName::Kubectl, args.dry_run)?,
+        kind: program(&sh, settings, ToolName::Kind, args.dry_run)?,
+        kubectl: program(&sh, settings, ToolName::Kubectl, args.dry_run)?,
         helm: if args.release.is_some() {
-            program(&sh, &context, ToolName::Helm, args.dry_run)?
+            program(&sh, settings, ToolName::Helm, args.dry_run)?
         } else {
             PathBuf::from("helm")
         },
         docker: if args.release.is_some() {
-            docker_program(&sh, &context, args.dry_run)?
+            docker_program(&sh, settings, args.dry_run)?
         } else {
             PathBuf::from("docker")
         },
@@ -225,7 +236,7 @@ pub fn up(args: UpArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|chart| helm::Release::for_chart(chart, tag))
                 .collect(),
-            images: release_images(&args, &target, &run_dir, &sh, token)?,
+            images: release_images(&args, settings, &run_dir, &sh, token)?,
             helm_timeout: timeouts.helm(),
             save_platform: None,
         }),
@@ -234,25 +245,21 @@ pub fn up(args: UpArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
     let crds_source = if args.dry_run {
         ui::out(&format!(
             "# download {} to {} and check its sha256 is {}",
-            pipeline::crds::bundle_url(&pins, context.mirror.as_deref()),
-            pipeline::crds::bundle_path(&pins, &run_dir.0).display(),
+            cluster::crds::bundle_url(&pins, settings.tools.mirror.as_deref()),
+            cluster::crds::bundle_path(&pins, &run_dir.0).display(),
             pins.gateway_api.sha256
         ));
-        pipeline::crds::bundle_path(&pins, &run_dir.0)
+        cluster::crds::bundle_path(&pins, &run_dir.0)
     } else {
         ui::info(&format!(
             "-> download the Gateway API CRDs {}",
             pins.gateway_api.version.with_v()
         ));
-        pipeline::crds::fetch_bundle(
+        cluster::crds::fetch_bundle(
             &pins,
-            context.mirror.as_deref(),
+            settings.tools.mirror.as_deref(),
             &run_dir.0,
-            download::Options {
-                cancel: token.clone(),
-                cache_dir: Some(crate::workspace_root().join("target/artifact-cache")),
-                ..download::Options::default()
-            },
+            settings.download_options(token),
         )
         .map_err(anyhow::Error::msg)?
         .0
@@ -373,19 +380,23 @@ fn print_usage(sh: &Shell, spec: &UpSpec, gateway_port: u16, kubectl: &Path, kub
     ));
 }
 
-pub fn down(args: DownArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
+pub fn down(
+    args: DownArgs,
+    settings: &settings::Settings,
+    token: &cancel::Token,
+) -> anyhow::Result<ExitCode> {
     cluster::kind::validate_cluster_name(&args.name).map_err(crate::bad_input)?;
-    let context = crate::tools::context()?;
-    let Some(kind) = any_kind(&context).map(Kind::new) else {
+    let context = &settings.tools;
+    let Some(kind) = any_kind(context).map(Kind::new) else {
         return Err(anyhow::anyhow!(
             "no kind binary anywhere ($KIND, {}, PATH): nothing here can have created a kind cluster to delete; if one exists, install kind with `cargo xtask tools install kind`",
             context.cache_root.join("kind").display()
         ));
     };
     if args.stale {
-        return down_stale(&kind, args.dry_run, token);
+        return down_stale(&kind, settings, args.dry_run, token);
     }
-    let run_dir = run_dir(args.dir.clone(), &args.name);
+    let run_dir = run_dir(settings, args.dir.as_deref(), &args.name);
     let sh = shell(&run_dir, args.dry_run, token)?;
     let outcome = stages::teardown(
         &sh,
@@ -416,9 +427,13 @@ pub fn down(args: DownArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
 }
 
 /// `kind-down --stale`: the clusters of verify-release runs that were killed.
-fn down_stale(kind: &Kind, dry_run: bool, token: &exec::Token) -> anyhow::Result<ExitCode> {
-    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    let owners = pipeline::inputs::runs_root(&crate::workspace_root(), &env).join("owners");
+fn down_stale(
+    kind: &Kind,
+    settings: &settings::Settings,
+    dry_run: bool,
+    token: &cancel::Token,
+) -> anyhow::Result<ExitCode> {
+    let owners = settings.owners_dir();
     let sh = Shell::new()
         .with_dry_run(dry_run)
         .with_cancel(token.clone());
@@ -434,11 +449,15 @@ fn down_stale(kind: &Kind, dry_run: bool, token: &exec::Token) -> anyhow::Result
 }
 
 /// docker for a release install. A dry run needs no engine: it names `docker` from PATH.
-fn docker_program(sh: &Shell, context: &tools::Context, dry_run: bool) -> anyhow::Result<PathBuf> {
+fn docker_program(
+    sh: &Shell,
+    settings: &settings::Settings,
+    dry_run: bool,
+) -> anyhow::Result<PathBuf> {
     if !dry_run {
-        return crate::tools::ensure(sh, context, ToolName::Docker);
+        return crate::tools::ensure(sh, settings, ToolName::Docker);
     }
-    let resolution = tools::resolve(&Shell::new(), context, ToolName::Docker);
+    let resolution = tools::resolve(&Shell::new(), &settings.tools, ToolName::Docker);
     Ok(resolution
         .program()
         .map(Path::to_path_buf)
@@ -449,11 +468,12 @@ fn docker_program(sh: &Shell, context: &tools::Context, dry_run: bool) -> anyhow
 /// against their recorded sha256), or fetched into the run directory now.
 fn release_images(
     args: &UpArgs,
-    target: &config::Target,
+    settings: &settings::Settings,
     run_dir: &RunDir,
     sh: &Shell,
-    token: &exec::Token,
+    token: &cancel::Token,
 ) -> anyhow::Result<Vec<RecordedImage>> {
+    let target = &settings.target;
     let Some(tag) = &args.release else {
         return Ok(Vec::new());
     };
@@ -484,11 +504,7 @@ fn release_images(
             let dest = run_dir.0.join("release");
             let plan =
                 artifact::Plan::from_config(&target.release.repo, tag, &dest, &target.artifacts);
-            let env = crate::artifacts::env_for(
-                &target.artifacts,
-                Some(crate::workspace_root().join("target/artifact-cache")),
-                token,
-            );
+            let env = settings.artifact_env(token);
             ui::info(&format!(
                 "-> fetch {} {tag} into {}",
                 target.release.repo,

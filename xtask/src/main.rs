@@ -57,21 +57,37 @@ enum Command {
     Bench(bench::Command),
 }
 
-/// A mistake in what the user gave us (arguments, config, pin file). Exits with code 2.
-#[derive(Debug)]
-pub struct BadInput(pub String);
+/// Builds an error that exits with code 2: a mistake in what the user gave (arguments, config,
+/// pin file, environment).
+pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(stdx::BadInput::new(message))
+}
 
-impl std::fmt::Display for BadInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+/// A library's error as the xtask reports it: the one exit-code mapping. Bad input (wherever
+/// the library found it) exits 2; anything else is the command's failure.
+pub fn lib_error<E>(error: E) -> anyhow::Error
+where
+    E: stdx::MaybeBadInput + std::error::Error + Send + Sync + 'static,
+{
+    match error.bad_input() {
+        Some(bad) => anyhow::Error::new(bad),
+        None => anyhow::Error::new(error),
     }
 }
 
-impl std::error::Error for BadInput {}
-
-/// Builds an error that exits with code 2.
-pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(BadInput(message.into()))
+/// Loads the settings every subcommand shares, once, from this process's environment.
+fn settings(config: Option<PathBuf>) -> anyhow::Result<settings::Settings> {
+    let settings = settings::Settings::load(
+        &settings::Request {
+            root: workspace_root(),
+            config,
+        },
+        settings::Env::new(std::env::vars()),
+    )?;
+    for notice in &settings.notices {
+        ui::notice(notice);
+    }
+    Ok(settings)
 }
 
 /// The workspace root: where `hack/versions.toml` and `target/` live.
@@ -91,7 +107,7 @@ pub fn workspace_root() -> PathBuf {
 /// reason: every wait, download and command of the run observes it, the callers unwind through
 /// their cleanup (log export, cluster deletion, guards), and the process exits 128 + signal.
 /// Children run in their own process groups, so a terminal's Ctrl-C reaches only us.
-fn watch_signals(token: &exec::Token) {
+fn watch_signals(token: &cancel::Token) {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
         Ok(signals) => signals,
@@ -105,10 +121,10 @@ fn watch_signals(token: &exec::Token) {
     let token = token.clone();
     std::thread::spawn(move || {
         for signal in signals.forever() {
-            if token.cancel(exec::Reason::Signal(signal)) {
+            if token.cancel(cancel::Reason::Signal(signal)) {
                 ui::warn(&format!(
                     "{}: stopping running commands, then cleaning up",
-                    exec::Reason::Signal(signal)
+                    cancel::Reason::Signal(signal)
                 ));
             } else {
                 ui::warn("cleanup is in progress and will finish by itself; it has timeouts");
@@ -117,21 +133,37 @@ fn watch_signals(token: &exec::Token) {
     });
 }
 
+/// The `--config` a subcommand was given (the default target when None).
+fn config_of(command: &Command) -> Option<PathBuf> {
+    match command {
+        Command::VerifyRelease(args) => args.config.clone(),
+        Command::KindUp(args) => args.config.clone(),
+        Command::Artifacts(artifacts::Command::Fetch(args)) => args.config.clone(),
+        Command::Conformance(args) => args.config.clone(),
+        _ => None,
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let token = exec::Token::new();
+    let token = cancel::Token::new();
     watch_signals(&token);
     let result = match cli.command {
-        Command::VerifyRelease(args) => verify_release::run(args, &token),
-        Command::KindUp(args) => kind::up(args, &token),
-        Command::KindDown(args) => kind::down(args, &token),
-        Command::Tools(command) => tools::run(command, &token),
+        // Both read trees and build environments of their own: `versions check --root` reads
+        // another checkout's pin file, and the benchmarks run the product against fakes.
         Command::Versions(command) => versions::run(command),
-        Command::DockerBuild(args) => docker_build::run(args, &token),
-        Command::Artifacts(command) => artifacts::run(command, &token),
-        Command::Conformance(args) => conformance::run(args, &token),
-        Command::EchoImage(args) => echo_image::run(args, &token),
         Command::Bench(command) => bench::run(command),
+        command => settings(config_of(&command)).and_then(|settings| match command {
+            Command::VerifyRelease(args) => verify_release::run(args, &settings, &token),
+            Command::KindUp(args) => kind::up(args, &settings, &token),
+            Command::KindDown(args) => kind::down(args, &settings, &token),
+            Command::Tools(command) => tools::run(command, &settings, &token),
+            Command::DockerBuild(args) => docker_build::run(args, &settings, &token),
+            Command::Artifacts(command) => artifacts::run(command, &settings, &token),
+            Command::Conformance(args) => conformance::run(args, &settings, &token),
+            Command::EchoImage(args) => echo_image::run(args, &settings, &token),
+            Command::Versions(_) | Command::Bench(_) => unreachable!("matched above"),
+        }),
     };
     if let Some(code) = token.reason().and_then(|reason| reason.signal_exit_code()) {
         if let Err(error) = &result {
@@ -144,7 +176,7 @@ fn main() -> ExitCode {
         Err(error) => {
             let bad = error
                 .chain()
-                .any(|cause| cause.downcast_ref::<BadInput>().is_some());
+                .any(|cause| cause.downcast_ref::<stdx::BadInput>().is_some());
             ui::error(&format!("{error:#}"));
             ExitCode::from(if bad { 2 } else { 1 })
         }

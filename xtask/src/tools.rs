@@ -1,16 +1,15 @@
 //! tools check / tools install: the pinned kind, kubectl and helm, and the docker floor.
 //!
-//! Also the entry point other subcommands use to get a tool ([`ensure`]): it resolves the tool
-//! the way `tools check` does and installs the pinned version when it is missing, the way
-//! `GOTOOLCHAIN` fetches a Go, announcing every override it honours.
+//! Also the entry point kind-up uses to get a tool ([`ensure`]): it resolves the tool the way
+//! `tools check` does and installs the pinned version when it is missing, the way `GOTOOLCHAIN`
+//! fetches a Go, with a progress bar.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use pins::{Pins, ToolName};
+use pins::ToolName;
 use tools::{Resolution, Verdict};
 
 use crate::ui;
@@ -26,77 +25,29 @@ pub enum Command {
     },
 }
 
-pub fn run(command: Command, token: &exec::Token) -> anyhow::Result<ExitCode> {
+pub fn run(
+    command: Command,
+    settings: &settings::Settings,
+    token: &cancel::Token,
+) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Check => check(token),
-        Command::Install { tools } => install(&tools, token),
+        Command::Check => check(settings, token),
+        Command::Install { tools } => install(&tools, settings, token),
     }
-}
-
-/// The process environment, taken once: libraries get this snapshot, never `std::env`.
-pub fn env_snapshot() -> BTreeMap<String, String> {
-    std::env::vars().collect()
-}
-
-/// The pin file, read strictly: any problem is bad input (exit 2) naming file, line and fix.
-pub fn load_pins() -> anyhow::Result<Pins> {
-    let path = crate::workspace_root().join(pins::PIN_FILE);
-    pins::load(&path).map_err(|error| crate::bad_input(error.to_string()))
-}
-
-/// The pins with every override in `env` applied; each override used is announced loudly.
-pub fn effective_pins(env: &BTreeMap<String, String>) -> anyhow::Result<Pins> {
-    let (pins, used) = load_pins()?
-        .with_overrides(env, &pins::Platform::current())
-        .map_err(|error| crate::bad_input(error.to_string()))?;
-    for used in used {
-        ui::warn(&used.to_string());
-    }
-    Ok(pins)
-}
-
-/// The resolution context for this machine: effective pins, the environment snapshot and the
-/// cache under `target/tools`.
-pub fn context() -> anyhow::Result<tools::Context> {
-    let env = env_snapshot();
-    let pins = effective_pins(&env)?;
-    // XTASK_TOOLS_DIR lets several checkouts share one cache (and tests use a temporary one).
-    let cache_root = env
-        .get("XTASK_TOOLS_DIR")
-        .filter(|dir| !dir.is_empty())
-        .map_or_else(
-            || crate::workspace_root().join("target/tools"),
-            PathBuf::from,
-        );
-    // XTASK_TOOLS_MIRROR serves `<host>/<path>` of every pinned URL (air-gapped machines, tests).
-    let mirror = env
-        .get("XTASK_TOOLS_MIRROR")
-        .filter(|url| !url.is_empty())
-        .cloned();
-    if let Some(mirror) = &mirror {
-        ui::warn(&format!(
-            "XTASK_TOOLS_MIRROR={mirror}: pinned tools are downloaded from this mirror (checksums from {} still apply)",
-            pins::PIN_FILE
-        ));
-    }
-    Ok(tools::Context::new(pins, env, cache_root, pins::Platform::current()).with_mirror(mirror))
 }
 
 /// The binary to run for `tool`, installing the pinned one first when it is missing or the
-/// wrong version. What `verify-release` and `kind-up` call.
+/// wrong version. What `kind-up` calls.
 pub fn ensure(
     sh: &exec::Shell,
-    context: &tools::Context,
+    settings: &settings::Settings,
     tool: ToolName,
 ) -> anyhow::Result<PathBuf> {
-    let client = download::Client::new(download::Options {
-        cancel: sh.cancel().clone(),
-        ..download::Options::default()
-    });
+    let client = download::Client::new(settings.download_options(sh.cancel()));
     let fetch = tools::http_fetch(&client);
     let progress = ProgressSink::new(tool);
     let (resolution, _) =
-        tools::ensure_installed(sh, context, tool, &*fetch, &mut |done, total| {
+        tools::ensure_installed(sh, &settings.tools, tool, &*fetch, &mut |done, total| {
             progress.update(done, total)
         })
         .with_context(|| format!("installing the pinned {tool}"))?;
@@ -107,10 +58,10 @@ pub fn ensure(
     Ok(resolution.program()?.to_owned())
 }
 
-fn check(token: &exec::Token) -> anyhow::Result<ExitCode> {
-    let context = context()?;
+fn check(settings: &settings::Settings, token: &cancel::Token) -> anyhow::Result<ExitCode> {
+    let context = &settings.tools;
     let sh = exec::Shell::new().with_cancel(token.clone());
-    let resolutions = tools::resolve_all(&sh, &context);
+    let resolutions = tools::resolve_all(&sh, context);
     ui::out(&render_table(&resolutions, &context.pins.docker.minimum));
     for notice in resolutions.iter().flat_map(|r| &r.notices) {
         ui::warn(notice);
@@ -191,19 +142,20 @@ pub fn render_table(resolutions: &[Resolution], docker_minimum: &pins::Version) 
         .join("\n")
 }
 
-fn install(names: &[String], token: &exec::Token) -> anyhow::Result<ExitCode> {
+fn install(
+    names: &[String],
+    settings: &settings::Settings,
+    token: &cancel::Token,
+) -> anyhow::Result<ExitCode> {
     let selected = select(names)?;
-    let context = context()?;
+    let context = &settings.tools;
     let sh = exec::Shell::new().with_cancel(token.clone());
-    let client = download::Client::new(download::Options {
-        cancel: token.clone(),
-        ..download::Options::default()
-    });
+    let client = download::Client::new(settings.download_options(token));
     let fetch = tools::http_fetch(&client);
     let mut failed = false;
     for tool in selected {
         let progress = ProgressSink::new(tool);
-        let result = tools::ensure_installed(&sh, &context, tool, &*fetch, &mut |done, total| {
+        let result = tools::ensure_installed(&sh, context, tool, &*fetch, &mut |done, total| {
             progress.update(done, total)
         });
         match result {

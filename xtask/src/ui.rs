@@ -42,6 +42,17 @@ pub fn error(message: &str) {
     }
 }
 
+/// What the settings loader wants said before any work.
+pub fn notice(notice: &settings::Notice) {
+    match notice {
+        settings::Notice::Override(used) => warn(&used.to_string()),
+        settings::Notice::ToolsMirror(mirror) => warn(&format!(
+            "XTASK_TOOLS_MIRROR={mirror}: pinned tools and the CRD bundles are downloaded from this mirror (checksums from {} still apply)",
+            pins::PIN_FILE
+        )),
+    }
+}
+
 /// Runs `body` inside a foldable group in GitHub Actions, or under a heading elsewhere.
 pub fn group<T>(title: &str, body: impl FnOnce() -> T) -> T {
     if github_actions() {

@@ -64,10 +64,12 @@ pub enum ClusterMode {
     Existing,
 }
 
-pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: Args,
+    settings: &settings::Settings,
+    token: &cancel::Token,
+) -> anyhow::Result<ExitCode> {
     let request = pipeline::Request {
-        root: crate::workspace_root(),
-        config: args.config,
         repo: args.repo,
         tag: args.tag,
         artifacts_dir: args.artifacts_dir,
@@ -80,12 +82,7 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
         notify_on: args.notify_on,
         notify_github_issue: args.notify_github_issue,
     };
-    let env: BTreeMap<String, String> = std::env::vars().collect();
-    let inputs =
-        pipeline::inputs::load(&request, &env).map_err(|error| crate::bad_input(error.0))?;
-    for line in inputs.overrides.iter().chain(&inputs.notices) {
-        ui::warn(line);
-    }
+    let inputs = pipeline::inputs::load(&request, settings.clone())?;
     if inputs.dry_run {
         let notes: Mutex<BTreeMap<String, Vec<String>>> = Mutex::default();
         let outcome = pipeline::run(&inputs, token, &|event| plan_event(&event, &notes));

@@ -214,6 +214,13 @@ impl ArtifactError {
     }
 }
 
+impl stdx::MaybeBadInput for ArtifactError {
+    fn bad_input(&self) -> Option<stdx::BadInput> {
+        self.is_bad_input()
+            .then(|| stdx::BadInput::new(self.to_string()))
+    }
+}
+
 impl fmt::Display for ArtifactError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -87,3 +87,12 @@ impl std::error::Error for ClusterError {
         }
     }
 }
+
+impl stdx::MaybeBadInput for ClusterError {
+    fn bad_input(&self) -> Option<stdx::BadInput> {
+        match self {
+            ClusterError::BadInput(message) => Some(stdx::BadInput::new(message.clone())),
+            _ => None,
+        }
+    }
+}

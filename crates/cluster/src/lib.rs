@@ -16,6 +16,7 @@
 //! cluster, so a killed run's cluster is found and deleted later); and [`port_forward`] (the
 //! gateway URL and a replica's health toggle for the conformance suite).
 
+pub mod crds;
 pub mod dev;
 pub mod diagnostics;
 pub mod fixture;

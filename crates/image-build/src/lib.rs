@@ -260,3 +260,12 @@ pub fn image_executables(
     let _ = sh.run(&docker.container_remove(&container));
     result
 }
+
+impl stdx::MaybeBadInput for BuildError {
+    fn bad_input(&self) -> Option<stdx::BadInput> {
+        match self {
+            BuildError::BadInput(message) => Some(stdx::BadInput::new(message.clone())),
+            _ => None,
+        }
+    }
+}

@@ -42,6 +42,13 @@ impl fmt::Display for PinError {
 
 impl std::error::Error for PinError {}
 
+/// Every pin-file and config-file problem is the user's to fix.
+impl stdx::MaybeBadInput for PinError {
+    fn bad_input(&self) -> Option<stdx::BadInput> {
+        Some(stdx::BadInput::new(self.to_string()))
+    }
+}
+
 /// Reads and validates the pin file at `path`.
 pub fn load(path: &Path) -> Result<Pins, PinError> {
     let text = std::fs::read_to_string(path).map_err(|error| PinError {

@@ -1,10 +1,9 @@
-//! The one loader: the target config, the pin file with its overrides and an environment
-//! snapshot become a run's [`Inputs`]. Everything a user can get wrong is checked here, before
-//! any work, and reported as [`BadInput`] naming the file, line and fix (exit 2). Each crate
-//! translates its own config section; this module only gathers them.
+//! verify-release's inputs: the [`settings::Settings`] every subcommand shares, refined by this
+//! command's flags into a run's [`Inputs`]. Everything a user can get wrong is checked here,
+//! before any work, and reported as [`BadInput`] naming the file, line or flag and the fix
+//! (exit 2). Each crate translates its own config section; this module only gathers them.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,33 +11,14 @@ use cluster::fixture::{Deadlines, Fixture};
 use cluster::helm;
 use cluster::stages::RunDir;
 
-/// The GitHub API base when `GITHUB_API_URL` is unset (GitHub Actions sets it).
-pub const DEFAULT_API: &str = "https://api.github.com";
-
-/// Where runs keep their folders and owner records, relative to the workspace root;
-/// `XTASK_VERIFY_DIR` moves it (several checkouts sharing one, tests using their own).
-pub const RUNS_DIR: &str = "target/verify-release";
-
-/// The folder of runs and owner records for this workspace and environment.
-pub fn runs_root(root: &Path, env: &BTreeMap<String, String>) -> PathBuf {
-    env.get("XTASK_VERIFY_DIR")
-        .map(|dir| dir.trim())
-        .filter(|dir| !dir.is_empty())
-        .map_or_else(|| root.join(RUNS_DIR), PathBuf::from)
-}
-
 /// What the user asked for on the command line.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
-    /// The workspace root (pin file, fixture, target configs, `target/`).
-    pub root: PathBuf,
-    /// `--config`; the default target when None.
-    pub config: Option<PathBuf>,
     /// `--repo`; the target's repository when None.
     pub repo: Option<String>,
     /// `--tag`; the target's tag (usually `latest`) when None.
     pub tag: Option<String>,
-    /// `--artifacts-dir`; `target/verify-release/<tag>-<UTC time>` when None.
+    /// `--artifacts-dir`; `<runs folder>/<tag>-<UTC time>-<run id>` when None.
     pub artifacts_dir: Option<PathBuf>,
     pub keep_cluster: bool,
     pub dry_run: bool,
@@ -64,6 +44,9 @@ pub struct Notify {
     pub github: Option<notify::GithubOptions>,
     /// The environment snapshot's `GITHUB_SERVER_URL`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`.
     pub run_env: BTreeMap<String, String>,
+    /// `[notify] webhook_url_env` names this variable, which is not set: nothing is posted,
+    /// and the run warns and records it.
+    pub unset_webhook_env: Option<String>,
 }
 
 /// Where the run happens.
@@ -84,36 +67,20 @@ pub enum Target {
 /// The label every object of a run on an existing cluster carries.
 pub const RUN_LABEL: &str = "release-gate.run";
 
-/// A mistake in what the user gave: exit 2, before anything ran.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadInput(pub String);
-
-impl fmt::Display for BadInput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BadInput {}
+pub use stdx::BadInput;
 
 /// Everything a run needs, decided before it starts.
 #[derive(Debug, Clone)]
 pub struct Inputs {
-    pub root: PathBuf,
-    pub config_path: PathBuf,
-    pub target: config::Target,
-    /// The pins with every override applied.
-    pub pins: pins::Pins,
-    /// Each override in force, said loudly by the caller and kept in the run's reports.
-    pub overrides: Vec<String>,
-    /// Other things the caller should show before the run (a tools mirror in use).
-    pub notices: Vec<String>,
+    /// What every subcommand shares: pins, the target config, folders, the GitHub API.
+    pub settings: settings::Settings,
     pub repo: String,
     /// As asked (`latest` or a tag); the resolved tag is known after the resolve step.
     pub tag: String,
+    /// The run's id: its cluster (or namespace) is `release-gate-run-<id>`, and its folder
+    /// name ends with it.
+    pub run_id: String,
     pub artifacts_dir: PathBuf,
-    /// Where owner records of throwaway clusters live (shared by every run of this checkout).
-    pub owners_dir: PathBuf,
     pub cluster_name: String,
     /// A throwaway kind cluster, or the user's.
     pub target_cluster: Target,
@@ -121,24 +88,16 @@ pub struct Inputs {
     pub kubeconfig: PathBuf,
     pub keep_cluster: bool,
     pub dry_run: bool,
-    pub api_base: String,
-    /// `GITHUB_TOKEN`: sent to the API origin only, never printed or written (`***` in Debug).
-    pub token: Option<notify::Secret>,
-    pub tools: tools::Context,
     pub fixture: Fixture,
     pub deadlines: Deadlines,
-    /// The host OS (`linux`, `macos`): decides whether the kind network is routable.
-    pub host_os: String,
     pub notify: Notify,
-    /// The sha256-keyed cache of verified downloads (`XTASK_ARTIFACT_CACHE`, default
-    /// `target/artifact-cache`, shared with `cargo xtask artifacts fetch`).
-    pub cache_dir: PathBuf,
 }
 
 impl Inputs {
     /// The charts to install for release `tag`, versions filled in.
     pub fn charts(&self, tag: &str) -> Vec<helm::Release> {
-        self.target
+        self.settings
+            .target
             .install
             .charts
             .iter()
@@ -149,8 +108,8 @@ impl Inputs {
     /// The artifact crate's plan for this run: assets and `artifacts.json` land in the run's
     /// folder, beside its reports.
     pub fn artifact_plan(&self) -> artifact::Plan {
-        let mut artifacts = self.target.artifacts.clone();
-        if self.repo != self.target.release.repo {
+        let mut artifacts = self.settings.target.artifacts.clone();
+        if self.repo != self.settings.target.release.repo {
             // Another repository than the config's: its assets are unknown, take them all.
             artifacts.patterns.clear();
             artifacts.images.clear();
@@ -164,16 +123,24 @@ impl Inputs {
 
     /// The download options every fetch of the run uses, observing `token`.
     pub fn download_options(&self, token: &cancel::Token) -> download::Options {
-        let artifacts = &self.target.artifacts;
-        download::Options {
-            max_size: artifacts.max_asset_mib.saturating_mul(1024 * 1024),
-            request_timeout: Duration::from_secs(artifacts.request_timeout_secs),
-            total_timeout: Duration::from_secs(artifacts.total_timeout_secs),
-            retries: artifacts.retries,
-            cache_dir: Some(self.cache_dir.clone()),
-            cancel: token.clone(),
-            ..download::Options::default()
-        }
+        self.settings.download_options(token)
+    }
+
+    /// Each pin override in force, as the run's reports list it.
+    pub fn overrides(&self) -> Vec<String> {
+        self.settings
+            .notices
+            .iter()
+            .filter_map(|notice| match notice {
+                settings::Notice::Override(used) => Some(used.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Where owner records of throwaway clusters live.
+    pub fn owners_dir(&self) -> PathBuf {
+        self.settings.owners_dir()
     }
 
     /// Whether the fixture's echo image has the health toggle the eviction case flips: ours
@@ -181,28 +148,34 @@ impl Inputs {
     pub fn echo_has_health_toggle(&self) -> bool {
         match self.target_cluster {
             Target::Kind => true,
-            Target::Existing { .. } => self.target.existing.echo_image.is_some(),
+            Target::Existing { .. } => self.settings.target.existing.echo_image.is_some(),
         }
     }
 
     /// The project name reports use.
     pub fn project(&self) -> String {
-        self.target.release.project.clone().unwrap_or_else(|| {
-            self.repo
-                .rsplit('/')
-                .next()
-                .unwrap_or(&self.repo)
-                .to_owned()
-        })
+        self.settings
+            .target
+            .release
+            .project
+            .clone()
+            .unwrap_or_else(|| {
+                self.repo
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(&self.repo)
+                    .to_owned()
+            })
     }
 }
 
 fn bad(message: impl Into<String>) -> BadInput {
-    BadInput(message.into())
+    BadInput::new(message)
 }
 
-/// The run's folder name: `<tag>-<UTC time>`, e.g. `v2.1.0-20261130T160405Z`.
-pub fn run_folder_name(tag: &str, now: SystemTime) -> String {
+/// The run's folder name: `<tag>-<UTC time>-<run id>`, e.g.
+/// `v2.1.0-20261130T160405Z-1a2b3c4d`: two runs started in the same second never share one.
+pub fn run_folder_name(tag: &str, now: SystemTime, run_id: &str) -> String {
     let seconds = now
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -210,7 +183,7 @@ pub fn run_folder_name(tag: &str, now: SystemTime) -> String {
     let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
     let rest = seconds % 86_400;
     format!(
-        "{tag}-{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        "{tag}-{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z-{run_id}",
         rest / 3600,
         rest / 60 % 60,
         rest % 60
@@ -231,74 +204,52 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// Reads and checks everything. `env` is a snapshot of the process environment.
-pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs, BadInput> {
-    let root = request.root.clone();
-    let config_path = request
-        .config
-        .clone()
-        .unwrap_or_else(|| root.join(config::DEFAULT_TARGET));
-    let target = config::load(&config_path).map_err(|error| bad(error.to_string()))?;
+/// Checks this command's flags against `settings` and decides everything a run needs.
+pub fn load(request: &Request, settings: settings::Settings) -> Result<Inputs, BadInput> {
+    let target = &settings.target;
     let repo = request
         .repo
         .clone()
         .unwrap_or_else(|| target.release.repo.clone());
     config::release::validate_repo(&repo).map_err(|why| bad(format!("--repo: {why}")))?;
     // On the user's cluster the release is installed already: the tag only names it in the
-    // reports, and without one they say "installed".
-    let tag = request.tag.clone().unwrap_or_else(|| {
-        if request.existing {
-            "installed".to_owned()
-        } else {
-            target.release.tag.clone()
+    // reports, and without one they say "installed". The config's own tag was checked where
+    // it is written, with its file and line.
+    let tag = match &request.tag {
+        Some(tag) => {
+            if tag != "latest" {
+                config::install::validate_release_tag(tag)
+                    .map_err(|why| bad(format!("--tag: {why}")))?;
+            }
+            tag.clone()
         }
-    });
-    if tag != "latest" && !(request.existing && tag == "installed") {
-        config::install::validate_release_tag(&tag).map_err(|why| bad(format!("--tag: {why}")))?;
-    }
-    let pins_path = root.join(pins::PIN_FILE);
-    let platform = pins::Platform::current();
-    let (pins, used) = pins::load(&pins_path)
-        .map_err(|error| bad(error.to_string()))?
-        .with_overrides(env, &platform)
-        .map_err(|error| bad(error.to_string()))?;
-    let overrides = used.iter().map(ToString::to_string).collect();
-    let mut notices = Vec::new();
-    let var = |name: &str| {
-        env.get(name)
-            .map(|value| value.trim().to_owned())
-            .filter(|value| !value.is_empty())
+        None if request.existing => "installed".to_owned(),
+        None => target.release.tag.clone(),
     };
-    let cache_root =
-        var("XTASK_TOOLS_DIR").map_or_else(|| root.join("target/tools"), PathBuf::from);
-    let mirror = var("XTASK_TOOLS_MIRROR");
-    if let Some(mirror) = &mirror {
-        notices.push(format!(
-            "XTASK_TOOLS_MIRROR={mirror}: pinned tools and the CRD bundle are downloaded from this mirror (checksums from {} still apply)",
-            pins::PIN_FILE
-        ));
-    }
-    let tools =
-        tools::Context::new(pins.clone(), env.clone(), cache_root, platform).with_mirror(mirror);
     let mut fixture = Fixture::load(
-        &root.join(cluster::fixture::FIXTURE_DIR),
+        &settings.root.join(cluster::fixture::FIXTURE_DIR),
         &target.install.gateway_class,
     )
     .map_err(|error| bad(error.to_string()))?;
     // XTASK_RUN_ID names the run (a CI job's id, say): its cluster or namespace is then
     // `release-gate-run-<id>`; otherwise a fresh id is drawn.
-    let cluster_name = match var("XTASK_RUN_ID") {
+    let chosen_id = settings.env.get("XTASK_RUN_ID").map(str::to_owned);
+    let cluster_name = match &chosen_id {
         Some(id) => {
             let name = format!("{}{id}", cluster::owner::CLUSTER_PREFIX);
             cluster::kind::validate_cluster_name(&name)
-                .and_then(|()| config::install::validate_dns_label("XTASK_RUN_ID", &id))
+                .and_then(|()| config::install::validate_dns_label("XTASK_RUN_ID", id))
                 .map_err(|why| bad(format!("XTASK_RUN_ID={id}: {why}")))?;
             name
         }
         None => cluster::owner::new_cluster_name(),
     };
+    let run_id = cluster_name
+        .strip_prefix(cluster::owner::CLUSTER_PREFIX)
+        .unwrap_or(&cluster_name)
+        .to_owned();
     let (target_cluster, kubeconfig) = if request.existing {
-        existing_cluster(request, env, &target, &cluster_name, &mut fixture, &pins)?
+        existing_cluster(request, &settings, &cluster_name, &run_id, &mut fixture)?
     } else {
         if request.context.is_some() || request.kubeconfig.is_some() {
             return Err(bad(
@@ -307,13 +258,34 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
         }
         (Target::Kind, PathBuf::new())
     };
-    let notify = notify_settings(request, env, &target)?;
-    let runs = runs_root(&root, env);
-    let artifacts_dir = match &request.artifacts_dir {
-        Some(dir) => dir.clone(),
-        None => runs.join(run_folder_name(&tag, SystemTime::now())),
+    // A pinned tool this run would have to download must be downloadable: a version override
+    // without its checksum is refused now, not after the run folder exists.
+    let needed: &[pins::ToolName] = match target_cluster {
+        Target::Kind => &[
+            pins::ToolName::Kind,
+            pins::ToolName::Kubectl,
+            pins::ToolName::Helm,
+        ],
+        Target::Existing { .. } => &[pins::ToolName::Kubectl],
     };
-    check_artifacts_dir(&artifacts_dir, request.dry_run)?;
+    let probe = exec::Shell::new();
+    for &tool in needed {
+        tools::check_obtainable(&probe, &settings.tools, tool).map_err(bad)?;
+    }
+    let notify = notify_settings(request, &settings)?;
+    let artifacts_dir = match &request.artifacts_dir {
+        Some(dir) => {
+            check_artifacts_dir(dir, request.dry_run)?;
+            dir.clone()
+        }
+        None => {
+            let dir = settings
+                .runs_dir
+                .join(run_folder_name(&tag, SystemTime::now(), &run_id));
+            new_run_folder(&dir, request.dry_run, chosen_id.is_some())?;
+            dir
+        }
+    };
     let timeouts = target.install.timeouts;
     let deadlines = Deadlines {
         gateway: timeouts.gateway(),
@@ -322,34 +294,23 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
         poll: Duration::from_secs(1),
     };
     Ok(Inputs {
-        owners_dir: runs.join("owners"),
-        root: root.clone(),
-        config_path,
-        pins,
-        overrides,
-        notices,
         repo,
         tag,
-        artifacts_dir: artifacts_dir.clone(),
+        run_id,
         kubeconfig: if target_cluster == Target::Kind {
             RunDir(artifacts_dir.clone()).kubeconfig()
         } else {
             kubeconfig
         },
+        artifacts_dir,
         target_cluster,
         cluster_name,
         keep_cluster: request.keep_cluster,
         dry_run: request.dry_run,
-        api_base: var("GITHUB_API_URL").unwrap_or_else(|| DEFAULT_API.to_owned()),
-        token: var("GITHUB_TOKEN").map(notify::Secret::new),
-        tools,
         fixture,
         deadlines,
-        host_os: std::env::consts::OS.to_owned(),
         notify,
-        cache_dir: var("XTASK_ARTIFACT_CACHE")
-            .map_or_else(|| root.join("target/artifact-cache"), PathBuf::from),
-        target,
+        settings,
     })
 }
 
@@ -359,12 +320,14 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
 /// cluster can pull.
 fn existing_cluster(
     request: &Request,
-    env: &BTreeMap<String, String>,
-    target: &config::Target,
+    settings: &settings::Settings,
     cluster_name: &str,
+    run_id: &str,
     fixture: &mut Fixture,
-    pins: &pins::Pins,
 ) -> Result<(Target, PathBuf), BadInput> {
+    let env = &settings.env;
+    let target = &settings.target;
+    let pins = &settings.pins;
     if request.keep_cluster {
         return Err(bad(
             "--keep-cluster is for the throwaway kind cluster; with --cluster existing the cluster is yours and stays",
@@ -375,11 +338,9 @@ fn existing_cluster(
     })?;
     let kubeconfig = match &request.kubeconfig {
         Some(path) => path.clone(),
-        None => match env.get("KUBECONFIG").filter(|value| !value.is_empty()) {
+        None => match env.get("KUBECONFIG") {
             Some(list) => PathBuf::from(list.split(':').next().unwrap_or_default()),
-            None => {
-                PathBuf::from(env.get("HOME").cloned().unwrap_or_default()).join(".kube/config")
-            }
+            None => PathBuf::from(env.get("HOME").unwrap_or_default()).join(".kube/config"),
         },
     };
     let text = std::fs::read_to_string(&kubeconfig).map_err(|error| {
@@ -402,13 +363,9 @@ fn existing_cluster(
             "--cluster existing checks the installed controller first: add `controller = { namespace = \"…\", deployment = \"…\" }` to the target config's [install]",
         ));
     }
-    let run_id = cluster_name
-        .strip_prefix(cluster::owner::CLUSTER_PREFIX)
-        .unwrap_or(cluster_name)
-        .to_owned();
     let namespace = cluster_name.to_owned();
     fixture
-        .relocate(&namespace, &[(RUN_LABEL.to_owned(), run_id.clone())])
+        .relocate(&namespace, &[(RUN_LABEL.to_owned(), run_id.to_owned())])
         .map_err(|error| bad(error.to_string()))?;
     let echo = target
         .existing
@@ -421,7 +378,7 @@ fn existing_cluster(
             context,
             kubeconfig: kubeconfig.clone(),
             namespace,
-            run_id,
+            run_id: run_id.to_owned(),
         },
         kubeconfig,
     ))
@@ -431,18 +388,20 @@ fn existing_cluster(
 /// the GitHub issue (`--notify-github-issue` or `[notify] github_issue`), checked now: a URL
 /// that is neither https nor loopback http, or an issue without a repository or a token, is
 /// bad input. The URL is never repeated in a message.
-fn notify_settings(
-    request: &Request,
-    env: &BTreeMap<String, String>,
-    target: &config::Target,
-) -> Result<Notify, BadInput> {
-    let section = &target.notify;
+fn notify_settings(request: &Request, settings: &settings::Settings) -> Result<Notify, BadInput> {
+    let env = &settings.env;
+    let section = &settings.target.notify;
+    // A variable the config names but the environment does not set: nothing can be posted,
+    // and the run says so (a warning, and a record in run.json) instead of staying silent.
+    let unset_webhook_env = match (&request.notify_webhook, &section.webhook_url_env) {
+        (None, Some(name)) if env.raw(name).is_none() => Some(name.clone()),
+        _ => None,
+    };
     let from_env = section
         .webhook_url_env
-        .as_ref()
-        .and_then(|name| env.get(name))
-        .filter(|value| !value.trim().is_empty());
-    let webhook = match request.notify_webhook.as_ref().or(from_env) {
+        .as_deref()
+        .and_then(|name| env.raw(name));
+    let webhook = match request.notify_webhook.as_deref().or(from_env) {
         Some(url) => {
             download::check_transport(url.trim()).map_err(|_| {
                 bad("the webhook URL must be https:// (http:// only to a loopback host); it is not repeated here because it is a secret")
@@ -455,42 +414,32 @@ fn notify_settings(
         None => None,
     };
     let github = if request.notify_github_issue || section.github_issue {
-        let repository = env
-            .get("GITHUB_REPOSITORY")
-            .filter(|value| !value.is_empty())
-            .ok_or_else(|| {
-                bad("--notify-github-issue needs GITHUB_REPOSITORY (OWNER/NAME; GitHub Actions sets it) to know where the issue goes")
-            })?;
+        let repository = env.get("GITHUB_REPOSITORY").ok_or_else(|| {
+            bad("--notify-github-issue needs GITHUB_REPOSITORY (OWNER/NAME; GitHub Actions sets it) to know where the issue goes")
+        })?;
         config::release::validate_repo(repository)
             .map_err(|why| bad(format!("GITHUB_REPOSITORY: {why}")))?;
-        let token = env
-            .get("GITHUB_TOKEN")
-            .filter(|value| !value.is_empty())
-            .ok_or_else(|| {
-                bad("--notify-github-issue needs GITHUB_TOKEN with issues: write (in a workflow: `GITHUB_TOKEN: ${{ github.token }}` and `permissions: issues: write`)")
-            })?;
-        let api_base = env
-            .get("GITHUB_API_URL")
-            .filter(|value| !value.trim().is_empty())
-            .cloned()
-            .unwrap_or_else(|| DEFAULT_API.to_owned());
+        let token = settings.github.token.clone().ok_or_else(|| {
+            bad("--notify-github-issue needs GITHUB_TOKEN with issues: write (in a workflow: `GITHUB_TOKEN: ${{ github.token }}` and `permissions: issues: write`)")
+        })?;
         Some(notify::GithubOptions::new(
-            api_base,
-            repository.clone(),
-            notify::Secret::new(token.clone()),
+            settings.github.api_base.clone(),
+            repository.to_owned(),
+            token,
         ))
     } else {
         None
     };
     let run_env = ["GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"]
         .into_iter()
-        .filter_map(|key| env.get(key).map(|value| (key.to_owned(), value.clone())))
+        .filter_map(|key| env.get(key).map(|value| (key.to_owned(), value.to_owned())))
         .collect();
     Ok(Notify {
         webhook,
         on: request.notify_on.unwrap_or(section.on),
         github,
         run_env,
+        unset_webhook_env,
     })
 }
 
@@ -506,7 +455,7 @@ pub fn current_context(kubeconfig: &str) -> Result<String, String> {
         .ok_or_else(|| "the kubeconfig has no current-context".to_owned())
 }
 
-/// The artifacts folder must be new or empty and creatable: a run never mixes its files with
+/// `--artifacts-dir` must be new or empty and creatable: a run never mixes its files with
 /// another run's. A dry run creates nothing.
 fn check_artifacts_dir(dir: &Path, dry_run: bool) -> Result<(), BadInput> {
     if dir.is_file() {
@@ -534,6 +483,37 @@ fn check_artifacts_dir(dir: &Path, dry_run: bool) -> Result<(), BadInput> {
     })
 }
 
+/// The default run folder, `<runs folder>/<tag>-<time>-<run id>`, made with `create_dir` so
+/// that two runs can never share one: only a run id given twice (`XTASK_RUN_ID`) collides,
+/// and that is said. A dry run creates nothing.
+fn new_run_folder(dir: &Path, dry_run: bool, id_chosen: bool) -> Result<(), BadInput> {
+    let runs = dir.parent().unwrap_or(dir);
+    if runs.is_file() {
+        return Err(bad(format!(
+            "the runs folder {} is a file: point XTASK_VERIFY_DIR at a folder",
+            runs.display()
+        )));
+    }
+    if dry_run {
+        return Ok(());
+    }
+    std::fs::create_dir_all(runs)
+        .and_then(|()| std::fs::create_dir(dir))
+        .map_err(|error| {
+            if error.kind() == std::io::ErrorKind::AlreadyExists && id_chosen {
+                bad(format!(
+                    "{} exists: another run used the same XTASK_RUN_ID in the same second; give each run its own id",
+                    dir.display()
+                ))
+            } else {
+                bad(format!(
+                    "cannot create the run folder {}: {error}; point XTASK_VERIFY_DIR at a writable folder",
+                    dir.display()
+                ))
+            }
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,14 +522,17 @@ mod tests {
     fn folder_names_carry_the_tag_and_utc_time() {
         // 2026-11-30 16:04:05 UTC.
         let at = UNIX_EPOCH + Duration::from_secs(1_796_054_645);
-        assert_eq!(run_folder_name("v2.1.0", at), "v2.1.0-20261130T160405Z");
         assert_eq!(
-            run_folder_name("latest", UNIX_EPOCH),
-            "latest-19700101T000000Z"
+            run_folder_name("v2.1.0", at, "1a2b3c4d"),
+            "v2.1.0-20261130T160405Z-1a2b3c4d"
+        );
+        assert_eq!(
+            run_folder_name("latest", UNIX_EPOCH, "ci-7"),
+            "latest-19700101T000000Z-ci-7"
         );
         // A leap day.
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(run_folder_name("x", leap), "x-20000229T000000Z");
+        assert_eq!(run_folder_name("x", leap, "i"), "x-20000229T000000Z-i");
     }
 
     #[test]
@@ -569,7 +552,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("commands.log"), "old").unwrap();
         let error = check_artifacts_dir(dir.path(), false).unwrap_err();
-        assert!(error.0.contains("already holds files"), "{error}");
+        assert!(error.message().contains("already holds files"), "{error}");
         assert!(check_artifacts_dir(&dir.path().join("new"), true).is_ok());
         assert!(
             !dir.path().join("new").exists(),

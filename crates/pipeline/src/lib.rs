@@ -10,7 +10,6 @@
 //! [`Request`] and an environment snapshot to [`inputs::load`], a cancellation token and an
 //! event sink to [`run`], and renders the [`Event`]s and the [`Outcome`].
 
-pub mod crds;
 pub mod echo;
 pub mod event;
 pub mod graph;

@@ -65,7 +65,7 @@ fn status_parts(status: &Status) -> (&'static str, String) {
 
 /// The pins in force, as (name, value) rows.
 pub fn pin_rows(inputs: &Inputs) -> Vec<(&'static str, String)> {
-    let pins = &inputs.pins;
+    let pins = &inputs.settings.pins;
     vec![
         ("kind", pins.kind.version.with_v()),
         ("kind node image", pins.node_image.reference.clone()),
@@ -128,7 +128,7 @@ pub fn run_json(inputs: &Inputs, outcome: &Outcome) -> String {
             "url": outcome.record.as_ref().map(|r| r.release_url.clone()),
         },
         "project": inputs.project(),
-        "config": inputs.config_path,
+        "config": inputs.settings.config_path,
         "failing_step": outcome.failing_step.as_ref().map(|(step, message)| json!({"step": step, "message": message})),
         "failing_cases": outcome.failing_cases,
         "cluster": match &inputs.target_cluster {
@@ -137,7 +137,7 @@ pub fn run_json(inputs: &Inputs, outcome: &Outcome) -> String {
         },
         "artifacts_dir": inputs.artifacts_dir,
         "pins": pins,
-        "overrides": inputs.overrides,
+        "overrides": inputs.overrides(),
         "images": images,
         "steps": steps,
         "notifications": outcome.notifications.iter().map(|n| json!({
@@ -258,7 +258,7 @@ pub fn summary(inputs: &Inputs, outcome: &Outcome) -> String {
     for (name, value) in pin_rows(inputs) {
         let _ = writeln!(md, "| {name} | `{value}` |");
     }
-    for used in &inputs.overrides {
+    for used in &inputs.overrides() {
         let _ = writeln!(md, "\n> Override in force: {used}");
     }
     if let Some(record) = &outcome.record {

@@ -102,8 +102,6 @@ pub enum Notice {
     Override(pins::Override),
     /// Pinned tools and the CRD bundles come from this mirror (checksums still apply).
     ToolsMirror(String),
-    /// `$DOCKER` names the docker CLI.
-    DockerFromEnv(PathBuf),
 }
 
 /// Everything every subcommand shares, loaded once.
@@ -142,7 +140,8 @@ impl Settings {
             .config
             .clone()
             .unwrap_or_else(|| root.join(config::DEFAULT_TARGET));
-        let target = config::load(&config_path).map_err(|error| BadInput::new(error.to_string()))?;
+        let target =
+            config::load(&config_path).map_err(|error| BadInput::new(error.to_string()))?;
         let platform = Platform::current();
         let (pins, used) = pins::load(&root.join(pins::PIN_FILE))
             .map_err(|error| BadInput::new(error.to_string()))?
@@ -169,11 +168,9 @@ impl Settings {
             platform.clone(),
         )
         .with_mirror(mirror);
+        // `$DOCKER` is said where it is used: the tools step announces every `$TOOL` binary.
         let docker = match env.get("DOCKER") {
-            Some(program) => {
-                notices.push(Notice::DockerFromEnv(PathBuf::from(program)));
-                Some(PathBuf::from(program))
-            }
+            Some(program) => Some(PathBuf::from(program)),
             None => tools.find_on_path("docker"),
         };
         let api_base = env

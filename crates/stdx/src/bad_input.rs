@@ -39,6 +39,19 @@ impl fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// An error that may be bad input: libraries' error types say so through this, and the xtask
+/// maps every one of them to exit code 2 the same way.
+pub trait MaybeBadInput {
+    /// The user's mistake this error is, if it is one.
+    fn bad_input(&self) -> Option<BadInput>;
+}
+
+impl MaybeBadInput for BadInput {
+    fn bad_input(&self) -> Option<BadInput> {
+        Some(self.clone())
+    }
+}
+
 impl From<String> for BadInput {
     fn from(message: String) -> BadInput {
         BadInput::new(message)

@@ -3,4 +3,4 @@
 
 mod bad_input;
 
-pub use bad_input::BadInput;
+pub use bad_input::{BadInput, MaybeBadInput};

@@ -103,6 +103,23 @@ impl Context {
             .join(tool.as_str())
     }
 
+    /// A program that is not pinned (a local gateway such as haproxy): `$<NAME>` first (a bare
+    /// name is looked up on PATH), then each folder of `also`, then the snapshot's PATH.
+    pub fn find_program(&self, name: &str, also: &[PathBuf]) -> Option<PathBuf> {
+        let variable = name.to_ascii_uppercase();
+        if let Some(binary) = self.var(&variable) {
+            return if binary.contains('/') {
+                Some(PathBuf::from(binary))
+            } else {
+                self.find_on_path(binary)
+            };
+        }
+        also.iter()
+            .map(|dir| dir.join(name))
+            .find(|candidate| is_executable(candidate))
+            .or_else(|| self.find_on_path(name))
+    }
+
     /// The first executable file called `name` on the snapshot's PATH.
     pub fn find_on_path(&self, name: &str) -> Option<PathBuf> {
         self.var("PATH")?
@@ -392,7 +409,8 @@ pub fn check_obtainable(sh: &Shell, context: &Context, tool: ToolName) -> Result
     if is_executable(&context.cached_path(tool, &pin.version)) {
         return Ok(());
     }
-    if context.find_on_path(tool.as_str()).is_some() && resolve(sh, context, tool).verdict.is_usable()
+    if context.find_on_path(tool.as_str()).is_some()
+        && resolve(sh, context, tool).verdict.is_usable()
     {
         return Ok(());
     }

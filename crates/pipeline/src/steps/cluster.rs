@@ -21,7 +21,7 @@ pub fn create(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let sh = run.shell(context);
     let inputs = run.inputs;
     let kind = Kind::new(&run.programs()?.kind);
-    let deleted = owner::sweep(&sh, &kind, &inputs.owners_dir, &mut |event| {
+    let deleted = owner::sweep(&sh, &kind, &inputs.owners_dir(), &mut |event| {
         emit.cluster(event)
     })
     .map_err(|error| cluster_failure(&error, false))?;
@@ -35,22 +35,22 @@ pub fn create(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let run_dir = run.run_dir();
     if !run.dry_run() {
         owner::write(
-            &inputs.owners_dir,
+            &inputs.owners_dir(),
             &owner::this_process(&inputs.cluster_name, &run_dir.0),
         )
         .map_err(|error| {
             Failure::infra(format!(
                 "writing the owner record of {} into {}: {error}",
                 inputs.cluster_name,
-                inputs.owners_dir.display()
+                inputs.owners_dir().display()
             ))
         })?;
         let _ = run.state.owner_written.set(());
     }
-    let wait = inputs.target.install.timeouts.cluster_create();
+    let wait = inputs.settings.target.install.timeouts.cluster_create();
     let spec = CreateSpec {
         name: inputs.cluster_name.clone(),
-        node_image: inputs.pins.node_image.reference.clone(),
+        node_image: inputs.settings.pins.node_image.reference.clone(),
         config: run_dir.kind_config(),
         kubeconfig: run_dir.kubeconfig(),
         wait,
@@ -70,9 +70,9 @@ pub fn echo_image(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failur
     let built = echo::build(
         &run.shell(context),
         &docker::Docker::new(&run.programs()?.docker),
-        inputs.root.clone(),
-        &inputs.pins.images.echo,
-        &inputs.pins,
+        inputs.settings.root.clone(),
+        &inputs.settings.pins.images.echo,
+        &inputs.settings.pins,
     )?;
     for line in built.lines {
         emit.info(line);
@@ -87,15 +87,20 @@ pub fn echo_image(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failur
 
 pub fn load_balancer(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
-    if run.inputs.target.load_balancer.provider == config::cluster::Provider::None {
+    if run.inputs.settings.target.load_balancer.provider == config::cluster::Provider::None {
         emit.info("no LoadBalancer provider: the gateway is reached through a port-forward");
         return Ok(());
     }
     let docker = docker::Docker::new(&run.programs()?.docker);
-    let port_mapping = run.inputs.host_os != "linux";
+    let port_mapping = run.inputs.settings.host.os != "linux";
     let cmd = load_balancer::start_command(
         &docker,
-        &run.inputs.pins.images.cloud_provider_kind.reference,
+        &run.inputs
+            .settings
+            .pins
+            .images
+            .cloud_provider_kind
+            .reference,
         &run.inputs.cluster_name,
         port_mapping,
     );
@@ -173,8 +178,8 @@ pub fn crds(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         &run.kubectl()?,
         &CrdBundle {
             source: bundle.to_string_lossy().into_owned(),
-            version: run.inputs.pins.gateway_api.version.to_string(),
-            timeout: run.inputs.target.install.timeouts.crds(),
+            version: run.inputs.settings.pins.gateway_api.version.to_string(),
+            timeout: run.inputs.settings.target.install.timeouts.crds(),
         },
         false,
         &mut |event| emit.cluster(event),
@@ -197,7 +202,7 @@ pub fn charts(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         &run.shell(context),
         &helm,
         &charts,
-        run.inputs.target.install.timeouts.helm(),
+        run.inputs.settings.target.install.timeouts.helm(),
         &mut |event| emit.cluster(event),
     )
     // A chart that does not install is the release's failure.

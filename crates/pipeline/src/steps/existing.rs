@@ -37,7 +37,7 @@ fn read(
 /// The installed release must be ready before the run deploys anything on someone's cluster.
 pub fn preflight(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
-    let install = &run.inputs.target.install;
+    let install = &run.inputs.settings.target.install;
     let controller = install
         .controller
         .as_ref()

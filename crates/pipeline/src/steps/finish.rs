@@ -27,12 +27,12 @@ pub fn gateway(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
     let kubectl = run.kubectl()?;
     let inputs = run.inputs;
     let gateway = inputs.fixture.gateway();
-    let port = inputs.target.install.gateway_port;
+    let port = inputs.settings.target.install.gateway_port;
     let existing = matches!(
         inputs.target_cluster,
         crate::inputs::Target::Existing { .. }
     );
-    let provider = inputs.target.load_balancer.provider;
+    let provider = inputs.settings.target.load_balancer.provider;
     let route = match provider {
         config::cluster::Provider::None if !existing => Route::PortForward {
             why: "no LoadBalancer provider is configured".to_owned(),
@@ -66,7 +66,7 @@ pub fn gateway(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
                 &sh,
                 &kubectl,
                 gateway,
-                Duration::from_secs(inputs.target.load_balancer.address_timeout_secs),
+                Duration::from_secs(inputs.settings.target.load_balancer.address_timeout_secs),
                 inputs.deadlines.poll,
             )
             .map_err(|error| cluster_failure(&error, true))?;
@@ -226,8 +226,8 @@ pub fn conformance(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
         .cloned()
         .unwrap_or_else(|| "http://127.0.0.1:1".to_owned());
     let mut suite = conformance::target::suite_for_target(
-        &inputs.target,
-        &inputs.pins,
+        &inputs.settings.target,
+        &inputs.settings.pins,
         &url,
         Mode::Cluster,
         &run.tag(),
@@ -336,6 +336,7 @@ pub fn diagnostics(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
         fixture: Some(&run.inputs.fixture),
         pods: run
             .inputs
+            .settings
             .target
             .diagnostics
             .pods
@@ -448,7 +449,8 @@ pub fn cleanup(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
     let cluster_gone = problems.iter().all(|p| !p.starts_with("deleting cluster"));
     if run.state.owner_written.get().is_some()
         && cluster_gone
-        && let Err(error) = cluster::owner::remove(&run.inputs.owners_dir, &run.inputs.cluster_name)
+        && let Err(error) =
+            cluster::owner::remove(&run.inputs.owners_dir(), &run.inputs.cluster_name)
     {
         problems.push(format!("removing the owner record: {error}"));
     }

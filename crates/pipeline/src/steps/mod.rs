@@ -270,7 +270,7 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
     ) {
         return existing_graph(run);
     }
-    let provider = inputs.target.load_balancer.provider;
+    let provider = inputs.settings.target.load_balancer.provider;
     vec![
         Step::new(
             "tools",
@@ -295,8 +295,8 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
             When::Normal,
             format!(
                 "download the Gateway API CRDs {} ({}) and check the pinned sha256",
-                inputs.pins.gateway_api.version.with_v(),
-                inputs.pins.gateway_api.channel.as_str()
+                inputs.settings.pins.gateway_api.version.with_v(),
+                inputs.settings.pins.gateway_api.channel.as_str()
             ),
             move |context| release::crd_bundle(run, context),
         ),
@@ -327,7 +327,7 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
             When::Normal,
             format!(
                 "delete stale clusters of killed runs, then create kind cluster {} from {}",
-                inputs.cluster_name, inputs.pins.node_image.reference
+                inputs.cluster_name, inputs.settings.pins.node_image.reference
             ),
             move |context| cluster::create(run, context),
         ),
@@ -335,7 +335,7 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
             "echo-image",
             &["tools"],
             When::Normal,
-            format!("build the echo backend image {}", inputs.pins.images.echo),
+            format!("build the echo backend image {}", inputs.settings.pins.images.echo),
             move |context| cluster::echo_image(run, context),
         ),
         Step::new(
@@ -345,7 +345,7 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
             match provider {
                 config::cluster::Provider::CloudProviderKind => format!(
                     "start cloud-provider-kind ({}) so Gateways get an address",
-                    inputs.pins.images.cloud_provider_kind.reference
+                    inputs.settings.pins.images.cloud_provider_kind.reference
                 ),
                 config::cluster::Provider::None => {
                     "no LoadBalancer provider (the target config turns it off)".to_owned()

@@ -17,7 +17,7 @@ use crate::graph::{Failure, StepContext};
 pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let sh = run.shell(context);
-    let tools_context = &run.inputs.tools;
+    let tools_context = &run.inputs.settings.tools;
     // On the user's cluster nothing is created but the fixture: kubectl is all it takes.
     let existing = matches!(
         run.inputs.target_cluster,
@@ -98,7 +98,7 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
 
 /// A dry run's program: what resolution finds now, else where the real run installs it.
 fn dry_program(run: &Run<'_>, emit: &Emitter<'_>, tool: ToolName) -> PathBuf {
-    let tools_context = &run.inputs.tools;
+    let tools_context = &run.inputs.settings.tools;
     let resolution = tools::resolve(&Shell::new(), tools_context, tool);
     match resolution.program() {
         Ok(path) => path.to_owned(),
@@ -142,20 +142,15 @@ fn engine_platform(sh: &Shell, docker: &docker::Docker) -> Result<Option<String>
     ))
 }
 
+/// The settings' artifact environment, with the docker CLI the tools step resolved.
 fn artifact_env(run: &Run<'_>, context: &StepContext<'_>) -> artifact::Env {
     artifact::Env {
-        api_base: run.inputs.api_base.clone(),
-        token: run
-            .inputs
-            .token
-            .as_ref()
-            .map(|token| token.expose().to_owned()),
-        download: run.inputs.download_options(context.token),
         docker: run
             .state
             .programs
             .get()
             .map(|programs| docker::Docker::new(&programs.docker)),
+        ..run.inputs.settings.artifact_env(context.token)
     }
 }
 
@@ -212,9 +207,9 @@ pub fn resolve(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
         };
         emit.info(format!(
             "GET {}/repos/{}/releases/{which}{}",
-            inputs.api_base,
+            inputs.settings.github.api_base,
             inputs.repo,
-            if inputs.token.is_some() {
+            if inputs.settings.github.token.is_some() {
                 " (with GITHUB_TOKEN, to that host only)"
             } else {
                 ""
@@ -242,23 +237,23 @@ fn cancelled_or(context: &StepContext<'_>, failure: Failure) -> Failure {
 
 pub fn crd_bundle(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
-    let pins = &run.inputs.pins;
-    let mirror = run.inputs.tools.mirror.as_deref();
+    let pins = &run.inputs.settings.pins;
+    let mirror = run.inputs.settings.tools.mirror.as_deref();
     let dir = &run.inputs.artifacts_dir;
     if run.dry_run() {
         emit.info(format!(
             "download {} to {} and check its sha256 is {}",
-            crate::crds::bundle_url(pins, mirror),
-            crate::crds::bundle_path(pins, dir).display(),
+            cluster::crds::bundle_url(pins, mirror),
+            cluster::crds::bundle_path(pins, dir).display(),
             pins.gateway_api.sha256
         ));
         let _ = run
             .state
             .crd_bundle
-            .set(crate::crds::bundle_path(pins, dir));
+            .set(cluster::crds::bundle_path(pins, dir));
         return Ok(());
     }
-    let (path, from_cache) = crate::crds::fetch_bundle(
+    let (path, from_cache) = cluster::crds::fetch_bundle(
         pins,
         mirror,
         dir,

@@ -1,6 +1,7 @@
 //! The pinned Gateway API CRD bundle: where it comes from (the pinned URL, or its mirror), where
 //! a run keeps it, and the download that checks it against the pinned sha256 before kubectl
-//! ever reads it. Shared by verify-release and kind-up.
+//! ever reads it. Shared by verify-release and kind-up; [`crate::stages::install_crds`]
+//! applies it.
 
 use std::path::{Path, PathBuf};
 
