@@ -2,15 +2,13 @@
 //! `artifacts.json` (the artifact crate does the work; this module reads the environment,
 //! picks the config and renders progress).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::ui;
+use crate::{render, ui};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -108,9 +106,13 @@ fn fetch(
     };
 
     let sh = exec::Shell::new().with_cancel(token.clone());
-    let renderer = Renderer::default();
+    let renderer = render::ArtifactProgress::default();
     let outcome = ui::group(&format!("artifacts fetch {repo} {tag}"), || {
-        artifact::fetch(&plan, &env, &sh, &|event| renderer.render(event))
+        artifact::fetch(&plan, &env, &sh, &|event| {
+            if let Some(line) = renderer.event(&event) {
+                render::say("", &line);
+            }
+        })
     });
     renderer.finish(if outcome.is_ok() { "done" } else { "failed" });
     let outcome = match outcome {
@@ -127,92 +129,6 @@ fn fetch(
     };
     summarize(&outcome);
     Ok(ExitCode::SUCCESS)
-}
-
-/// Renders the artifact crate's events: one byte-progress display for the whole fetch (a
-/// bar on a terminal, where parallel downloads would fight over separate ones), and a line
-/// per asset as it is verified.
-#[derive(Default)]
-struct Renderer {
-    state: Mutex<RenderState>,
-}
-
-#[derive(Default)]
-struct RenderState {
-    overall: Option<ui::Progress>,
-    /// Bytes so far per asset (a restarted download goes back down).
-    done: HashMap<String, u64>,
-}
-
-impl Renderer {
-    fn render(&self, event: artifact::Event) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        match event {
-            artifact::Event::Resolved {
-                tag,
-                prerelease,
-                assets,
-                selected,
-                bytes,
-            } => {
-                ui::info(&format!(
-                    "release {tag}{}: {assets} assets, {selected} selected",
-                    if prerelease { " (pre-release)" } else { "" }
-                ));
-                state.overall = Some(ui::Progress::bytes("assets", Some(bytes)));
-            }
-            artifact::Event::Download { asset, event } => match event {
-                download::Event::Started { offset, .. } => {
-                    if offset > 0 {
-                        ui::info(&format!("{asset}: resuming at byte {offset}"));
-                    }
-                }
-                download::Event::Progress { done, .. } => {
-                    state.done.insert(asset, done);
-                    let total = state.done.values().sum();
-                    if let Some(overall) = &state.overall {
-                        overall.set_position(total);
-                    }
-                }
-                download::Event::Retrying {
-                    attempt,
-                    delay,
-                    reason,
-                } => ui::info(&format!(
-                    "{asset}: retry {attempt} in {:.1} s ({reason})",
-                    delay.as_secs_f64()
-                )),
-                download::Event::CacheHit { .. } => {}
-            },
-            artifact::Event::Fetched {
-                asset,
-                size,
-                from_cache,
-                verification,
-            } => {
-                state.done.insert(asset.clone(), size);
-                let total = state.done.values().sum();
-                if let Some(overall) = &state.overall {
-                    overall.set_position(total);
-                }
-                let source = if from_cache { " from the cache" } else { "" };
-                ui::info(&format!(
-                    "{asset}: {size} bytes{source}, {}",
-                    verification.describe()
-                ));
-            }
-            artifact::Event::Image { reference, step } => ui::info(&format!("{step} {reference}")),
-            artifact::Event::Note(note) => ui::warn(&note),
-        }
-    }
-
-    /// Closes the progress display, saying how the fetch ended.
-    fn finish(&self, outcome: &str) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(overall) = state.overall.take() {
-            overall.finish(outcome);
-        }
-    }
 }
 
 fn summarize(outcome: &artifact::Outcome) {

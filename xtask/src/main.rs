@@ -8,6 +8,7 @@ mod conformance;
 mod docker_build;
 mod echo_image;
 mod kind;
+mod render;
 mod tools;
 mod ui;
 mod verify_release;

@@ -10,9 +10,9 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use anyhow::Context as _;
-use pipeline::{Event, EventKind, Outcome, Status, Verdict};
+use pipeline::{Event, EventKind, Outcome, Stage, Status, Verdict};
 
-use crate::ui;
+use crate::{render, ui};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -84,9 +84,10 @@ pub fn run(
     };
     let inputs = pipeline::inputs::load(&request, settings.clone())?;
     if inputs.dry_run {
-        let notes: Mutex<BTreeMap<String, Vec<String>>> = Mutex::default();
+        let notes: Mutex<BTreeMap<Stage, Vec<String>>> = Mutex::default();
         let outcome = pipeline::run(&inputs, token, &|event| plan_event(&event, &notes));
         print_plan(
+            &inputs,
             &outcome,
             &notes.into_inner().unwrap_or_else(|e| e.into_inner()),
         );
@@ -116,18 +117,31 @@ pub fn run(
                 ui::out(&line);
             }
         }
-        github_summary(&outcome)?;
+        github_summary(&inputs, &outcome)?;
         github_outputs(&outcome)?;
     }
     Ok(ExitCode::from(outcome.verdict.exit_code()))
 }
 
+/// The lines an event says (none for Started and Finished, which the renderers handle).
+fn lines(event: &Event, artifacts: &render::ArtifactProgress) -> Vec<render::Line> {
+    match &event.kind {
+        EventKind::Started | EventKind::Finished(_) => Vec::new(),
+        EventKind::Note(note) => render::note(note),
+        EventKind::Artifact(artifact) => artifacts.event(artifact).into_iter().collect(),
+        EventKind::Cluster(cluster) => vec![render::cluster(cluster)],
+        EventKind::Case(case) => vec![render::case(case)],
+    }
+}
+
 /// Live rendering. Off GitHub Actions, each line as it comes, prefixed with its step (steps
-/// overlap). Under GitHub Actions, a step's lines are held until it ends and printed as one
-/// `::group::`, because groups cannot interleave.
+/// overlap), and the downloads' progress bar on a terminal. Under GitHub Actions, a step's
+/// lines are held until it ends and printed as one `::group::`, because groups cannot
+/// interleave; warnings show at once.
 struct Renderer {
     github: bool,
-    held: Mutex<BTreeMap<String, Vec<String>>>,
+    held: Mutex<BTreeMap<Stage, Vec<String>>>,
+    artifacts: render::ArtifactProgress,
 }
 
 impl Renderer {
@@ -135,32 +149,36 @@ impl Renderer {
         Renderer {
             github,
             held: Mutex::new(BTreeMap::new()),
+            artifacts: render::ArtifactProgress::default(),
         }
     }
 
     fn render(&self, event: Event) {
-        let line = match &event.kind {
+        let step = event.step;
+        match &event.kind {
             EventKind::Started => {
                 if !self.github {
-                    ui::info(&format!("[{}] started", event.step));
+                    ui::info(&format!("[{step}] started"));
                 }
                 return;
             }
-            EventKind::Info(text) => text.clone(),
-            EventKind::Warning(text) => {
-                ui::warn(&format!("[{}] {text}", event.step));
-                return;
-            }
             EventKind::Finished(timing) => {
+                if step == Stage::Assets {
+                    self.artifacts.finish(if timing.status == Status::Succeeded {
+                        "verified"
+                    } else {
+                        "stopped"
+                    });
+                }
                 let end = finish_line(timing);
                 if self.github {
                     let lines = self
                         .held
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .remove(&event.step)
+                        .remove(&step)
                         .unwrap_or_default();
-                    ui::group(&format!("{} — {end}", event.step), || {
+                    ui::group(&format!("{step} — {end}"), || {
                         for line in lines {
                             ui::info(&line);
                         }
@@ -169,26 +187,29 @@ impl Renderer {
                     // other failing step gets one here.
                     if let Status::Failed(failure) = &timing.status
                         && !failure.is_cancelled()
-                        && event.step != "conformance"
+                        && step != Stage::Conformance
                     {
-                        ui::error(&format!("{}: {}", event.step, failure.message));
+                        ui::error(&format!("{step}: {}", failure.message));
                     }
                 } else {
-                    ui::info(&format!("[{}] {end}", event.step));
+                    ui::info(&format!("[{step}] {end}"));
                 }
                 return;
             }
-        };
-        // Notifications come after every step has ended: nothing is left to fold them into.
-        if self.github && event.step != "notify" {
-            self.held
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(event.step)
-                .or_default()
-                .push(line);
-        } else {
-            ui::info(&format!("[{}] {line}", event.step));
+            _ => {}
+        }
+        for line in lines(&event, &self.artifacts) {
+            // Notifications come after every step has ended: nothing is left to fold them into.
+            if self.github && step != Stage::Notify && line.0 == render::Level::Info {
+                self.held
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(step)
+                    .or_default()
+                    .extend(line.1.lines().map(str::to_owned));
+            } else {
+                render::say(&format!("[{step}] "), &line);
+            }
         }
     }
 }
@@ -207,54 +228,67 @@ fn finish_line(timing: &pipeline::Timing) -> String {
 
 /// A dry run's lines (what a step would fetch, which tool it would install) are kept for the
 /// plan printed at the end; warnings show at once.
-fn plan_event(event: &Event, notes: &Mutex<BTreeMap<String, Vec<String>>>) {
-    match &event.kind {
-        EventKind::Warning(text) => ui::warn(&format!("[{}] {text}", event.step)),
-        EventKind::Info(text) => notes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(event.step.clone())
-            .or_default()
-            .push(text.clone()),
-        _ => {}
+fn plan_event(event: &Event, notes: &Mutex<BTreeMap<Stage, Vec<String>>>) {
+    let quiet = render::ArtifactProgress::default();
+    for line in lines(event, &quiet) {
+        match line.0 {
+            render::Level::Warning => render::say(&format!("[{}] ", event.step), &line),
+            render::Level::Info => notes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(event.step)
+                .or_default()
+                .extend(line.1.lines().map(str::to_owned)),
+        }
     }
 }
 
-fn print_plan(outcome: &Outcome, notes: &BTreeMap<String, Vec<String>>) {
-    let notify = notes.get("notify");
+fn print_plan(inputs: &pipeline::Inputs, outcome: &Outcome, notes: &BTreeMap<Stage, Vec<String>>) {
     ui::out("# verify-release plan: nothing below has run");
+    ui::out("#");
+    ui::out(&format!(
+        "# the run's folder: {}; downloads are cached in {}",
+        inputs.artifacts_dir.display(),
+        inputs.settings.artifact_cache.display()
+    ));
     ui::out("#");
     ui::out("# steps that start together (each wave starts when what it needs is done):");
     for (index, wave) in outcome.waves.iter().enumerate() {
-        ui::out(&format!("#   wave {}: {}", index + 1, wave.join(" ‖ ")));
+        let names: Vec<&str> = wave.iter().map(|id| id.as_str()).collect();
+        ui::out(&format!("#   wave {}: {}", index + 1, names.join(" ‖ ")));
     }
     ui::out("#   then, if anything failed: diagnostics; always: cleanup; then the notifications");
-    for (name, needs, summary) in &outcome.steps {
+    for step in &outcome.steps {
         ui::out("");
-        let needs = if needs.is_empty() {
+        let needs = if step.needs.is_empty() {
             String::new()
         } else {
-            format!(" (needs {})", needs.join(", "))
+            let names: Vec<&str> = step.needs.iter().map(|id| id.as_str()).collect();
+            format!(" (needs {})", names.join(", "))
         };
-        ui::out(&format!("## {name}{needs}: {summary}"));
-        match name.as_str() {
-            "diagnostics" => ui::out("# runs only when a step failed, before anything is deleted"),
-            "cleanup" => ui::out("# runs on every path: success, failure, Ctrl-C, SIGTERM"),
-            _ => {}
+        ui::out(&format!("## {}{needs}: {}", step.id, step.summary));
+        match step.when {
+            pipeline::graph::When::OnFailure => {
+                ui::out("# runs only when a step failed, before anything is deleted")
+            }
+            pipeline::graph::When::Always => {
+                ui::out("# runs on every path: success, failure, Ctrl-C, SIGTERM")
+            }
+            pipeline::graph::When::Normal => {}
         }
-        for note in notes.get(name).into_iter().flatten() {
+        for note in notes.get(&step.id).into_iter().flatten() {
             ui::out(&format!("# {note}"));
         }
         for planned in outcome
             .plan
             .iter()
-            .filter(|planned| planned.step.as_deref() == Some(name.as_str()))
+            .filter(|planned| planned.step.as_deref() == Some(step.id.as_str()))
         {
             ui::out(&format!("# {}", planned.cmd.purpose()));
             ui::out(&planned.cmd.to_string());
         }
     }
-    if let Some(lines) = notify {
+    if let Some(lines) = notes.get(&Stage::Notify) {
         ui::out("");
         ui::out("## notify: after cleanup, never changing the exit code");
         for line in lines {
@@ -290,6 +324,11 @@ fn last_lines(inputs: &pipeline::Inputs, outcome: &Outcome) {
         ui::out(&format!(
             "cluster {name} is kept: kubectl --kubeconfig {} get pods -A; delete it with `kind delete cluster --name {name}`",
             outcome.artifacts_dir.join("kubeconfig").display()
+        ));
+    } else {
+        ui::out(&format!(
+            "cluster: {}",
+            pipeline::report::cluster_line(inputs, outcome).replace('`', "")
         ));
     }
     ui::out(&format!(
@@ -343,20 +382,12 @@ fn output_lines(outputs: &[(&str, String)]) -> String {
     text
 }
 
-/// Appends summary.md to `$GITHUB_STEP_SUMMARY`, within what is left of its 1 MiB.
-fn github_summary(outcome: &Outcome) -> anyhow::Result<()> {
+/// Appends the run's summary to `$GITHUB_STEP_SUMMARY`, within what is left of its 1 MiB.
+fn github_summary(inputs: &pipeline::Inputs, outcome: &Outcome) -> anyhow::Result<()> {
     let Some(summary_path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
         return Ok(());
     };
-    let Some(summary) = outcome
-        .reports
-        .iter()
-        .find(|path| path.ends_with(pipeline::report::SUMMARY_MD))
-    else {
-        return Ok(());
-    };
-    let text = std::fs::read_to_string(summary)
-        .with_context(|| format!("reading {}", summary.display()))?;
+    let text = pipeline::report::summary(inputs, outcome);
     let summary_path = PathBuf::from(summary_path);
     let used = std::fs::metadata(&summary_path).map_or(0, |meta| meta.len() as usize);
     let available = conformance::report::STEP_SUMMARY_LIMIT.saturating_sub(used);

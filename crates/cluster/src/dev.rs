@@ -11,13 +11,10 @@ use exec::{Cmd, Shell};
 use crate::fixture::{self, Deadlines, Fixture};
 use crate::helm::{self, Helm};
 use crate::images::RecordedImage;
-use crate::kind::{self, CreateSpec, Kind};
-use crate::kind_config::KindConfig;
+use crate::kind::Kind;
 use crate::kubectl::{Get, Kubectl};
-use crate::stages::{
-    CrdBundle, RunDir, create_cluster, deploy_fixture, export_kubeconfig, install_charts,
-    install_crds, list_clusters, teardown,
-};
+use crate::run_cluster::{Lifetime, RunCluster, RunClusterSpec};
+use crate::stages::{CrdBundle, RunDir, deploy_fixture, install_charts, install_crds};
 use crate::status::{self, Gateway};
 use crate::{ClusterError, Event};
 
@@ -104,65 +101,28 @@ pub fn up(
         kubeconfig: kubeconfig.clone(),
         ..UpReport::default()
     };
-    if !sh.is_dry_run() {
-        std::fs::create_dir_all(&spec.run_dir.0).map_err(ClusterError::io(format!(
-            "create the run directory {}",
-            spec.run_dir.0.display()
-        )))?;
-    }
-
-    let mut exists = kind::has_cluster(&list_clusters(sh, &kind)?, &spec.name);
-    // A dry run cannot know whether the cluster exists, so its plan shows the teardown too.
-    if (exists || sh.is_dry_run()) && spec.recreate {
-        teardown(
-            sh,
-            &kind,
-            &spec.name,
-            &kubeconfig,
-            &spec.run_dir.logs(),
-            events,
-        )?;
-        report.deleted_first = true;
-        exists = false;
-    }
-    if exists {
-        events(Event::Unchanged(format!(
-            "cluster {} exists (exact name); reusing it",
-            spec.name
-        )));
-        // Always rewritten: a cluster recreated elsewhere under the same name has new
-        // credentials, and a stale kubeconfig would fail every later step.
-        sh.run(&export_kubeconfig(&kind, &spec.name, &kubeconfig))
-            .map_err(ClusterError::infra(format!(
-                "write the kubeconfig of {}",
-                spec.name
-            )))?;
-        check_node_version(sh, &kubectl, spec, events)?;
-    } else {
-        let config = KindConfig::new(&spec.name, spec.node_port_mapping);
-        if !sh.is_dry_run() {
-            std::fs::write(spec.run_dir.kind_config(), config.to_yaml()).map_err(
-                ClusterError::io(format!("write {}", spec.run_dir.kind_config().display())),
-            )?;
-        }
-        events(Event::Step(format!(
-            "create cluster {} from {}",
-            spec.name, spec.node_image
-        )));
-        create_cluster(
-            sh,
-            &kind,
-            &CreateSpec {
-                name: spec.name.clone(),
-                node_image: spec.node_image.clone(),
-                config: spec.run_dir.kind_config(),
-                kubeconfig: kubeconfig.clone(),
-                wait: spec.create_wait,
-                timeout: CreateSpec::default_timeout(spec.create_wait),
+    // The developer cluster's owner: reused by exact name, recreated, or created. It stays up
+    // when this returns (kind-down deletes it).
+    let owner = RunCluster::new(
+        RunClusterSpec {
+            name: spec.name.clone(),
+            run_dir: spec.run_dir.clone(),
+            node_image: spec.node_image.clone(),
+            node_port_mapping: spec.node_port_mapping,
+            create_wait: spec.create_wait,
+            lifetime: Lifetime::Developer {
+                recreate: spec.recreate,
             },
-            events,
-        )?;
-        report.created = true;
+        },
+        kind.clone(),
+        sh,
+        "kind-up",
+    );
+    let up = owner.up(sh, events)?;
+    report.created = up.created;
+    report.deleted_first = up.recreated;
+    if up.reused {
+        check_node_version(sh, &kubectl, spec, events)?;
     }
 
     // Gateway API CRDs: skip when the installed bundle is the pinned one.

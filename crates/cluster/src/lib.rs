@@ -11,11 +11,14 @@
 //! Entry points: the stages a run composes ([`stages::create_cluster`], [`stages::install_crds`],
 //! [`images::load_recorded`], [`stages::install_charts`], [`stages::deploy_fixture`],
 //! [`diagnostics::collect`], [`stages::teardown`]); [`dev::up`], the idempotent developer cluster
-//! behind `cargo xtask kind-up` built from the same stages; [`throwaway::ThrowawayCluster`]
-//! (a run's cluster, always torn down, logs first); [`owner`] (who created which throwaway
-//! cluster, so a killed run's cluster is found and deleted later); and [`port_forward`] (the
-//! gateway URL and a replica's health toggle for the conformance suite).
+//! behind `cargo xtask kind-up` built from the same stages; [`run_cluster::RunCluster`], the one
+//! owner of a cluster's lifetime (up, the LoadBalancer provider, reaching the gateway through
+//! [`access`], dump, an idempotent down with typed problems) that the pipeline and `dev::up`
+//! both compose; [`owner`] (who created which throwaway cluster, so a killed run's cluster is
+//! found and deleted later); [`crds`] (the pinned CRD bundle, fetched and checked); and
+//! [`port_forward`] (port-forwards and a replica's health toggle).
 
+pub mod access;
 pub mod crds;
 pub mod dev;
 pub mod diagnostics;
@@ -28,9 +31,9 @@ pub mod kubectl;
 pub mod load_balancer;
 pub mod owner;
 pub mod port_forward;
+pub mod run_cluster;
 pub mod stages;
 pub mod status;
-pub mod throwaway;
 
 mod error;
 

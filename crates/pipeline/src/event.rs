@@ -1,56 +1,306 @@
-//! The one event type steps emit, from any thread: what the xtask renders (one folded group
-//! per step under GitHub Actions, prefixed lines elsewhere). Never carries a secret.
+//! What the pipeline tells its caller while it runs, as values: which step ([`StepId`]), and
+//! what happened ([`EventKind`]): the libraries' own typed events (the artifact, cluster and
+//! conformance crates') and the pipeline's facts ([`Note`]). Nothing here is English: the xtask
+//! is the one place that renders (one folded group per step under GitHub Actions, prefixed
+//! lines elsewhere, progress bars on a terminal). Never carries a secret.
+
+use std::fmt;
+use std::path::PathBuf;
 
 use crate::graph::Timing;
 
+/// The stages of a run, in graph order. The step's name in reports is [`Stage::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    Tools,
+    Preflight,
+    Resolve,
+    CrdBundle,
+    Assets,
+    Images,
+    Record,
+    Cluster,
+    EchoImage,
+    LoadBalancer,
+    LoadImages,
+    Crds,
+    Charts,
+    Fixture,
+    Gateway,
+    Conformance,
+    Diagnostics,
+    Cleanup,
+    /// Not a step of the graph: the run as a whole (its log, its reports).
+    Run,
+    /// Not a step of the graph: the notifications after cleanup.
+    Notify,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 20] = [
+        Stage::Tools,
+        Stage::Preflight,
+        Stage::Resolve,
+        Stage::CrdBundle,
+        Stage::Assets,
+        Stage::Images,
+        Stage::Record,
+        Stage::Cluster,
+        Stage::EchoImage,
+        Stage::LoadBalancer,
+        Stage::LoadImages,
+        Stage::Crds,
+        Stage::Charts,
+        Stage::Fixture,
+        Stage::Gateway,
+        Stage::Conformance,
+        Stage::Diagnostics,
+        Stage::Cleanup,
+        Stage::Run,
+        Stage::Notify,
+    ];
+
+    /// The name run.json, the JUnit, commands.log and the plan use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Tools => "tools",
+            Stage::Preflight => "preflight",
+            Stage::Resolve => "resolve",
+            Stage::CrdBundle => "crd-bundle",
+            Stage::Assets => "assets",
+            Stage::Images => "images",
+            Stage::Record => "record",
+            Stage::Cluster => "cluster",
+            Stage::EchoImage => "echo-image",
+            Stage::LoadBalancer => "load-balancer",
+            Stage::LoadImages => "load-images",
+            Stage::Crds => "crds",
+            Stage::Charts => "charts",
+            Stage::Fixture => "fixture",
+            Stage::Gateway => "gateway",
+            Stage::Conformance => "conformance",
+            Stage::Diagnostics => "diagnostics",
+            Stage::Cleanup => "cleanup",
+            Stage::Run => "run",
+            Stage::Notify => "notify",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|stage| stage.as_str() == name)
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A step of the graph.
+pub type StepId = Stage;
+
 #[derive(Debug, Clone)]
 pub struct Event {
-    /// The step it belongs to (`run` for the run as a whole).
-    pub step: String,
+    pub step: StepId,
     pub kind: EventKind,
 }
 
 #[derive(Debug, Clone)]
 pub enum EventKind {
     Started,
-    /// Progress worth a line: what is being done, what was found.
-    Info(String),
-    /// Something the user must notice that does not fail the step.
-    Warning(String),
     Finished(Timing),
+    /// The artifact crate's progress (release resolved, bytes of each asset, verified files,
+    /// images pulled).
+    Artifact(artifact::Event),
+    /// The cluster crate's progress.
+    Cluster(cluster::Event),
+    /// A conformance case ended.
+    Case(conformance::results::CaseResult),
+    /// A fact of the pipeline's own.
+    Note(Note),
+}
+
+/// How a tool was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolFound {
+    pub tool: pins::ToolName,
+    /// The resolution's own one-line description (version, path, verdict).
+    pub description: String,
+    /// What resolution wants said loudly (a `$KIND` binary, forced host tools).
+    pub notices: Vec<String>,
+}
+
+/// The pipeline's facts, each rendered by the xtask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// A tool resolved (and whether it was installed first).
+    Tool(ToolFound),
+    ToolInstalled {
+        tool: pins::ToolName,
+        version: String,
+        path: PathBuf,
+    },
+    /// A dry run found no usable tool: the real run installs it first.
+    ToolWouldInstall {
+        tool: pins::ToolName,
+        why: String,
+        path: PathBuf,
+    },
+    /// The docker engine and whether `docker save --platform` works.
+    Engine {
+        version: String,
+        save_platform: Option<String>,
+    },
+    /// A dry run: the release lookup (`with_token`: GITHUB_TOKEN goes to that host only).
+    WouldResolve {
+        url: String,
+        with_token: bool,
+    },
+    /// A dry run: the assets matching `patterns` (and the checksum files that prove them) go
+    /// into `dest`; nothing unverified is kept.
+    WouldDownloadAssets {
+        patterns: Vec<String>,
+        dest: PathBuf,
+    },
+    /// A dry run: images named by manifests pulled, archives loaded, the digest list
+    /// compared, artifacts.json written here.
+    WouldRecord(PathBuf),
+    /// A dry run: what a step would download.
+    WouldDownload {
+        url: String,
+        dest: PathBuf,
+        sha256: String,
+    },
+    /// The CRD bundle is verified.
+    CrdBundle {
+        path: PathBuf,
+        sha256: String,
+        from_cache: bool,
+    },
+    /// `artifacts.json` is written.
+    Recorded {
+        path: PathBuf,
+        assets: usize,
+        images: usize,
+    },
+    /// Clusters of killed runs were deleted before this run's was created.
+    StaleClustersDeleted(Vec<String>),
+    /// The echo image was built (or planned) and proven.
+    EchoImage {
+        reference: String,
+        id: String,
+        /// The build's own lines: platform, toolchain, the proof.
+        details: Vec<String>,
+    },
+    LoadBalancerStarted {
+        container: String,
+    },
+    NoLoadBalancer,
+    ImagesLoaded {
+        images: Vec<String>,
+        platform: Option<String>,
+    },
+    /// The Gateway's address, and how the suite reaches it.
+    GatewayAccess {
+        gateway: String,
+        address: Option<String>,
+        url: String,
+        /// None: straight at the address; Some: through a port-forward, and why.
+        forwarded_because: Option<String>,
+        second_listener: Option<String>,
+    },
+    /// The gateway Service exposes no port for the second listener: that case is skipped.
+    SecondListenerMissing(String),
+    /// `(pod, url)` whose health the eviction case flips.
+    HealthToggle {
+        pod: String,
+        url: String,
+    },
+    /// The fixture's image has no health toggle: health-eviction will be skipped.
+    NoHealthToggle,
+    /// A dry run: the cases the suite would run.
+    WouldRunCases(Vec<String>),
+    ReportsWritten(Vec<PathBuf>),
+    /// Diagnostics were collected.
+    Diagnosed {
+        files: usize,
+        dir: PathBuf,
+        logs: PathBuf,
+    },
+    /// There was no cluster to diagnose.
+    NothingToDiagnose,
+    ForwardsStopped(usize),
+    /// The cluster was kept (`--keep-cluster`).
+    ClusterKept {
+        name: String,
+        kubeconfig: PathBuf,
+    },
+    /// The installed release on the user's cluster.
+    Ready {
+        object: String,
+        condition: &'static str,
+    },
+    /// What the run creates on the user's cluster.
+    WillCreate {
+        namespace: String,
+        label: String,
+        objects: Vec<String>,
+    },
+    /// What cleanup deletes on the user's cluster.
+    DeletingLabelled {
+        namespace: String,
+        selector: String,
+    },
+    NamespaceAbsent(String),
+    NamespaceNotOurs {
+        namespace: String,
+        selector: String,
+    },
+    /// A notification's result (never the URL or the token).
+    Notified {
+        channel: &'static str,
+        delivered: bool,
+        detail: String,
+    },
+    /// A dry run: what a notification channel would do.
+    WouldNotify(crate::notifications::WouldNotify),
+    /// Something went wrong that does not fail the step: the message says what.
+    Problem(String),
 }
 
 /// Where events go. Must be callable from every step's thread.
 pub type Sink<'a> = dyn Fn(Event) + Sync + 'a;
 
-/// A step's handle on the sink: events carry the step's name.
+/// A step's handle on the sink: every event carries the step's id.
 #[derive(Clone, Copy)]
 pub struct Emitter<'a> {
-    pub step: &'a str,
+    pub step: StepId,
     pub sink: &'a Sink<'a>,
 }
 
 impl Emitter<'_> {
-    pub fn info(&self, line: impl Into<String>) {
+    pub fn send(&self, kind: EventKind) {
         (self.sink)(Event {
-            step: self.step.to_owned(),
-            kind: EventKind::Info(line.into()),
+            step: self.step,
+            kind,
         });
     }
 
-    pub fn warn(&self, line: impl Into<String>) {
-        (self.sink)(Event {
-            step: self.step.to_owned(),
-            kind: EventKind::Warning(line.into()),
-        });
+    pub fn note(&self, note: Note) {
+        self.send(EventKind::Note(note));
     }
 
-    /// The cluster crate's events, as this step's.
+    /// Something that does not fail the step but must be seen.
+    pub fn problem(&self, what: impl Into<String>) {
+        self.note(Note::Problem(what.into()));
+    }
+
     pub fn cluster(&self, event: cluster::Event) {
-        match event {
-            cluster::Event::Step(line) => self.info(line),
-            cluster::Event::Unchanged(line) => self.info(format!("unchanged: {line}")),
-            cluster::Event::Warning(line) => self.warn(line),
-        }
+        self.send(EventKind::Cluster(event));
+    }
+
+    pub fn artifact(&self, event: artifact::Event) {
+        self.send(EventKind::Artifact(event));
     }
 }

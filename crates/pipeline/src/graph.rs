@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use cancel::{Reason, Token};
 
+use crate::event::StepId;
+
 /// When a step runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
@@ -114,7 +116,7 @@ impl fmt::Display for Failure {
 /// What a step body gets: its name and the token it must observe (the run's work token for
 /// normal steps, a live one for failure and cleanup steps).
 pub struct StepContext<'a> {
-    pub name: &'a str,
+    pub id: StepId,
     pub token: &'a Token,
 }
 
@@ -122,8 +124,8 @@ type Body<'a> = Box<dyn Fn(&StepContext<'_>) -> Result<(), Failure> + Send + Syn
 
 /// One node of the graph.
 pub struct Step<'a> {
-    pub name: &'static str,
-    pub needs: Vec<&'static str>,
+    pub id: StepId,
+    pub needs: Vec<StepId>,
     pub when: When,
     /// One line for the plan: what this step does.
     pub summary: String,
@@ -133,7 +135,7 @@ pub struct Step<'a> {
 impl fmt::Debug for Step<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Step")
-            .field("name", &self.name)
+            .field("id", &self.id)
             .field("needs", &self.needs)
             .field("when", &self.when)
             .finish_non_exhaustive()
@@ -142,14 +144,14 @@ impl fmt::Debug for Step<'_> {
 
 impl<'a> Step<'a> {
     pub fn new(
-        name: &'static str,
-        needs: &[&'static str],
+        id: StepId,
+        needs: &[StepId],
         when: When,
         summary: impl Into<String>,
         body: impl Fn(&StepContext<'_>) -> Result<(), Failure> + Send + Sync + 'a,
     ) -> Step<'a> {
         Step {
-            name,
+            id,
             needs: needs.to_vec(),
             when,
             summary: summary.into(),
@@ -161,8 +163,8 @@ impl<'a> Step<'a> {
 /// A step's record after the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timing {
-    pub name: &'static str,
-    pub needs: Vec<&'static str>,
+    pub id: StepId,
+    pub needs: Vec<StepId>,
     pub when: When,
     pub status: Status,
     /// From the run's start; None for a step that never started.
@@ -183,8 +185,8 @@ impl Timing {
 pub fn validate(steps: &[Step<'_>]) -> Result<(), String> {
     let mut seen = BTreeMap::new();
     for (index, step) in steps.iter().enumerate() {
-        if seen.insert(step.name, index).is_some() {
-            return Err(format!("step {} is defined twice", step.name));
+        if seen.insert(step.id, index).is_some() {
+            return Err(format!("step {} is defined twice", step.id));
         }
     }
     for step in steps {
@@ -192,13 +194,13 @@ pub fn validate(steps: &[Step<'_>]) -> Result<(), String> {
             let Some(&index) = seen.get(need) else {
                 return Err(format!(
                     "step {} needs {need}, which does not exist",
-                    step.name
+                    step.id
                 ));
             };
             if steps[index].when != When::Normal {
                 return Err(format!(
                     "step {} needs {need}, which only runs at the end",
-                    step.name
+                    step.id
                 ));
             }
         }
@@ -208,13 +210,13 @@ pub fn validate(steps: &[Step<'_>]) -> Result<(), String> {
 
 /// The normal steps grouped by depth: every step of a wave can run beside the others of its
 /// wave once the earlier waves are done. What the dry-run plan shows as overlap.
-pub fn waves<'s>(steps: &'s [Step<'_>]) -> Result<Vec<Vec<&'s str>>, String> {
-    let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
+pub fn waves(steps: &[Step<'_>]) -> Result<Vec<Vec<StepId>>, String> {
+    let mut depth: BTreeMap<StepId, usize> = BTreeMap::new();
     let normal: Vec<&Step<'_>> = steps.iter().filter(|s| s.when == When::Normal).collect();
     while depth.len() < normal.len() {
         let before = depth.len();
         for step in &normal {
-            if depth.contains_key(step.name) {
+            if depth.contains_key(&step.id) {
                 continue;
             }
             let needs: Option<Vec<usize>> = step
@@ -223,25 +225,26 @@ pub fn waves<'s>(steps: &'s [Step<'_>]) -> Result<Vec<Vec<&'s str>>, String> {
                 .map(|need| depth.get(need).copied())
                 .collect();
             if let Some(needs) = needs {
-                depth.insert(step.name, needs.into_iter().max().map_or(0, |d| d + 1));
+                depth.insert(step.id, needs.into_iter().max().map_or(0, |d| d + 1));
             }
         }
         if depth.len() == before {
             let stuck: Vec<&str> = normal
                 .iter()
-                .map(|s| s.name)
-                .filter(|name| !depth.contains_key(name))
+                .map(|s| s.id)
+                .filter(|id| !depth.contains_key(id))
+                .map(StepId::as_str)
                 .collect();
             return Err(format!("the steps {stuck:?} need each other in a cycle"));
         }
     }
-    let mut waves: Vec<Vec<&str>> = Vec::new();
+    let mut waves: Vec<Vec<StepId>> = Vec::new();
     for step in &normal {
-        let d = depth[step.name];
+        let d = depth[&step.id];
         if waves.len() <= d {
             waves.resize(d + 1, Vec::new());
         }
-        waves[d].push(step.name);
+        waves[d].push(step.id);
     }
     Ok(waves)
 }
@@ -289,14 +292,14 @@ pub fn run(
     steps: &[Step<'_>],
     work: &Token,
     dry_run: bool,
-    on_start: &(dyn Fn(&str) + Sync),
+    on_start: &(dyn Fn(StepId) + Sync),
     on_finish: &(dyn Fn(&Timing) + Sync),
 ) -> Vec<Timing> {
     let started = Instant::now();
     let mut timings: Vec<Timing> = steps
         .iter()
         .map(|step| Timing {
-            name: step.name,
+            id: step.id,
             needs: step.needs.clone(),
             when: step.when,
             status: Status::Skipped("not reached".to_owned()),
@@ -304,10 +307,10 @@ pub fn run(
             finished: None,
         })
         .collect();
-    let index_of: BTreeMap<&str, usize> = steps
+    let index_of: BTreeMap<StepId, usize> = steps
         .iter()
         .enumerate()
-        .map(|(index, step)| (step.name, index))
+        .map(|(index, step)| (step.id, index))
         .collect();
     // Normal steps: concurrently on scoped threads (one at a time in a dry run, so the plan
     // reads in a stable order).
@@ -365,11 +368,11 @@ pub fn run(
                     state[index] = Some(true);
                     running += 1;
                     timings[index].started = Some(started.elapsed());
-                    on_start(step.name);
+                    on_start(step.id);
                     let sender = sender.clone();
                     scope.spawn(move || {
                         let context = StepContext {
-                            name: step.name,
+                            id: step.id,
                             token: work,
                         };
                         let result = run_body(step, &context);
@@ -393,7 +396,7 @@ pub fn run(
                     if !failure.is_cancelled() && !failed {
                         failed = true;
                         // The siblings in flight stop now; their cancellation names this step.
-                        work.cancel(Reason::SiblingFailed(steps[index].name.to_owned()));
+                        work.cancel(Reason::SiblingFailed(steps[index].id.to_string()));
                     }
                     Status::Failed(failure)
                 }
@@ -424,9 +427,9 @@ pub fn run(
             // failed or cancelled run does on its way out.
             let live = Token::new();
             timings[index].started = Some(started.elapsed());
-            on_start(step.name);
+            on_start(step.id);
             let context = StepContext {
-                name: step.name,
+                id: step.id,
                 token: &live,
             };
             let result = run_body(step, &context);
@@ -454,7 +457,7 @@ fn run_body(step: &Step<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
                 .unwrap_or_else(|| "a panic".to_owned());
             Err(Failure::infra(format!(
                 "step {} panicked: {what}",
-                step.name
+                step.id
             )))
         }
     }
@@ -463,33 +466,37 @@ fn run_body(step: &Step<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Stage;
     use std::sync::Mutex;
 
-    fn sleep_step(name: &'static str, needs: &[&'static str], millis: u64) -> Step<'static> {
-        Step::new(name, needs, When::Normal, name, move |context| {
+    fn sleep_step(id: Stage, needs: &[Stage], millis: u64) -> Step<'static> {
+        Step::new(id, needs, When::Normal, id.as_str(), move |context| {
             if context.token.sleep(Duration::from_millis(millis)) {
                 return Err(Failure::cancelled(
                     context.token.reason().unwrap(),
-                    format!("{name} cancelled"),
+                    format!("{id} cancelled"),
                 ));
             }
             Ok(())
         })
     }
 
-    fn status_of<'t>(timings: &'t [Timing], name: &str) -> &'t Status {
-        &timings.iter().find(|t| t.name == name).unwrap().status
+    fn status_of(timings: &[Timing], id: Stage) -> &Status {
+        &timings.iter().find(|t| t.id == id).unwrap().status
     }
 
     #[test]
     fn independent_steps_overlap_and_dependents_wait() {
         let steps = vec![
-            sleep_step("a", &[], 300),
-            sleep_step("b", &[], 300),
-            sleep_step("c", &["a", "b"], 10),
+            sleep_step(Stage::Tools, &[], 300),
+            sleep_step(Stage::Resolve, &[], 300),
+            sleep_step(Stage::Cluster, &[Stage::Tools, Stage::Resolve], 10),
         ];
         validate(&steps).unwrap();
-        assert_eq!(waves(&steps).unwrap(), [vec!["a", "b"], vec!["c"]]);
+        assert_eq!(
+            waves(&steps).unwrap(),
+            [vec![Stage::Tools, Stage::Resolve], vec![Stage::Cluster]]
+        );
         let timings = run(&steps, &Token::new(), false, &|_| {}, &|_| {});
         assert!(timings.iter().all(|t| t.status.is_success()), "{timings:?}");
         let [a, b, c] = [&timings[0], &timings[1], &timings[2]];
@@ -502,13 +509,13 @@ mod tests {
     fn a_failure_cancels_siblings_skips_dependents_then_diagnoses_and_cleans_up() {
         let order = Mutex::new(Vec::new());
         let steps = vec![
-            Step::new("fails", &[], When::Normal, "", |_| {
+            Step::new(Stage::Charts, &[], When::Normal, "", |_| {
                 std::thread::sleep(Duration::from_millis(50));
                 Err(Failure::release("chart kgateway failed to install"))
             }),
-            sleep_step("long", &[], 30_000),
-            sleep_step("after", &["fails"], 10),
-            Step::new("diagnostics", &[], When::OnFailure, "", |context| {
+            sleep_step(Stage::Assets, &[], 30_000),
+            sleep_step(Stage::Fixture, &[Stage::Charts], 10),
+            Step::new(Stage::Diagnostics, &[], When::OnFailure, "", |context| {
                 assert!(
                     !context.token.is_cancelled(),
                     "diagnostics got a dead token"
@@ -516,7 +523,7 @@ mod tests {
                 order.lock().unwrap().push("diagnostics");
                 Ok(())
             }),
-            Step::new("cleanup", &[], When::Always, "", |_| {
+            Step::new(Stage::Cleanup, &[], When::Always, "", |_| {
                 order.lock().unwrap().push("cleanup");
                 Ok(())
             }),
@@ -529,20 +536,20 @@ mod tests {
             "the long step was not cancelled"
         );
         assert!(
-            matches!(status_of(&timings, "fails"), Status::Failed(f) if f.class == Class::Release)
+            matches!(status_of(&timings, Stage::Charts), Status::Failed(f) if f.class == Class::Release)
         );
-        let Status::Failed(long) = status_of(&timings, "long") else {
+        let Status::Failed(long) = status_of(&timings, Stage::Assets) else {
             panic!("{timings:?}")
         };
         assert_eq!(
             long.class,
-            Class::Cancelled(Reason::SiblingFailed("fails".into()))
+            Class::Cancelled(Reason::SiblingFailed("charts".into()))
         );
         assert!(
-            matches!(status_of(&timings, "after"), Status::Skipped(why) if why.contains("fails"))
+            matches!(status_of(&timings, Stage::Fixture), Status::Skipped(why) if why.contains("charts"))
         );
         assert_eq!(*order.lock().unwrap(), ["diagnostics", "cleanup"]);
-        assert_eq!(work.reason(), Some(Reason::SiblingFailed("fails".into())));
+        assert_eq!(work.reason(), Some(Reason::SiblingFailed("charts".into())));
     }
 
     #[test]
@@ -550,10 +557,10 @@ mod tests {
         let work = Token::new();
         let cleaned = Mutex::new(false);
         let steps = vec![
-            sleep_step("create", &[], 30_000),
-            sleep_step("install", &["create"], 10),
-            Step::new("diagnostics", &[], When::OnFailure, "", |_| Ok(())),
-            Step::new("cleanup", &[], When::Always, "", |_| {
+            sleep_step(Stage::Cluster, &[], 30_000),
+            sleep_step(Stage::Charts, &[Stage::Cluster], 10),
+            Step::new(Stage::Diagnostics, &[], When::OnFailure, "", |_| Ok(())),
+            Step::new(Stage::Cleanup, &[], When::Always, "", |_| {
                 *cleaned.lock().unwrap() = true;
                 Ok(())
             }),
@@ -568,11 +575,11 @@ mod tests {
         let timings = run(&steps, &work, false, &|_| {}, &|_| {});
         canceller.join().unwrap();
         assert!(
-            matches!(status_of(&timings, "create"), Status::Failed(f) if f.class == Class::Cancelled(Reason::Signal(15)))
+            matches!(status_of(&timings, Stage::Cluster), Status::Failed(f) if f.class == Class::Cancelled(Reason::Signal(15)))
         );
-        assert!(matches!(status_of(&timings, "install"), Status::Skipped(_)));
+        assert!(matches!(status_of(&timings, Stage::Charts), Status::Skipped(_)));
         assert!(
-            matches!(status_of(&timings, "diagnostics"), Status::Skipped(why) if why.contains("interrupted"))
+            matches!(status_of(&timings, Stage::Diagnostics), Status::Skipped(why) if why.contains("interrupted"))
         );
         assert!(*cleaned.lock().unwrap());
     }
@@ -581,28 +588,28 @@ mod tests {
     fn a_panicking_step_is_an_infrastructure_failure_and_cleanup_still_runs() {
         let cleaned = Mutex::new(false);
         let steps = vec![
-            Step::new("boom", &[], When::Normal, "", |_| {
+            Step::new(Stage::Tools, &[], When::Normal, "", |_| {
                 panic!("index out of range")
             }),
-            Step::new("cleanup", &[], When::Always, "", |_| {
+            Step::new(Stage::Cleanup, &[], When::Always, "", |_| {
                 *cleaned.lock().unwrap() = true;
                 Ok(())
             }),
         ];
         let timings = run(&steps, &Token::new(), false, &|_| {}, &|_| {});
         assert!(
-            matches!(status_of(&timings, "boom"), Status::Failed(f) if f.class == Class::Infra && f.message.contains("index out of range"))
+            matches!(status_of(&timings, Stage::Tools), Status::Failed(f) if f.class == Class::Infra && f.message.contains("index out of range"))
         );
         assert!(*cleaned.lock().unwrap());
     }
 
     #[test]
     fn bad_graphs_are_refused() {
-        let cycle = vec![sleep_step("a", &["b"], 1), sleep_step("b", &["a"], 1)];
+        let cycle = vec![sleep_step(Stage::Tools, &[Stage::Resolve], 1), sleep_step(Stage::Resolve, &[Stage::Tools], 1)];
         assert!(validate(&cycle).unwrap_err().contains("cycle"));
-        let missing = vec![sleep_step("a", &["nope"], 1)];
+        let missing = vec![sleep_step(Stage::Tools, &[Stage::Preflight], 1)];
         assert!(validate(&missing).unwrap_err().contains("does not exist"));
-        let twice = vec![sleep_step("a", &[], 1), sleep_step("a", &[], 1)];
+        let twice = vec![sleep_step(Stage::Tools, &[], 1), sleep_step(Stage::Tools, &[], 1)];
         assert!(validate(&twice).unwrap_err().contains("twice"));
     }
 

@@ -21,9 +21,10 @@ mod steps;
 use std::path::PathBuf;
 
 use cancel::Token;
+use cluster::run_cluster::Fate;
 use exec::Shell;
 
-pub use event::{Event, EventKind, Sink};
+pub use event::{Event, EventKind, Note, Sink, Stage, StepId};
 pub use graph::{Class, Failure, Status, Timing};
 pub use inputs::{BadInput, Inputs, Request};
 
@@ -70,7 +71,7 @@ pub struct Outcome {
     pub verdict: Verdict,
     pub timings: Vec<Timing>,
     /// The step whose failure decided the verdict, and why.
-    pub failing_step: Option<(String, String)>,
+    pub failing_step: Option<(StepId, String)>,
     /// Conformance cases that failed.
     pub failing_cases: Vec<String>,
     /// The resolved tag (the requested one when resolution never happened).
@@ -80,16 +81,28 @@ pub struct Outcome {
     pub reports: Vec<PathBuf>,
     /// Set with `--keep-cluster`.
     pub kept_cluster: Option<String>,
+    /// What became of the run's throwaway cluster (None on the user's cluster).
+    pub cluster: Option<Fate>,
     /// The planned commands of a dry run, by step.
     pub plan: Vec<exec::Planned>,
     /// Which steps may run at once, wave by wave (the plan's overlap).
-    pub waves: Vec<Vec<String>>,
-    /// Each step's one-line summary, in graph order.
-    pub steps: Vec<(String, Vec<String>, String)>,
+    pub waves: Vec<Vec<StepId>>,
+    /// Each step's plan line, in graph order.
+    pub steps: Vec<StepPlan>,
     pub suite: Option<conformance::SuiteResults>,
     pub record: Option<artifact::record::Record>,
     /// What the webhook and the GitHub issue were told (never the URL or the token).
     pub notifications: Vec<notifications::Notification>,
+}
+
+/// A step as the plan shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepPlan {
+    pub id: StepId,
+    pub needs: Vec<StepId>,
+    pub when: graph::When,
+    /// One line: what the step does.
+    pub summary: String,
 }
 
 /// Runs (or, with `inputs.dry_run`, plans) the whole gate. `token` is cancelled by the caller's
@@ -101,11 +114,11 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
         match Shell::new().with_log(&log) {
             Ok(logged) => shell = logged,
             Err(error) => sink(Event {
-                step: "run".to_owned(),
-                kind: EventKind::Warning(format!(
+                step: Stage::Run,
+                kind: EventKind::Note(Note::Problem(format!(
                     "cannot open {}: {error}; commands are not logged",
                     log.display()
-                )),
+                ))),
             }),
         }
     }
@@ -120,23 +133,20 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
     if let Err(problem) = graph::validate(&graph) {
         // A broken graph is this program's bug, not the user's: say so plainly.
         sink(Event {
-            step: "run".to_owned(),
-            kind: EventKind::Warning(format!("the step graph is invalid: {problem}")),
+            step: Stage::Run,
+            kind: EventKind::Note(Note::Problem(format!(
+                "the step graph is invalid: {problem}"
+            ))),
         });
     }
-    let waves: Vec<Vec<String>> = graph::waves(&graph)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|wave| wave.into_iter().map(str::to_owned).collect())
-        .collect();
+    let waves = graph::waves(&graph).unwrap_or_default();
     let summaries = graph
         .iter()
-        .map(|step| {
-            (
-                step.name.to_owned(),
-                step.needs.iter().map(|need| (*need).to_owned()).collect(),
-                step.summary.clone(),
-            )
+        .map(|step| StepPlan {
+            id: step.id,
+            needs: step.needs.clone(),
+            when: step.when,
+            summary: step.summary.clone(),
         })
         .collect();
     // A failing step cancels this child (its siblings stop, the reason names the step); a
@@ -146,15 +156,15 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
         &graph,
         &work,
         inputs.dry_run,
-        &|name| {
+        &|id| {
             sink(Event {
-                step: name.to_owned(),
+                step: id,
                 kind: EventKind::Started,
             })
         },
         &|timing| {
             sink(Event {
-                step: timing.name.to_owned(),
+                step: timing.id,
                 kind: EventKind::Finished(timing.clone()),
             })
         },
@@ -184,6 +194,13 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
         artifacts_dir: inputs.artifacts_dir.clone(),
         reports: Vec::new(),
         kept_cluster: state.kept_cluster.get().cloned(),
+        cluster: state
+            .down
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|down| down.fate)
+            .or_else(|| state.cluster.get().map(|_| Fate::MayExist)),
         plan: shell.plan_by_step(),
         waves,
         steps: summaries,
@@ -197,11 +214,11 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
         match report::write_all(inputs, &outcome) {
             Ok(paths) => outcome.reports = paths,
             Err(error) => sink(Event {
-                step: "run".to_owned(),
-                kind: EventKind::Warning(format!(
+                step: Stage::Run,
+                kind: EventKind::Note(Note::Problem(format!(
                     "could not write the run's reports into {}: {error}",
                     inputs.artifacts_dir.display()
-                )),
+                ))),
             }),
         }
     }
@@ -211,7 +228,7 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
 /// The verdict from the steps: a signal wins (the run did not finish); then the first step to
 /// fail on its own account decides (not the siblings it cancelled); a cleanup that could not
 /// delete the cluster makes an otherwise green run one that could not run cleanly.
-fn verdict(timings: &[Timing], token: &Token) -> (Verdict, Option<(String, String)>) {
+fn verdict(timings: &[Timing], token: &Token) -> (Verdict, Option<(StepId, String)>) {
     if let Some(reason) = token.reason()
         && let cancel::Reason::Signal(signal) = reason
     {
@@ -235,7 +252,7 @@ fn verdict(timings: &[Timing], token: &Token) -> (Verdict, Option<(String, Strin
         };
         return (
             verdict,
-            Some((first.name.to_owned(), failure.message.clone())),
+            Some((first.id, failure.message.clone())),
         );
     }
     for timing in timings {
@@ -244,7 +261,7 @@ fn verdict(timings: &[Timing], token: &Token) -> (Verdict, Option<(String, Strin
         {
             return (
                 Verdict::CouldNotRun,
-                Some((timing.name.to_owned(), failure.message.clone())),
+                Some((timing.id, failure.message.clone())),
             );
         }
     }
@@ -256,9 +273,9 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn failed(name: &'static str, when: graph::When, at: u64, failure: Failure) -> Timing {
+    fn failed(id: StepId, when: graph::When, at: u64, failure: Failure) -> Timing {
         Timing {
-            name,
+            id,
             needs: Vec::new(),
             when,
             status: Status::Failed(failure),
@@ -272,19 +289,19 @@ mod tests {
         let token = Token::new();
         let timings = [
             failed(
-                "assets",
+                Stage::Assets,
                 graph::When::Normal,
                 9,
                 Failure::cancelled(cancel::Reason::SiblingFailed("charts".into()), "stopped"),
             ),
             failed(
-                "charts",
+                Stage::Charts,
                 graph::When::Normal,
                 5,
                 Failure::release("chart x failed"),
             ),
             failed(
-                "cluster",
+                Stage::Cluster,
                 graph::When::Normal,
                 7,
                 Failure::infra("kind broke"),
@@ -295,7 +312,7 @@ mod tests {
         assert_eq!(verdict.exit_code(), 1);
         assert_eq!(
             step,
-            Some(("charts".to_owned(), "chart x failed".to_owned()))
+            Some((Stage::Charts, "chart x failed".to_owned()))
         );
     }
 
@@ -304,7 +321,7 @@ mod tests {
         let token = Token::new();
         token.cancel(cancel::Reason::Signal(15));
         let timings = [failed(
-            "charts",
+            Stage::Charts,
             graph::When::Normal,
             5,
             Failure::release("x"),
@@ -312,7 +329,7 @@ mod tests {
         assert_eq!(verdict(&timings, &token).0, Verdict::Interrupted(15));
         assert_eq!(Verdict::Interrupted(15).exit_code(), 143);
         let cleanup = [failed(
-            "cleanup",
+            Stage::Cleanup,
             graph::When::Always,
             1,
             Failure::infra("kind delete failed"),
@@ -320,6 +337,6 @@ mod tests {
         let (verdict, step) = verdict(&cleanup, &Token::new());
         assert_eq!(verdict, Verdict::CouldNotRun);
         assert_eq!(verdict.exit_code(), 3);
-        assert_eq!(step.unwrap().0, "cleanup");
+        assert_eq!(step.unwrap().0, Stage::Cleanup);
     }
 }

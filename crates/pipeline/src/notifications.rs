@@ -3,7 +3,7 @@
 //! never changes the verdict or the exit code, and a failure is a warning recorded in run.json.
 //! An interrupted run has no verdict and tells nobody.
 
-use crate::event::{Event, EventKind, Sink};
+use crate::event::{Emitter, Note, Sink, Stage};
 use crate::inputs::Inputs;
 use crate::{Outcome, Verdict};
 use config::notify::On;
@@ -25,13 +25,6 @@ pub fn webhook_wanted(on: On, verdict: &Verdict) -> bool {
     }
 }
 
-fn emit(sink: &Sink<'_>, kind: EventKind) {
-    sink(Event {
-        step: "notify".to_owned(),
-        kind,
-    });
-}
-
 /// The message both channels carry.
 pub fn message(inputs: &Inputs, outcome: &Outcome) -> notify::Message {
     notify::Message {
@@ -39,35 +32,31 @@ pub fn message(inputs: &Inputs, outcome: &Outcome) -> notify::Message {
         tag: outcome.tag.clone(),
         verdict: outcome.verdict.as_str().to_owned(),
         exit_code: outcome.verdict.exit_code(),
-        failing_step: outcome.failing_step.clone(),
+        failing_step: outcome
+            .failing_step
+            .as_ref()
+            .map(|(step, why)| (step.as_str().to_owned(), why.clone())),
         failing_cases: outcome.failing_cases.clone(),
         run_url: notify::run_url(&inputs.notify.run_env, &inputs.artifacts_dir),
         summary_markdown: crate::report::summary(inputs, outcome),
     }
 }
 
-/// A channel's result as run.json keeps it, said as a line (a failure as a warning).
+/// A channel's result as run.json keeps it, told to the sink.
 fn record(
-    sink: &Sink<'_>,
+    emit: &Emitter<'_>,
     channel: &'static str,
-    result: Result<String, notify::NotifyError>,
+    result: Result<String, String>,
 ) -> Notification {
     let (delivered, detail) = match result {
-        Ok(detail) => {
-            emit(sink, EventKind::Info(format!("{channel}: {detail}")));
-            (true, detail)
-        }
-        Err(error) => {
-            let detail = error.to_string();
-            emit(
-                sink,
-                EventKind::Warning(format!(
-                    "the {channel} notification could not be delivered: {detail}"
-                )),
-            );
-            (false, detail)
-        }
+        Ok(detail) => (true, detail),
+        Err(error) => (false, error),
     };
+    emit.note(Note::Notified {
+        channel,
+        delivered,
+        detail: detail.clone(),
+    });
     Notification {
         channel,
         delivered,
@@ -75,33 +64,36 @@ fn record(
     }
 }
 
-/// Tells the configured channels; a dry run says what it would do.
+/// Tells the configured channels; a dry run says what it would do. A webhook variable the
+/// config names but the environment leaves unset is recorded as undelivered, so the silence is
+/// visible in run.json and the log.
 pub fn send(inputs: &Inputs, outcome: &Outcome, sink: &Sink<'_>) -> Vec<Notification> {
+    let emit = Emitter {
+        step: Stage::Notify,
+        sink,
+    };
     let settings = &inputs.notify;
     let mut results = Vec::new();
+    if let Some(name) = &settings.unset_webhook_env
+        && !matches!(outcome.verdict, Verdict::Interrupted(_))
+    {
+        results.push(record(
+            &emit,
+            "webhook",
+            Err(format!(
+                "[notify] webhook_url_env names {name}, which is not set: nothing was posted"
+            )),
+        ));
+    }
     if inputs.dry_run {
         if settings.webhook.is_some() {
-            emit(
-                sink,
-                EventKind::Info(format!(
-                    "POST the verdict to the webhook ({} run)",
-                    match settings.on {
-                        On::Failure => "on a failed",
-                        On::Success => "on a passing",
-                        On::Always => "on every",
-                    }
-                )),
-            );
+            emit.note(Note::WouldNotify(WouldNotify::Webhook { on: settings.on }));
         }
         if let Some(github) = &settings.github {
-            emit(
-                sink,
-                EventKind::Info(format!(
-                    "in {}: open (or comment on) the issue \"{}\" when the run fails, comment and close it when it passes",
-                    github.repository,
-                    notify::issue_title(&message(inputs, outcome))
-                )),
-            );
+            emit.note(Note::WouldNotify(WouldNotify::GithubIssue {
+                repository: github.repository.clone(),
+                title: notify::issue_title(&message(inputs, outcome)),
+            }));
         }
         return results;
     }
@@ -118,7 +110,7 @@ pub fn send(inputs: &Inputs, outcome: &Outcome, sink: &Sink<'_>) -> Vec<Notifica
                 delivery.attempts, delivery.status
             )
         });
-        results.push(record(sink, "webhook", result));
+        results.push(record(&emit, "webhook", result.map_err(|e| e.to_string())));
     }
     if let Some(github) = &settings.github {
         let passed = outcome.verdict == Verdict::Passed;
@@ -135,9 +127,16 @@ pub fn send(inputs: &Inputs, outcome: &Outcome, sink: &Sink<'_>) -> Vec<Notifica
                 }
                 notify::IssueAction::Nothing => "no open issue to update".to_owned(),
             });
-        results.push(record(sink, "github-issue", result));
+        results.push(record(&emit, "github-issue", result.map_err(|e| e.to_string())));
     }
     results
+}
+
+/// What a dry run's notification channels would do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WouldNotify {
+    Webhook { on: On },
+    GithubIssue { repository: String, title: String },
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde_json::json;
 
+use cluster::run_cluster::Fate;
 use crate::graph::{Status, Timing, When};
 use crate::inputs::Inputs;
 use crate::{Outcome, Verdict};
@@ -97,8 +98,8 @@ pub fn run_json(inputs: &Inputs, outcome: &Outcome) -> String {
         .map(|timing| {
             let (status, message) = status_parts(&timing.status);
             json!({
-                "name": timing.name,
-                "needs": timing.needs,
+                "name": timing.id.as_str(),
+                "needs": timing.needs.iter().map(|need| need.as_str()).collect::<Vec<_>>(),
                 "when": timing.when.as_str(),
                 "status": status,
                 "message": message,
@@ -129,10 +130,10 @@ pub fn run_json(inputs: &Inputs, outcome: &Outcome) -> String {
         },
         "project": inputs.project(),
         "config": inputs.settings.config_path,
-        "failing_step": outcome.failing_step.as_ref().map(|(step, message)| json!({"step": step, "message": message})),
+        "failing_step": outcome.failing_step.as_ref().map(|(step, message)| json!({"step": step.as_str(), "message": message})),
         "failing_cases": outcome.failing_cases,
         "cluster": match &inputs.target_cluster {
-            crate::inputs::Target::Kind => json!({"mode": "kind", "name": inputs.cluster_name, "kept": outcome.kept_cluster.is_some()}),
+            crate::inputs::Target::Kind => json!({"mode": "kind", "name": inputs.cluster_name, "kept": outcome.kept_cluster.is_some(), "fate": outcome.cluster.map(|fate| fate.as_str())}),
             crate::inputs::Target::Existing { context, namespace, run_id, .. } => json!({"mode": "existing", "context": context, "namespace": namespace, "run_label": format!("{}={run_id}", crate::inputs::RUN_LABEL)}),
         },
         "artifacts_dir": inputs.artifacts_dir,
@@ -175,7 +176,7 @@ pub fn timeline(timings: &[Timing], width: usize) -> String {
             let _ = writeln!(
                 text,
                 "{:<14} {:>7} {:>7}  {:<width$}  {status}",
-                timing.name, "-", "-", ""
+                timing.id.as_str(), "-", "-", ""
             );
             continue;
         };
@@ -195,12 +196,36 @@ pub fn timeline(timings: &[Timing], width: usize) -> String {
         let _ = writeln!(
             text,
             "{:<14} {:>6.1}s {:>6.1}s  {bar}  {status}",
-            timing.name,
+            timing.id.as_str(),
             start.as_secs_f64(),
             finish.saturating_sub(start).as_secs_f64()
         );
     }
     text
+}
+
+/// What became of the cluster, as the owner reported it (never assumed from the flags).
+pub fn cluster_line(inputs: &Inputs, outcome: &Outcome) -> String {
+    match &inputs.target_cluster {
+        crate::inputs::Target::Existing {
+            context, namespace, ..
+        } => format!(
+            "the user's cluster (context `{context}`); the run's namespace `{namespace}` and labelled objects are removed, nothing else is touched"
+        ),
+        crate::inputs::Target::Kind => {
+            let name = &inputs.cluster_name;
+            match outcome.cluster {
+                None | Some(Fate::NeverCreated) => format!("`{name}` (never created)"),
+                Some(Fate::Deleted) => format!("`{name}` (deleted)"),
+                Some(Fate::Kept) => format!(
+                    "`{name}` (kept with --keep-cluster; delete it with `kind delete cluster --name {name}`)"
+                ),
+                Some(Fate::MayExist) => format!(
+                    "`{name}` (MAY STILL EXIST: the delete failed; delete it with `kind delete cluster --name {name}`)"
+                ),
+            }
+        }
+    }
 }
 
 pub fn summary(inputs: &Inputs, outcome: &Outcome) -> String {
@@ -243,16 +268,7 @@ pub fn summary(inputs: &Inputs, outcome: &Outcome) -> String {
             .map(|record| format!(", {}", record.release_url))
             .unwrap_or_default()
     );
-    let _ = writeln!(
-        md,
-        "- Cluster: `{}` ({})",
-        inputs.cluster_name,
-        if outcome.kept_cluster.is_some() {
-            "kept"
-        } else {
-            "deleted"
-        }
-    );
+    let _ = writeln!(md, "- Cluster: {}", cluster_line(inputs, outcome));
     let _ = writeln!(md, "- Artifacts: `{}`\n", inputs.artifacts_dir.display());
     let _ = writeln!(md, "## Pins\n\n| Pin | Value |\n|---|---|");
     for (name, value) in pin_rows(inputs) {
@@ -295,7 +311,7 @@ pub fn summary(inputs: &Inputs, outcome: &Outcome) -> String {
     let _ = writeln!(md, "```");
     for timing in &outcome.timings {
         if let Status::Failed(failure) = &timing.status {
-            let _ = writeln!(md, "\n**{}**: {}", timing.name, failure.message);
+            let _ = writeln!(md, "\n**{}**: {}", timing.id.as_str(), failure.message);
         }
     }
     if let Some(results) = &outcome.suite {
@@ -357,7 +373,7 @@ pub fn junit(inputs: &Inputs, outcome: &Outcome) -> String {
                 status
             }
         };
-        let mut case = TestCase::new(timing.name, status);
+        let mut case = TestCase::new(timing.id.as_str(), status);
         case.set_classname(match timing.when {
             When::Normal => "verify-release.step",
             When::OnFailure => "verify-release.diagnostics",
@@ -378,7 +394,7 @@ mod tests {
 
     fn timing(name: &'static str, when: When, span: Option<(u64, u64)>, status: Status) -> Timing {
         Timing {
-            name,
+            id: crate::event::Stage::parse(name).expect("a step name"),
             needs: Vec::new(),
             when,
             status,

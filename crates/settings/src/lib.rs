@@ -140,13 +140,14 @@ impl Settings {
             .config
             .clone()
             .unwrap_or_else(|| root.join(config::DEFAULT_TARGET));
-        let target =
-            config::load(&config_path).map_err(|error| BadInput::new(error.to_string()))?;
+        // The pins first: everything else is read against them.
         let platform = Platform::current();
         let (pins, used) = pins::load(&root.join(pins::PIN_FILE))
             .map_err(|error| BadInput::new(error.to_string()))?
             .with_overrides(env.map(), &platform)
             .map_err(|error| BadInput::new(error.to_string()))?;
+        let target =
+            config::load(&config_path).map_err(|error| BadInput::new(error.to_string()))?;
         let mut notices: Vec<Notice> = used.into_iter().map(Notice::Override).collect();
         let folder = |variable: &str, default: &str| {
             env.get(variable)

@@ -9,4 +9,4 @@ mod lifecycle;
 mod port_forward;
 mod snapshots;
 mod support;
-mod throwaway;
+mod run_cluster;

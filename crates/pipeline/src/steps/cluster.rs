@@ -4,63 +4,44 @@
 
 use cluster::helm::Helm;
 use cluster::images::RecordedImage;
-use cluster::kind::{CreateSpec, Kind};
+use cluster::kind::Kind;
+use cluster::run_cluster::{Lifetime, RunCluster, RunClusterSpec};
 use cluster::stages::{self, CrdBundle};
-use cluster::throwaway::ThrowawayCluster;
-use cluster::{load_balancer, owner};
 
-use super::{Run, cluster_failure, exec_failure};
+use super::{Run, cluster_failure};
 use crate::echo;
+use crate::event::{Note, Stage};
 use crate::graph::{Failure, StepContext};
 
-/// Deletes clusters whose owning run is gone, writes this run's owner record, then creates the
-/// throwaway cluster. The record exists before `kind create` runs, so a run killed mid-create
-/// still leaves a cluster the next run can find.
+/// Sets up the run's cluster owner (so cleanup finds whatever part of the cluster exists), then
+/// brings the cluster up: clusters of killed runs deleted, this run's owner record written
+/// before `kind create` runs (a run killed mid-create still leaves a cluster the next run can
+/// find), then the create.
 pub fn create(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let sh = run.shell(context);
     let inputs = run.inputs;
-    let kind = Kind::new(&run.programs()?.kind);
-    let deleted = owner::sweep(&sh, &kind, &inputs.owners_dir(), &mut |event| {
-        emit.cluster(event)
-    })
-    .map_err(|error| cluster_failure(&error, false))?;
-    if !deleted.is_empty() {
-        emit.warn(format!(
-            "deleted {} cluster(s) left by runs that were killed: {}",
-            deleted.len(),
-            deleted.join(", ")
-        ));
-    }
-    let run_dir = run.run_dir();
-    if !run.dry_run() {
-        owner::write(
-            &inputs.owners_dir(),
-            &owner::this_process(&inputs.cluster_name, &run_dir.0),
-        )
-        .map_err(|error| {
-            Failure::infra(format!(
-                "writing the owner record of {} into {}: {error}",
-                inputs.cluster_name,
-                inputs.owners_dir().display()
-            ))
-        })?;
-        let _ = run.state.owner_written.set(());
-    }
-    let wait = inputs.settings.target.install.timeouts.cluster_create();
-    let spec = CreateSpec {
+    let spec = RunClusterSpec {
         name: inputs.cluster_name.clone(),
+        run_dir: run.run_dir(),
         node_image: inputs.settings.pins.node_image.reference.clone(),
-        config: run_dir.kind_config(),
-        kubeconfig: run_dir.kubeconfig(),
-        wait,
-        timeout: CreateSpec::default_timeout(wait),
+        node_port_mapping: None,
+        create_wait: inputs.settings.target.install.timeouts.cluster_create(),
+        lifetime: Lifetime::Throwaway {
+            owners_dir: inputs.owners_dir(),
+        },
     };
-    let cluster = ThrowawayCluster::create(&sh, &kind, &spec, &run_dir, &mut |event| {
-        emit.cluster(event)
-    })
-    .map_err(|error| cluster_failure(&error, false))?;
-    *run.state.cluster.lock().unwrap_or_else(|e| e.into_inner()) = Some(cluster);
+    let kind = Kind::new(&run.programs()?.kind);
+    let cluster = run
+        .state
+        .cluster
+        .get_or_init(|| RunCluster::new(spec, kind, run.shell, Stage::Cleanup.as_str()));
+    let report = cluster
+        .up(&sh, &mut |event| emit.cluster(event))
+        .map_err(|error| cluster_failure(&error, false))?;
+    if !report.swept.is_empty() {
+        emit.note(Note::StaleClustersDeleted(report.swept));
+    }
     Ok(())
 }
 
@@ -74,13 +55,11 @@ pub fn echo_image(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failur
         &inputs.settings.pins.images.echo,
         &inputs.settings.pins,
     )?;
-    for line in built.lines {
-        emit.info(line);
-    }
-    emit.info(format!(
-        "{} is image {}",
-        built.image.reference, built.image.id
-    ));
+    emit.note(Note::EchoImage {
+        reference: built.image.reference.clone(),
+        id: built.image.id.clone(),
+        details: built.lines,
+    });
     let _ = run.state.echo.set(built.image);
     Ok(())
 }
@@ -88,31 +67,23 @@ pub fn echo_image(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failur
 pub fn load_balancer(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     if run.inputs.settings.target.load_balancer.provider == config::cluster::Provider::None {
-        emit.info("no LoadBalancer provider: the gateway is reached through a port-forward");
+        emit.note(Note::NoLoadBalancer);
         return Ok(());
     }
-    let docker = docker::Docker::new(&run.programs()?.docker);
-    let port_mapping = run.inputs.settings.host.os != "linux";
-    let cmd = load_balancer::start_command(
-        &docker,
-        &run.inputs
-            .settings
-            .pins
-            .images
-            .cloud_provider_kind
-            .reference,
-        &run.inputs.cluster_name,
-        port_mapping,
-    );
-    // Marked before it runs: a provider that half-started is still stopped by cleanup.
-    let _ = run.state.provider_started.set(());
-    run.shell(context)
-        .run(&cmd)
-        .map_err(|error| exec_failure("starting cloud-provider-kind", &error, false))?;
-    emit.info(format!(
-        "cloud-provider-kind runs as container {}",
-        load_balancer::container_name(&run.inputs.cluster_name)
-    ));
+    let cluster = run
+        .state
+        .cluster
+        .get()
+        .ok_or_else(|| Failure::infra("the cluster step did not set up the cluster"))?;
+    let container = cluster
+        .start_load_balancer(
+            &run.shell(context),
+            &docker::Docker::new(&run.programs()?.docker),
+            &run.inputs.settings.pins.images.cloud_provider_kind.reference,
+            run.inputs.settings.host.os != "linux",
+        )
+        .map_err(|error| cluster_failure(&error, false))?;
+    emit.note(Note::LoadBalancerStarted { container });
     Ok(())
 }
 
@@ -153,16 +124,10 @@ pub fn load_images(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
         programs.save_platform.as_deref(),
     )
     .map_err(|error| cluster_failure(&error, false))?;
-    emit.info(format!(
-        "loaded {} image(s){}: {}",
-        loaded.len(),
-        programs
-            .save_platform
-            .as_deref()
-            .map(|platform| format!(" for {platform}"))
-            .unwrap_or_default(),
-        loaded.join(", ")
-    ));
+    emit.note(Note::ImagesLoaded {
+        images: loaded,
+        platform: programs.save_platform.clone(),
+    });
     Ok(())
 }
 

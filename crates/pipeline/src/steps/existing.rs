@@ -7,6 +7,7 @@ use cluster::kubectl::Get;
 use cluster::status::{self, Conditioned};
 
 use super::{Run, exec_failure};
+use crate::event::Note;
 use crate::graph::{Failure, StepContext};
 use crate::inputs::{RUN_LABEL, Target};
 
@@ -62,7 +63,10 @@ pub fn preflight(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure
                 "the release's controller {what} is not Available: {why}"
             ))
         })?;
-        emit.info(format!("{what} is Available"));
+        emit.note(Note::Ready {
+            object: what,
+            condition: "Available",
+        });
     }
     let class = &install.gateway_class;
     let what = format!("GatewayClass {class}");
@@ -80,16 +84,20 @@ pub fn preflight(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure
         gateway_class
             .has(&["Accepted"])
             .map_err(|why| Failure::release(format!("{what} is not Accepted: {why}")))?;
-        emit.info(format!("{what} is Accepted"));
+        emit.note(Note::Ready {
+            object: what,
+            condition: "Accepted",
+        });
     }
     if let Target::Existing {
         namespace, run_id, ..
     } = &run.inputs.target_cluster
     {
-        emit.info(format!(
-            "will create namespace {namespace} and, in it, only objects labelled {RUN_LABEL}={run_id}: {}",
-            run.inputs.fixture.objects().join(", ")
-        ));
+        emit.note(Note::WillCreate {
+            namespace: namespace.clone(),
+            label: format!("{RUN_LABEL}={run_id}"),
+            objects: run.inputs.fixture.objects(),
+        });
     }
     Ok(())
 }
@@ -125,19 +133,18 @@ pub fn cleanup(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
     else {
         return Ok(());
     };
-    let forwards =
-        std::mem::take(&mut *run.state.forwards.lock().unwrap_or_else(|e| e.into_inner()));
-    if !forwards.is_empty() {
-        emit.info(format!("stop {} port-forward(s)", forwards.len()));
+    let stopped = run.state.forwards.stop_all();
+    if stopped > 0 {
+        emit.note(Note::ForwardsStopped(stopped));
     }
-    drop(forwards);
     let Ok(kubectl) = run.kubectl() else {
         return Ok(());
     };
     let selector = format!("{RUN_LABEL}={run_id}");
-    emit.info(format!(
-        "delete only objects labelled {selector} in {namespace}, then {namespace} itself if it carries that label"
-    ));
+    emit.note(Note::DeletingLabelled {
+        namespace: namespace.clone(),
+        selector: selector.clone(),
+    });
     sh.run(&kubectl.delete_selected(&fixture_resources(run), namespace, &selector))
         .map_err(|error| {
             exec_failure(
@@ -158,15 +165,14 @@ pub fn cleanup(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
             && status::parse::<status::Object>("a Namespace", &output.stdout_str())
                 .is_ok_and(|object| object.metadata.labels.get(RUN_LABEL) == Some(run_id)));
     if !output.status.success() && !sh.is_dry_run() {
-        emit.info(format!(
-            "namespace {namespace} does not exist (the run stopped before creating it)"
-        ));
+        emit.note(Note::NamespaceAbsent(namespace.clone()));
         return Ok(());
     }
     if !ours {
-        emit.warn(format!(
-            "namespace {namespace} does not carry {selector}: it is not this run's, and is left alone"
-        ));
+        emit.note(Note::NamespaceNotOurs {
+            namespace: namespace.clone(),
+            selector,
+        });
         return Ok(());
     }
     sh.run(&kubectl.delete_namespace(namespace))

@@ -3,215 +3,92 @@
 
 use std::time::Duration;
 
-use cluster::diagnostics::{self, PodSelector, Scope};
-use cluster::fixture;
+use cluster::access::{self, AccessRequest, AddressLookup};
+use cluster::diagnostics::{PodSelector, Scope};
 use cluster::helm::Helm;
-use cluster::kubectl::Target;
-use cluster::load_balancer::{self, Route};
-use cluster::port_forward::{self, PortForward};
+use cluster::load_balancer::Route;
+use cluster::run_cluster::{DownProblem, Fate};
 use conformance::ReplicaControl;
-use conformance::results::{Mode, Outcome};
+use conformance::results::Mode;
 
-use super::{Run, cluster_failure, exec_failure};
+use super::{Run, cluster_failure};
+use crate::event::{EventKind, Note};
 use crate::graph::{Failure, StepContext};
 
-/// The port the echo backend serves on in the fixture's pods.
-const ECHO_PORT: u16 = 3000;
-
-/// The gateway URL: the Gateway's address when the host can route to it, otherwise a
-/// port-forward to the gateway's Service; and a port-forward to one v1 replica for the
-/// health-eviction case.
+/// How the suite reaches the gateway: the Gateway's address when the host can route to it,
+/// otherwise a port-forward to the gateway's Service; and a port-forward to one v1 replica for
+/// the health-eviction case. On a throwaway cluster its owner keeps the forwards; on the user's
+/// cluster the run's state does.
 pub fn gateway(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let sh = run.shell(context);
     let kubectl = run.kubectl()?;
     let inputs = run.inputs;
     let gateway = inputs.fixture.gateway();
-    let port = inputs.settings.target.install.gateway_port;
+    let main_port = inputs.settings.target.install.gateway_port;
     let existing = matches!(
         inputs.target_cluster,
         crate::inputs::Target::Existing { .. }
     );
-    let provider = inputs.settings.target.load_balancer.provider;
-    let route = match provider {
-        config::cluster::Provider::None if !existing => Route::PortForward {
-            why: "no LoadBalancer provider is configured".to_owned(),
+    let lookup = match inputs.settings.target.load_balancer.provider {
+        // The user's cluster: its own LoadBalancer decides; one look, no waiting.
+        _ if existing => AddressLookup::Look,
+        config::cluster::Provider::None => {
+            AddressLookup::Skip("no LoadBalancer provider is configured".to_owned())
+        }
+        config::cluster::Provider::CloudProviderKind => AddressLookup::Wait(Duration::from_secs(
+            inputs.settings.target.load_balancer.address_timeout_secs,
+        )),
+    };
+    let toggle = if inputs.echo_has_health_toggle() {
+        inputs
+            .fixture
+            .backends
+            .iter()
+            .find(|backend| backend.deployment.name == conformance::fixture::V1)
+    } else {
+        emit.note(Note::NoHealthToggle);
+        None
+    };
+    let request = AccessRequest {
+        gateway,
+        main_port,
+        second_port: inputs
+            .fixture
+            .listener_ports()
+            .into_iter()
+            .find(|listener| *listener != main_port),
+        lookup,
+        poll: inputs.deadlines.poll,
+        health_toggle: toggle,
+    };
+    let reached = match run.state.cluster.get() {
+        Some(cluster) => cluster.reach_gateway(&sh, &kubectl, &request),
+        None => access::reach(&sh, &kubectl, &request, &run.state.forwards),
+    };
+    // No address from the provider in time is the release's failure to program its Gateway.
+    let access = reached.map_err(|error| cluster_failure(&error, !existing))?;
+    emit.note(Note::GatewayAccess {
+        gateway: gateway.to_string(),
+        address: access.address.clone(),
+        url: access.url.clone(),
+        forwarded_because: match &access.route {
+            Route::Direct { .. } => None,
+            Route::PortForward { why } => Some(why.clone()),
         },
-        _ if existing => {
-            // The user's cluster: its own LoadBalancer decides; one look, no waiting.
-            match load_balancer::wait_for_address(
-                &sh,
-                &kubectl,
-                gateway,
-                Duration::ZERO,
-                inputs.deadlines.poll,
-            ) {
-                Ok(address) if !run.dry_run() => {
-                    emit.info(format!("{gateway} has the address {address}"));
-                    load_balancer::route_to(&address, port, Duration::from_secs(3))
-                }
-                Ok(_) => Route::PortForward {
-                    why: "a dry run cannot know whether the address is routable".to_owned(),
-                },
-                Err(error) if error.cancelled().is_some() => {
-                    return Err(cluster_failure(&error, false));
-                }
-                Err(_) => Route::PortForward {
-                    why: format!("{gateway} reports no address"),
-                },
-            }
-        }
-        _ => {
-            let address = load_balancer::wait_for_address(
-                &sh,
-                &kubectl,
-                gateway,
-                Duration::from_secs(inputs.settings.target.load_balancer.address_timeout_secs),
-                inputs.deadlines.poll,
-            )
-            .map_err(|error| cluster_failure(&error, true))?;
-            emit.info(format!("{gateway} has the address {address}"));
-            if run.dry_run() {
-                Route::PortForward {
-                    why: "a dry run cannot know whether the address is routable".to_owned(),
-                }
-            } else {
-                load_balancer::route_to(&address, port, Duration::from_secs(3))
-            }
-        }
-    };
-    let second_port = inputs
-        .fixture
-        .listener_ports()
-        .into_iter()
-        .find(|listener| *listener != port);
-    let (url, second) = match route {
-        Route::Direct { url } => {
-            emit.info(format!("reaching the gateway directly at {url}"));
-            let second = second_port.map(|second| {
-                let host = url.rsplit_once(':').map_or(url.as_str(), |(host, _)| host);
-                format!("{host}:{second}")
-            });
-            (url, second)
-        }
-        Route::PortForward { why } => {
-            emit.info(format!(
-                "reaching the gateway through a port-forward: {why}"
-            ));
-            let url = forward_listener(run, &sh, &kubectl, port, true)?
-                .ok_or_else(|| Failure::infra("no port-forward to the gateway"))?;
-            let second = match second_port {
-                Some(second) => forward_listener(run, &sh, &kubectl, second, false)?,
-                None => None,
-            };
-            (url, second)
-        }
-    };
-    if let Some(second) = second {
-        emit.info(format!("second listener at {second}"));
-        let _ = run.state.second_listener.set(second);
+        second_listener: access.second_listener.clone(),
+    });
+    if let Some(missing) = &access.second_missing {
+        emit.note(Note::SecondListenerMissing(missing.clone()));
     }
-    let _ = run.state.gateway_url.set(url);
-
-    // The eviction case flips one v1 replica's health, straight at the pod, never through the
-    // gateway.
-    let mut controls = Vec::new();
-    if !inputs.echo_has_health_toggle() {
-        emit.info("the fixture runs the upstream echo-basic image, which has no health toggle: health-eviction will be skipped");
-    } else if let Some(v1) = inputs
-        .fixture
-        .backends
-        .iter()
-        .find(|backend| backend.deployment.name == conformance::fixture::V1)
-    {
-        let pods = fixture::ready_pods(&sh, &kubectl, v1)
-            .map_err(|error| cluster_failure(&error, false))?;
-        if let Some(pod) = pods.first() {
-            let object = format!("pod/{pod}");
-            let forward = PortForward::start(
-                &sh,
-                &kubectl,
-                &Target {
-                    object: &object,
-                    namespace: &v1.deployment.namespace,
-                },
-                ECHO_PORT,
-                Duration::from_secs(60),
-            )
-            .map_err(|error| cluster_failure(&error, false))?;
-            controls.push(ReplicaControl {
-                pod: pod.clone(),
-                url: forward.url(),
-            });
-            emit.info(format!("health toggle of {pod} at {}", forward.url()));
-            keep(run, forward);
-        }
+    if let Some((pod, url)) = &access.health_toggle {
+        emit.note(Note::HealthToggle {
+            pod: pod.clone(),
+            url: url.clone(),
+        });
     }
-    let _ = run.state.replica_controls.set(controls);
+    let _ = run.state.access.set(access);
     Ok(())
-}
-
-/// A port-forward to the gateway Service's `listener_port`, kept until cleanup. The main
-/// listener may fall back to the Service's only port; another listener must be exposed by that
-/// exact port, or there is nothing to forward to (None, said as a warning).
-fn forward_listener(
-    run: &Run<'_>,
-    sh: &exec::Shell,
-    kubectl: &cluster::kubectl::Kubectl,
-    listener_port: u16,
-    main: bool,
-) -> Result<Option<String>, Failure> {
-    let emit_line = |line: String| {
-        (run.sink)(crate::event::Event {
-            step: "gateway".to_owned(),
-            kind: if main {
-                crate::event::EventKind::Info(line)
-            } else {
-                crate::event::EventKind::Warning(line)
-            },
-        })
-    };
-    let gateway = run.inputs.fixture.gateway();
-    let (service, port) = port_forward::find_gateway_service(
-        sh,
-        kubectl,
-        &gateway.namespace,
-        &gateway.name,
-        listener_port,
-    )
-    .map_err(|error| cluster_failure(&error, false))?;
-    if !main && port != listener_port && !sh.is_dry_run() {
-        emit_line(format!(
-            "the gateway Service {service} exposes no port {listener_port}: listener-second-port is skipped"
-        ));
-        return Ok(None);
-    }
-    let object = format!("service/{service}");
-    let forward = PortForward::start(
-        sh,
-        kubectl,
-        &Target {
-            object: &object,
-            namespace: &gateway.namespace,
-        },
-        port,
-        Duration::from_secs(60),
-    )
-    .map_err(|error| cluster_failure(&error, false))?;
-    let url = forward.url();
-    if main {
-        emit_line(format!("gateway URL {url} ({})", forward.target()));
-    }
-    keep(run, forward);
-    Ok(Some(url))
-}
-
-fn keep(run: &Run<'_>, forward: PortForward) {
-    run.state
-        .forwards
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(forward);
 }
 
 /// Runs the suite and writes its reports into `<artifacts>/conformance/`. Failed cases fail
@@ -219,11 +96,9 @@ fn keep(run: &Run<'_>, forward: PortForward) {
 pub fn conformance(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let inputs = run.inputs;
-    let url = run
-        .state
-        .gateway_url
-        .get()
-        .cloned()
+    let access = run.state.access.get();
+    let url = access
+        .map(|access| access.url.clone())
         .unwrap_or_else(|| "http://127.0.0.1:1".to_owned());
     let mut suite = conformance::target::suite_for_target(
         &inputs.settings.target,
@@ -232,42 +107,35 @@ pub fn conformance(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
         Mode::Cluster,
         &run.tag(),
     );
-    suite.replica_controls = run
-        .state
-        .replica_controls
-        .get()
-        .cloned()
-        .unwrap_or_default();
-    suite.second_listener = run.state.second_listener.get().cloned();
+    suite.replica_controls = access
+        .and_then(|access| access.health_toggle.clone())
+        .map(|(pod, url)| ReplicaControl { pod, url })
+        .into_iter()
+        .collect();
+    suite.second_listener = access.and_then(|access| access.second_listener.clone());
     suite.cancel = context.token.clone();
     suite
         .validate()
         .map_err(|why| Failure::infra(format!("the suite's configuration: {why}")))?;
     if run.dry_run() {
-        emit.info(format!(
-            "run {} cases against the gateway: {}",
-            conformance::cases::CASES.len(),
-            conformance::cases::names().join(", ")
+        emit.note(Note::WouldRunCases(
+            conformance::cases::names()
+                .iter()
+                .map(|name| name.to_string())
+                .collect(),
         ));
         return Ok(());
     }
     let results = conformance::run(&suite, &mut |event| {
         if let conformance::Event::Finished(case) = event {
-            emit.info(case_line(case));
+            emit.send(EventKind::Case(case.clone()));
         }
     })
     .map_err(|why| Failure::infra(format!("the suite's configuration: {why}")))?;
     let dir = inputs.artifacts_dir.join("conformance");
     match conformance::report::write_reports(&dir, &results) {
-        Ok(paths) => emit.info(format!(
-            "reports: {}",
-            paths
-                .iter()
-                .map(|path| path.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-        Err(error) => emit.warn(format!(
+        Ok(paths) => emit.note(Note::ReportsWritten(paths)),
+        Err(error) => emit.problem(format!(
             "could not write the conformance reports into {}: {error}",
             dir.display()
         )),
@@ -293,39 +161,22 @@ pub fn conformance(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
     }
 }
 
-pub fn case_line(case: &conformance::results::CaseResult) -> String {
-    match &case.outcome {
-        Outcome::Passed => format!(
-            "PASS {} ({:.2}s, {} requests)",
-            case.name,
-            case.duration.as_secs_f64(),
-            case.requests
-        ),
-        Outcome::Skipped { reason } => format!("SKIP {}: {reason}", case.name),
-        Outcome::Failed { message, .. } => format!("FAIL {}: {message}", case.name),
-    }
-}
-
-/// After a failure, before anything is deleted.
+/// After a failure, before anything is deleted. Nothing to diagnose when no cluster was
+/// created, or on the user's cluster when the tools step never resolved kubectl.
 pub fn diagnostics(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
-    // The user's cluster always exists; a throwaway one only once the cluster step made it.
-    let exists = matches!(
+    let existing = matches!(
         run.inputs.target_cluster,
         crate::inputs::Target::Existing { .. }
-    ) || run
-        .state
-        .cluster
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .is_some();
-    if !exists {
-        emit.info("no cluster was created: nothing to diagnose on it");
+    );
+    let (Some(programs), true) = (
+        run.state.programs.get(),
+        existing || run.state.cluster.get().is_some_and(|cluster| cluster.exists()),
+    ) else {
+        emit.note(Note::NothingToDiagnose);
         return Ok(());
-    }
-    let programs = run.programs()?;
-    let kubeconfig = run.inputs.kubeconfig.clone();
-    let helm = Helm::new(&programs.helm, &kubeconfig);
+    };
+    let helm = Helm::new(&programs.helm, &run.inputs.kubeconfig);
     let charts = run
         .state
         .charts
@@ -349,111 +200,56 @@ pub fn diagnostics(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
         charts,
     };
     let dir = run.run_dir().diagnostics();
-    let written = diagnostics::collect(
-        &run.shell(context),
-        &run.kubectl()?,
-        Some(&helm),
-        &scope,
-        &dir,
-    );
-    emit.info(format!(
-        "{} diagnostic files in {} (kind's node logs go to {} before the delete)",
-        written.len(),
-        dir.display(),
-        run.run_dir().logs().display()
-    ));
+    let sh = run.shell(context);
+    let kubectl = run.kubectl()?;
+    let written = match run.state.cluster.get() {
+        Some(cluster) => cluster
+            .dump(&sh, &kubectl, Some(&helm), &scope, &dir)
+            .unwrap_or_default(),
+        None => cluster::diagnostics::collect(&sh, &kubectl, Some(&helm), &scope, &dir),
+    };
+    emit.note(Note::Diagnosed {
+        files: written.len(),
+        dir,
+        logs: run.run_dir().logs(),
+    });
     Ok(())
 }
 
-/// Every path ends here: port-forwards stopped, the provider stopped, the cluster's logs
-/// exported and the cluster deleted (or kept, with `--keep-cluster`), the kubeconfig and the
-/// owner record removed. Each part runs even when an earlier part failed.
+/// Every path ends here: the cluster's owner stops the port-forwards and the provider, exports
+/// the logs and deletes the cluster (or keeps it, with `--keep-cluster`), and removes the
+/// kubeconfig and the owner record; each part runs even when an earlier part failed.
 pub fn cleanup(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
-    let sh = run.shell(context);
-    let mut problems = Vec::new();
-    let forwards: Vec<PortForward> = run
-        .state
-        .forwards
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .drain(..)
+    let Some(cluster) = run.state.cluster.get() else {
+        return Ok(());
+    };
+    if run.inputs.keep_cluster {
+        cluster.keep();
+    }
+    let report = cluster.down(&mut |event| emit.cluster(event));
+    if report.forwards_stopped > 0 {
+        emit.note(Note::ForwardsStopped(report.forwards_stopped));
+    }
+    if report.fate == Fate::Kept {
+        emit.note(Note::ClusterKept {
+            name: cluster.name().to_owned(),
+            kubeconfig: cluster.kubeconfig(),
+        });
+        let _ = run.state.kept_cluster.set(cluster.name().to_owned());
+    }
+    let problems: Vec<String> = report
+        .problems
+        .iter()
+        .map(|problem| match problem {
+            DownProblem::DeleteCluster(_) => format!(
+                "{problem}; delete it with `kind delete cluster --name {}`",
+                cluster.name()
+            ),
+            _ => problem.to_string(),
+        })
         .collect();
-    if !forwards.is_empty() {
-        emit.info(format!("stop {} port-forward(s)", forwards.len()));
-    }
-    drop(forwards);
-    let programs = run.state.programs.get();
-    if run.state.provider_started.get().is_some()
-        && let Some(programs) = programs
-    {
-        let docker = docker::Docker::new(&programs.docker);
-        if let Err(error) = sh.run(&load_balancer::stop_command(
-            &docker,
-            &run.inputs.cluster_name,
-        )) {
-            problems.push(exec_failure("stopping cloud-provider-kind", &error, false).message);
-        }
-    }
-    let cluster = run
-        .state
-        .cluster
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    let kubeconfig = run.inputs.kubeconfig.clone();
-    match cluster {
-        Some(cluster) if run.inputs.keep_cluster => {
-            let name = cluster.keep();
-            emit.info(format!(
-                "kept cluster {name} (--keep-cluster): kubectl --kubeconfig {} get pods -A; delete it with `kind delete cluster --name {name}`",
-                kubeconfig.display()
-            ));
-            let _ = run.state.kept_cluster.set(name);
-        }
-        Some(cluster) => {
-            // Disarmed here and torn down through this step's shell, so the commands are
-            // logged (and planned) as cleanup's.
-            let name = cluster.keep();
-            let run_dir = run.run_dir();
-            let teardown = match programs {
-                Some(programs) => cluster::stages::teardown(
-                    &sh,
-                    &cluster::kind::Kind::new(&programs.kind),
-                    &name,
-                    &kubeconfig,
-                    &run_dir.logs(),
-                    &mut |event| emit.cluster(event),
-                )
-                .map(|_| ()),
-                None => Ok(()),
-            };
-            if let Err(error) = teardown {
-                problems.push(format!(
-                    "deleting cluster {name}: {error}; delete it with `kind delete cluster --name {name}`"
-                ));
-            }
-        }
-        None => {}
-    }
-    if run.state.kept_cluster.get().is_none() && !run.dry_run() {
-        match std::fs::remove_file(&kubeconfig) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                problems.push(format!("removing {}: {error}", kubeconfig.display()));
-            }
-            _ => {}
-        }
-        let _ = std::fs::remove_dir_all(run.run_dir().image_archives());
-    }
-    // Once the cluster is gone (or the user took it over), nobody owns it any more.
-    let cluster_gone = problems.iter().all(|p| !p.starts_with("deleting cluster"));
-    if run.state.owner_written.get().is_some()
-        && cluster_gone
-        && let Err(error) =
-            cluster::owner::remove(&run.inputs.owners_dir(), &run.inputs.cluster_name)
-    {
-        problems.push(format!("removing the owner record: {error}"));
-    }
+    *run.state.down.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
     if problems.is_empty() {
         Ok(())
     } else {

@@ -12,16 +12,16 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
 use ::cluster::ClusterError;
+use ::cluster::access::{Forwards, GatewayAccess};
 use ::cluster::helm;
 use ::cluster::images::RecordedImage;
-use ::cluster::port_forward::PortForward;
+use ::cluster::run_cluster::{DownReport, RunCluster};
 use ::cluster::stages::RunDir;
-use ::cluster::throwaway::ThrowawayCluster;
 use artifact::ArtifactError;
-use conformance::{ReplicaControl, SuiteResults};
+use conformance::SuiteResults;
 use exec::{ExecError, Shell};
 
-use crate::event::{Emitter, Sink};
+use crate::event::{Emitter, Sink, Stage};
 use crate::graph::{Failure, Step, StepContext, When};
 use crate::inputs::Inputs;
 
@@ -46,17 +46,16 @@ pub struct State {
     pub record: OnceLock<artifact::record::Record>,
     pub crd_bundle: OnceLock<PathBuf>,
     pub echo: OnceLock<RecordedImage>,
-    /// The throwaway cluster, from the moment it exists until cleanup takes it.
-    pub cluster: Mutex<Option<ThrowawayCluster>>,
-    /// Set once the cluster step wrote its owner record (cleanup removes it).
-    pub owner_written: OnceLock<()>,
-    pub provider_started: OnceLock<()>,
+    /// The throwaway cluster's owner, set by the cluster step before it brings the cluster
+    /// up (so cleanup finds whatever part of it exists).
+    pub cluster: OnceLock<RunCluster>,
+    /// What cleanup's `down` did.
+    pub down: Mutex<Option<DownReport>>,
     pub charts: Mutex<Vec<helm::Release>>,
-    pub gateway_url: OnceLock<String>,
-    /// The Gateway's listener on another port, when it has one.
-    pub second_listener: OnceLock<String>,
-    pub replica_controls: OnceLock<Vec<ReplicaControl>>,
-    pub forwards: Mutex<Vec<PortForward>>,
+    /// How the suite reaches the gateway.
+    pub access: OnceLock<GatewayAccess>,
+    /// Port-forwards on a cluster the user brings (a throwaway cluster's are its owner's).
+    pub forwards: Forwards,
     pub results: OnceLock<SuiteResults>,
     /// Kept with `--keep-cluster`: the name, for the last lines.
     pub kept_cluster: OnceLock<String>,
@@ -74,13 +73,13 @@ impl<'a> Run<'a> {
     /// The step's shell: labelled with the step, observing the step's token.
     pub fn shell(&self, context: &StepContext<'_>) -> Shell {
         self.shell
-            .for_step(context.name)
+            .for_step(context.id.as_str())
             .with_cancel(context.token.clone())
     }
 
-    pub fn emit(&self, context: &'a StepContext<'_>) -> Emitter<'a> {
+    pub fn emit(&self, context: &StepContext<'_>) -> Emitter<'a> {
         Emitter {
-            step: context.name,
+            step: context.id,
             sink: self.sink,
         }
     }
@@ -151,11 +150,18 @@ pub fn cluster_failure(error: &ClusterError, release: bool) -> Failure {
     }
 }
 
-/// An artifact error: published bytes that do not prove out are the release's failure; the
+/// An artifact error: a release the API says does not exist (or a bad repository, tag or
+/// pattern) is bad input, published bytes that do not prove out are the release's failure; the
 /// network, the API and docker are the environment's.
 pub fn artifact_failure(error: &ArtifactError) -> Failure {
     use download::DownloadError;
     let message = error.to_string();
+    if error.is_bad_input() {
+        return Failure {
+            class: crate::graph::Class::BadInput,
+            message,
+        };
+    }
     match error {
         ArtifactError::Download {
             error: DownloadError::Cancelled { .. },
@@ -200,31 +206,31 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 fn existing_graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
     vec![
         Step::new(
-            "tools",
+            Stage::Tools,
             &[],
             When::Normal,
             "resolve kubectl (install the pinned one if missing)",
             move |context| release::tools(run, context),
         ),
         Step::new(
-            "preflight",
-            &["tools"],
+            Stage::Preflight,
+            &[Stage::Tools],
             When::Normal,
             "the installed release: its controller Deployment Available, its GatewayClass Accepted",
             move |context| existing::preflight(run, context),
         ),
         Step::new(
-            "fixture",
-            &["preflight"],
+            Stage::Fixture,
+            &[Stage::Preflight],
             When::Normal,
             "apply the fixture in the run's own labelled namespace and wait for it",
             move |context| cluster::fixture(run, context),
         ),
     ]
     .into_iter()
-    .chain(gateway_and_suite(run, &["fixture"]))
+    .chain(gateway_and_suite(run, &[Stage::Fixture]))
     .chain([Step::new(
-        "cleanup",
+            Stage::Cleanup,
         &[],
         When::Always,
         "delete the run's labelled objects and its namespace; nothing else",
@@ -235,24 +241,24 @@ fn existing_graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
 
 /// Both graphs end alike: reach the gateway once `needs` are done, run the suite, and on a
 /// failure diagnose before anything is deleted.
-fn gateway_and_suite<'a>(run: &'a Run<'a>, needs: &[&'static str]) -> [Step<'a>; 3] {
+fn gateway_and_suite<'a>(run: &'a Run<'a>, needs: &[Stage]) -> [Step<'a>; 3] {
     [
         Step::new(
-            "gateway",
+            Stage::Gateway,
             needs,
             When::Normal,
             "the Gateway's address (or a port-forward), and a v1 replica's health toggle",
             move |context| finish::gateway(run, context),
         ),
         Step::new(
-            "conformance",
-            &["gateway"],
+            Stage::Conformance,
+            &[Stage::Gateway],
             When::Normal,
             "run the conformance suite against the gateway and write its reports",
             move |context| finish::conformance(run, context),
         ),
         Step::new(
-            "diagnostics",
+            Stage::Diagnostics,
             &[],
             When::OnFailure,
             "events, describes, controller and proxy logs, helm status and history",
@@ -273,14 +279,14 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
     let provider = inputs.settings.target.load_balancer.provider;
     vec![
         Step::new(
-            "tools",
+            Stage::Tools,
             &[],
             When::Normal,
             "resolve kind, kubectl, helm and docker; install the pinned ones that are missing",
             move |context| release::tools(run, context),
         ),
         Step::new(
-            "resolve",
+            Stage::Resolve,
             &[],
             When::Normal,
             format!(
@@ -290,7 +296,7 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
             move |context| release::resolve(run, context),
         ),
         Step::new(
-            "crd-bundle",
+            Stage::CrdBundle,
             &[],
             When::Normal,
             format!(
@@ -301,29 +307,29 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
             move |context| release::crd_bundle(run, context),
         ),
         Step::new(
-            "assets",
-            &["resolve"],
+            Stage::Assets,
+            &[Stage::Resolve],
             When::Normal,
             "download the release's assets, each verified against the published checksums",
             move |context| release::assets(run, context),
         ),
         Step::new(
-            "images",
-            &["resolve", "tools"],
+            Stage::Images,
+            &[Stage::Resolve, Stage::Tools],
             When::Normal,
             "pull the release's images and record their digests",
             move |context| release::images(run, context),
         ),
         Step::new(
-            "record",
-            &["assets", "images"],
+            Stage::Record,
+            &[Stage::Assets, Stage::Images],
             When::Normal,
             "images the assets name or carry, the digest list check, artifacts.json",
             move |context| release::record(run, context),
         ),
         Step::new(
-            "cluster",
-            &["tools"],
+            Stage::Cluster,
+            &[Stage::Tools],
             When::Normal,
             format!(
                 "delete stale clusters of killed runs, then create kind cluster {} from {}",
@@ -332,15 +338,15 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
             move |context| cluster::create(run, context),
         ),
         Step::new(
-            "echo-image",
-            &["tools"],
+            Stage::EchoImage,
+            &[Stage::Tools],
             When::Normal,
             format!("build the echo backend image {}", inputs.settings.pins.images.echo),
             move |context| cluster::echo_image(run, context),
         ),
         Step::new(
-            "load-balancer",
-            &["cluster"],
+            Stage::LoadBalancer,
+            &[Stage::Cluster],
             When::Normal,
             match provider {
                 config::cluster::Provider::CloudProviderKind => format!(
@@ -354,38 +360,38 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
             move |context| cluster::load_balancer(run, context),
         ),
         Step::new(
-            "load-images",
-            &["cluster", "record", "echo-image"],
+            Stage::LoadImages,
+            &[Stage::Cluster, Stage::Record, Stage::EchoImage],
             When::Normal,
             "load exactly the recorded images into the cluster (docker save + kind load image-archive)",
             move |context| cluster::load_images(run, context),
         ),
         Step::new(
-            "crds",
-            &["cluster", "crd-bundle"],
+            Stage::Crds,
+            &[Stage::Cluster, Stage::CrdBundle],
             When::Normal,
             "apply the pinned Gateway API CRDs and wait until Established",
             move |context| cluster::crds(run, context),
         ),
         Step::new(
-            "charts",
-            &["crds", "load-images"],
+            Stage::Charts,
+            &[Stage::Crds, Stage::LoadImages],
             When::Normal,
             "helm upgrade --install --wait each chart of the release, in order",
             move |context| cluster::charts(run, context),
         ),
         Step::new(
-            "fixture",
-            &["charts"],
+            Stage::Fixture,
+            &[Stage::Charts],
             When::Normal,
             "apply the conformance fixture and wait for its Gateway, routes and backends",
             move |context| cluster::fixture(run, context),
         ),
     ]
     .into_iter()
-    .chain(gateway_and_suite(run, &["fixture", "load-balancer"]))
+    .chain(gateway_and_suite(run, &[Stage::Fixture, Stage::LoadBalancer]))
     .chain([Step::new(
-        "cleanup",
+            Stage::Cleanup,
         &[],
         When::Always,
         "stop port-forwards and the provider, export logs, delete the cluster",

@@ -7,7 +7,7 @@ use exec::Shell;
 use pins::ToolName;
 
 use super::{Programs, Run, artifact_failure, exec_failure};
-use crate::event::Emitter;
+use crate::event::{Emitter, Note, ToolFound};
 use crate::graph::{Failure, StepContext};
 
 /// Resolves kind, kubectl and helm (installing the pinned version of a missing one, sha256
@@ -53,17 +53,14 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
                             }
                         })?;
                 if let Some(installed) = installed {
-                    emit.info(format!(
-                        "installed {tool} {} at {}",
-                        installed.version,
-                        installed.path.display()
-                    ));
+                    emit.note(Note::ToolInstalled {
+                        tool,
+                        version: installed.version.to_string(),
+                        path: installed.path.clone(),
+                    });
                 }
                 resolution
             };
-            for notice in &resolution.notices {
-                emit.warn(notice.clone());
-            }
             let path = resolution.program().map_err(|error| {
                 let fix = resolution
                     .fix
@@ -72,8 +69,13 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
                     .unwrap_or_default();
                 Failure::infra(format!("{tool}: {error}{fix}"))
             })?;
-            emit.info(resolution.describe());
-            path.to_owned()
+            let path = path.to_owned();
+            emit.note(Note::Tool(ToolFound {
+                tool,
+                description: resolution.describe(),
+                notices: resolution.notices.clone(),
+            }));
+            path
         };
         paths.push(path);
     }
@@ -105,14 +107,15 @@ fn dry_program(run: &Run<'_>, emit: &Emitter<'_>, tool: ToolName) -> PathBuf {
         Err(error) => match tools_context.wanted(tool) {
             Some(version) => {
                 let path = tools_context.cached_path(tool, version);
-                emit.info(format!(
-                    "{error}; the real run installs {tool} {version} at {} first",
-                    path.display()
-                ));
+                emit.note(Note::ToolWouldInstall {
+                    tool,
+                    why: error.to_string(),
+                    path: path.clone(),
+                });
                 path
             }
             None => {
-                emit.warn(format!("{error}; the real run needs it"));
+                emit.problem(format!("{error}; the real run needs it"));
                 PathBuf::from(tool.as_str())
             }
         },
@@ -154,48 +157,6 @@ fn artifact_env(run: &Run<'_>, context: &StepContext<'_>) -> artifact::Env {
     }
 }
 
-/// The artifact crate's events as lines of this step.
-fn render(emit: &Emitter<'_>, event: artifact::Event) {
-    match event {
-        artifact::Event::Resolved {
-            tag,
-            prerelease,
-            assets,
-            selected,
-            bytes,
-        } => emit.info(format!(
-            "release {tag}{}: {assets} assets, {selected} selected, {bytes} bytes to fetch",
-            if prerelease { " (pre-release)" } else { "" }
-        )),
-        artifact::Event::Download { asset, event } => match event {
-            download::Event::Started { offset, .. } if offset > 0 => {
-                emit.info(format!("{asset}: resuming at byte {offset}"))
-            }
-            download::Event::Retrying {
-                attempt,
-                delay,
-                reason,
-            } => emit.info(format!(
-                "{asset}: retry {attempt} in {:.1} s ({reason})",
-                delay.as_secs_f64()
-            )),
-            _ => {}
-        },
-        artifact::Event::Fetched {
-            asset,
-            size,
-            from_cache,
-            verification,
-        } => emit.info(format!(
-            "{asset}: {size} bytes{}, {}",
-            if from_cache { " from the cache" } else { "" },
-            verification.describe()
-        )),
-        artifact::Event::Image { reference, step } => emit.info(format!("{step} {reference}")),
-        artifact::Event::Note(note) => emit.warn(note),
-    }
-}
-
 pub fn resolve(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let inputs = run.inputs;
@@ -205,22 +166,19 @@ pub fn resolve(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
         } else {
             format!("tags/{}", inputs.tag)
         };
-        emit.info(format!(
-            "GET {}/repos/{}/releases/{which}{}",
-            inputs.settings.github.api_base,
-            inputs.repo,
-            if inputs.settings.github.token.is_some() {
-                " (with GITHUB_TOKEN, to that host only)"
-            } else {
-                ""
-            }
-        ));
+        emit.note(Note::WouldResolve {
+            url: format!(
+                "{}/repos/{}/releases/{which}",
+                inputs.settings.github.api_base, inputs.repo
+            ),
+            with_token: inputs.settings.github.token.is_some(),
+        });
         return Ok(());
     }
     let resolved = artifact::resolve(
         &inputs.artifact_plan(),
         &artifact_env(run, context),
-        &|event| render(&emit, event),
+        &|event| emit.artifact(event),
     )
     .map_err(|error| cancelled_or(context, artifact_failure(&error)))?;
     let _ = run.state.resolved.set(resolved);
@@ -241,12 +199,11 @@ pub fn crd_bundle(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failur
     let mirror = run.inputs.settings.tools.mirror.as_deref();
     let dir = &run.inputs.artifacts_dir;
     if run.dry_run() {
-        emit.info(format!(
-            "download {} to {} and check its sha256 is {}",
-            cluster::crds::bundle_url(pins, mirror),
-            cluster::crds::bundle_path(pins, dir).display(),
-            pins.gateway_api.sha256
-        ));
+        emit.note(Note::WouldDownload {
+            url: cluster::crds::bundle_url(pins, mirror),
+            dest: cluster::crds::bundle_path(pins, dir),
+            sha256: pins.gateway_api.sha256.to_string(),
+        });
         let _ = run
             .state
             .crd_bundle
@@ -260,12 +217,11 @@ pub fn crd_bundle(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failur
         run.inputs.download_options(context.token),
     )
     .map_err(|error| cancelled_or(context, Failure::infra(error)))?;
-    emit.info(format!(
-        "{}: sha256 {} as pinned{}",
-        path.display(),
-        pins.gateway_api.sha256,
-        if from_cache { " (from the cache)" } else { "" }
-    ));
+    emit.note(Note::CrdBundle {
+        path: path.clone(),
+        sha256: pins.gateway_api.sha256.to_string(),
+        from_cache,
+    });
     let _ = run.state.crd_bundle.set(path);
     Ok(())
 }
@@ -274,11 +230,10 @@ pub fn assets(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let plan = run.inputs.artifact_plan();
     if run.dry_run() {
-        emit.info(format!(
-            "download the assets matching {:?} (and the checksum files that prove them) into {}; nothing unverified is kept",
-            plan.patterns,
-            plan.dest.display()
-        ));
+        emit.note(Note::WouldDownloadAssets {
+            patterns: plan.patterns.clone(),
+            dest: plan.dest.clone(),
+        });
         return Ok(());
     }
     let resolved = run
@@ -288,7 +243,7 @@ pub fn assets(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         .ok_or_else(|| Failure::infra("the release was not resolved"))?;
     let assets =
         artifact::download_assets(&plan, &artifact_env(run, context), resolved, &|event| {
-            render(&emit, event)
+            emit.artifact(event)
         })
         .map_err(|error| cancelled_or(context, artifact_failure(&error)))?;
     *run.state.assets.lock().unwrap_or_else(|e| e.into_inner()) = Some(assets);
@@ -313,7 +268,7 @@ pub fn images(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         &artifact_env(run, context),
         &sh,
         &run.tag(),
-        &|event| render(&emit, event),
+        &|event| emit.artifact(event),
     )
     .map_err(|error| cancelled_or(context, artifact_failure(&error)))?;
     *run.state.pulled.lock().unwrap_or_else(|e| e.into_inner()) = Some(pulled);
@@ -324,9 +279,8 @@ pub fn record(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let plan = run.inputs.artifact_plan();
     if run.dry_run() {
-        emit.info(format!(
-            "pull images named by downloaded manifests, `docker load` image archives, compare the digest list, write {}",
-            run.inputs.artifacts_dir.join(artifact::record::FILE_NAME).display()
+        emit.note(Note::WouldRecord(
+            run.inputs.artifacts_dir.join(artifact::record::FILE_NAME),
         ));
         return Ok(());
     }
@@ -356,15 +310,14 @@ pub fn record(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         resolved,
         assets,
         pulled,
-        &|event| render(&emit, event),
+        &|event| emit.artifact(event),
     )
     .map_err(|error| cancelled_or(context, artifact_failure(&error)))?;
-    emit.info(format!(
-        "{}: {} assets, {} images",
-        outcome.record_path.display(),
-        outcome.record.assets.len(),
-        outcome.record.images.len()
-    ));
+    emit.note(Note::Recorded {
+        path: outcome.record_path.clone(),
+        assets: outcome.record.assets.len(),
+        images: outcome.record.images.len(),
+    });
     let _ = run.state.record.set(outcome.record);
     Ok(())
 }
