@@ -164,11 +164,12 @@ impl Renderer {
             }
             EventKind::Finished(timing) => {
                 if step == Stage::Assets {
-                    self.artifacts.finish(if timing.status == Status::Succeeded {
-                        "verified"
-                    } else {
-                        "stopped"
-                    });
+                    self.artifacts
+                        .finish(if timing.status == Status::Succeeded {
+                            "verified"
+                        } else {
+                            "stopped"
+                        });
                 }
                 let end = finish_line(timing);
                 if self.github {

@@ -114,8 +114,13 @@ pub fn reach(
             request.poll,
         )?),
         AddressLookup::Look => {
-            match load_balancer::wait_for_address(sh, kubectl, gateway, Duration::ZERO, request.poll)
-            {
+            match load_balancer::wait_for_address(
+                sh,
+                kubectl,
+                gateway,
+                Duration::ZERO,
+                request.poll,
+            ) {
                 Ok(address) => Some(address),
                 Err(error) if error.cancelled().is_some() => return Err(error),
                 Err(_) => None,
@@ -142,7 +147,8 @@ pub fn reach(
             None,
         ),
         _ => {
-            let (url, _) = forward_listener(sh, kubectl, gateway, request.main_port, true, forwards)?;
+            let (url, _) =
+                forward_listener(sh, kubectl, gateway, request.main_port, true, forwards)?;
             let (second, missing) = match request.second_port {
                 Some(port) => forward_listener(sh, kubectl, gateway, port, false, forwards)?,
                 None => (String::new(), None),

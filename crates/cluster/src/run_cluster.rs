@@ -86,7 +86,10 @@ impl Fate {
 pub enum DownProblem {
     StopProvider(ExecError),
     DeleteCluster(ClusterError),
-    RemoveFile { path: PathBuf, error: std::io::Error },
+    RemoveFile {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 impl std::fmt::Display for DownProblem {
@@ -204,12 +207,15 @@ impl RunCluster {
                     )));
                 }
                 if !sh.is_dry_run() {
-                    owner::write(owners_dir, &owner::this_process(&spec.name, &spec.run_dir.0))
-                        .map_err(ClusterError::io(format!(
-                            "write the owner record of {} into {}",
-                            spec.name,
-                            owners_dir.display()
-                        )))?;
+                    owner::write(
+                        owners_dir,
+                        &owner::this_process(&spec.name, &spec.run_dir.0),
+                    )
+                    .map_err(ClusterError::io(format!(
+                        "write the owner record of {} into {}",
+                        spec.name,
+                        owners_dir.display()
+                    )))?;
                     self.lock().owner_written = true;
                 }
             }
@@ -234,11 +240,15 @@ impl RunCluster {
                     )));
                     // Always rewritten: a cluster recreated elsewhere under the same name has
                     // new credentials, and a stale kubeconfig would fail every later step.
-                    sh.run(&stages::export_kubeconfig(&self.kind, &spec.name, &self.kubeconfig()))
-                        .map_err(ClusterError::infra(format!(
-                            "write the kubeconfig of {}",
-                            spec.name
-                        )))?;
+                    sh.run(&stages::export_kubeconfig(
+                        &self.kind,
+                        &spec.name,
+                        &self.kubeconfig(),
+                    ))
+                    .map_err(ClusterError::infra(format!(
+                        "write the kubeconfig of {}",
+                        spec.name
+                    )))?;
                     self.lock().exists = true;
                     report.reused = true;
                     return Ok(report);
@@ -419,8 +429,7 @@ impl RunCluster {
 impl Drop for RunCluster {
     fn drop(&mut self) {
         // Nobody is left to tell: a throwaway cluster must still go. A developer cluster stays.
-        if matches!(self.spec.lifetime, Lifetime::Throwaway { .. }) && self.lock().fate.is_none()
-        {
+        if matches!(self.spec.lifetime, Lifetime::Throwaway { .. }) && self.lock().fate.is_none() {
             let _ = self.down(&mut |_| {});
         }
     }

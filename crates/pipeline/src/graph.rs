@@ -455,10 +455,7 @@ fn run_body(step: &Step<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".to_owned());
-            Err(Failure::infra(format!(
-                "step {} panicked: {what}",
-                step.id
-            )))
+            Err(Failure::infra(format!("step {} panicked: {what}", step.id)))
         }
     }
 }
@@ -577,7 +574,10 @@ mod tests {
         assert!(
             matches!(status_of(&timings, Stage::Cluster), Status::Failed(f) if f.class == Class::Cancelled(Reason::Signal(15)))
         );
-        assert!(matches!(status_of(&timings, Stage::Charts), Status::Skipped(_)));
+        assert!(matches!(
+            status_of(&timings, Stage::Charts),
+            Status::Skipped(_)
+        ));
         assert!(
             matches!(status_of(&timings, Stage::Diagnostics), Status::Skipped(why) if why.contains("interrupted"))
         );
@@ -605,11 +605,17 @@ mod tests {
 
     #[test]
     fn bad_graphs_are_refused() {
-        let cycle = vec![sleep_step(Stage::Tools, &[Stage::Resolve], 1), sleep_step(Stage::Resolve, &[Stage::Tools], 1)];
+        let cycle = vec![
+            sleep_step(Stage::Tools, &[Stage::Resolve], 1),
+            sleep_step(Stage::Resolve, &[Stage::Tools], 1),
+        ];
         assert!(validate(&cycle).unwrap_err().contains("cycle"));
         let missing = vec![sleep_step(Stage::Tools, &[Stage::Preflight], 1)];
         assert!(validate(&missing).unwrap_err().contains("does not exist"));
-        let twice = vec![sleep_step(Stage::Tools, &[], 1), sleep_step(Stage::Tools, &[], 1)];
+        let twice = vec![
+            sleep_step(Stage::Tools, &[], 1),
+            sleep_step(Stage::Tools, &[], 1),
+        ];
         assert!(validate(&twice).unwrap_err().contains("twice"));
     }
 

@@ -250,10 +250,7 @@ fn verdict(timings: &[Timing], token: &Token) -> (Verdict, Option<(StepId, Strin
             Class::BadInput => Verdict::BadInput,
             Class::Infra | Class::Cancelled(_) => Verdict::CouldNotRun,
         };
-        return (
-            verdict,
-            Some((first.id, failure.message.clone())),
-        );
+        return (verdict, Some((first.id, failure.message.clone())));
     }
     for timing in timings {
         if timing.when == graph::When::Always
@@ -310,10 +307,7 @@ mod tests {
         let (verdict, step) = verdict(&timings, &token);
         assert_eq!(verdict, Verdict::ReleaseFailed);
         assert_eq!(verdict.exit_code(), 1);
-        assert_eq!(
-            step,
-            Some((Stage::Charts, "chart x failed".to_owned()))
-        );
+        assert_eq!(step, Some((Stage::Charts, "chart x failed".to_owned())));
     }
 
     #[test]

@@ -127,7 +127,11 @@ pub fn send(inputs: &Inputs, outcome: &Outcome, sink: &Sink<'_>) -> Vec<Notifica
                 }
                 notify::IssueAction::Nothing => "no open issue to update".to_owned(),
             });
-        results.push(record(&emit, "github-issue", result.map_err(|e| e.to_string())));
+        results.push(record(
+            &emit,
+            "github-issue",
+            result.map_err(|e| e.to_string()),
+        ));
     }
     results
 }

@@ -12,10 +12,10 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde_json::json;
 
-use cluster::run_cluster::Fate;
 use crate::graph::{Status, Timing, When};
 use crate::inputs::Inputs;
 use crate::{Outcome, Verdict};
+use cluster::run_cluster::Fate;
 
 pub const RUN_JSON: &str = "run.json";
 pub const SUMMARY_MD: &str = "summary.md";
@@ -176,7 +176,10 @@ pub fn timeline(timings: &[Timing], width: usize) -> String {
             let _ = writeln!(
                 text,
                 "{:<14} {:>7} {:>7}  {:<width$}  {status}",
-                timing.id.as_str(), "-", "-", ""
+                timing.id.as_str(),
+                "-",
+                "-",
+                ""
             );
             continue;
         };

@@ -76,17 +76,12 @@ impl Run {
     }
 
     fn xtask_cmd(&self, args: &[&str], extra: &[(&str, &str)]) -> exec::Cmd {
-        let mut cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask under test")
+        let mut cmd = crate::context::xtask("run xtask under test", self.cache.path())
             .args(args)
             .env("KIND", self.fakes.program("kind"))
             .env("KUBECTL", self.fakes.program("kubectl"))
             .env("HELM", self.fakes.program("helm"))
-            .env("XTASK_TOOLS_DIR", self.cache.path())
-            .env_remove("XTASK_FORCE_HOST_TOOLS")
-            .env_remove("GITHUB_ACTIONS");
-        for name in pins::OVERRIDE_VARIABLES {
-            cmd = cmd.env_remove(name);
-        }
+            .env("XTASK_TOOLS_DIR", self.cache.path());
         cmd = cmd
             .env("XTASK_TOOLS_MIRROR", self.mirror.base_url())
             .env("GATEWAY_API_VERSION", TEST_GATEWAY_API)

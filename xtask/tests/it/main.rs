@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod conformance;
+mod context;
 mod docker_build;
 mod echo_image;
 mod kind;

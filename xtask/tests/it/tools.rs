@@ -55,23 +55,10 @@ fn fakes() -> &'static Path {
 /// Runs xtask with a controlled environment: no tool overrides from the caller's shell, the
 /// given PATH, and a private tools cache.
 fn xtask(args: &[&str], path: &str, cache: &Path, extra: &[(&str, &str)]) -> exec::Output {
-    let mut cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask under test")
+    let mut cmd = crate::context::xtask("run xtask under test", cache)
         .args(args)
         .env("PATH", path)
         .env("XTASK_TOOLS_DIR", cache);
-    for name in [
-        "KIND",
-        "KUBECTL",
-        "HELM",
-        "DOCKER",
-        "XTASK_FORCE_HOST_TOOLS",
-        "XTASK_TOOLS_MIRROR",
-    ]
-    .into_iter()
-    .chain(pins::OVERRIDE_VARIABLES)
-    {
-        cmd = cmd.env_remove(name);
-    }
     for (key, value) in extra {
         cmd = cmd.env(key, value);
     }
@@ -307,7 +294,7 @@ fn the_workspace_root_is_the_checkout_cargo_runs_in() {
         "[kind]\nversion = \"not a version\"\n",
     )
     .unwrap();
-    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask in another checkout")
+    let cmd = crate::context::xtask("run xtask in another checkout", checkout.path())
         .args(["tools", "check"])
         .env("CARGO_MANIFEST_DIR", checkout.path().join("xtask"));
     let output = exec::Shell::new().run_unchecked(&cmd).unwrap();

@@ -7,6 +7,6 @@ mod fixture;
 mod kubectl_cli;
 mod lifecycle;
 mod port_forward;
+mod run_cluster;
 mod snapshots;
 mod support;
-mod run_cluster;

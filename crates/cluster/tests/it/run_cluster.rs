@@ -70,7 +70,11 @@ fn a_failed_create_leaves_no_cluster_and_down_says_it_was_never_created() {
     let cluster = throwaway(&setup, "gate-1234");
     let error = up(&setup, &cluster).unwrap_err();
     assert!(matches!(error, ClusterError::Infra { .. }), "{error:?}");
-    assert!(setup.fakes.clusters().is_empty(), "{:?}", setup.fakes.clusters());
+    assert!(
+        setup.fakes.clusters().is_empty(),
+        "{:?}",
+        setup.fakes.clusters()
+    );
     assert!(!cluster.exists());
     let report = cluster.down(&mut |_| {});
     assert_eq!(report.fate, Fate::NeverCreated, "{report:?}");
@@ -92,12 +96,18 @@ fn the_owner_record_exists_while_the_cluster_does_and_goes_with_it() {
         .map(|owner| owner.cluster)
         .collect();
     assert_eq!(recorded, ["gate-42"]);
-    assert!(setup.run_dir().kind_config().is_file(), "the kind config is written");
+    assert!(
+        setup.run_dir().kind_config().is_file(),
+        "the kind config is written"
+    );
     let down = cluster.down(&mut |_| {});
     assert_eq!(down.fate, Fate::Deleted, "{down:?}");
     assert!(setup.fakes.clusters().is_empty());
     assert!(cluster::owner::read_all(&owners(&setup)).is_empty());
-    assert!(!setup.run_dir().kubeconfig().exists(), "the kubeconfig is removed");
+    assert!(
+        !setup.run_dir().kubeconfig().exists(),
+        "the kubeconfig is removed"
+    );
 }
 
 #[test]
@@ -110,7 +120,11 @@ fn dropping_the_owner_deletes_the_cluster_even_on_panic_logs_first() {
         panic!("the suite blew up");
     }));
     assert!(outcome.is_err());
-    assert!(setup.fakes.clusters().is_empty(), "{:?}", setup.fakes.clusters());
+    assert!(
+        setup.fakes.clusters().is_empty(),
+        "{:?}",
+        setup.fakes.clusters()
+    );
     assert!(
         setup.run_dir().logs().join("kind-version.txt").is_file(),
         "no logs before delete"
@@ -163,7 +177,11 @@ fn down_twice_deletes_once_and_a_taken_name_is_refused_untouched() {
     up(&setup, &cluster).unwrap();
     assert_eq!(setup.fakes.clusters(), ["someone-elses", "gate-9"]);
     assert_eq!(cluster.down(&mut |_| {}).fate, Fate::Deleted);
-    assert_eq!(cluster.down(&mut |_| {}).fate, Fate::Deleted, "the same fate again");
+    assert_eq!(
+        cluster.down(&mut |_| {}).fate,
+        Fate::Deleted,
+        "the same fate again"
+    );
     drop(cluster);
     assert_eq!(setup.fakes.clusters(), ["someone-elses"]);
     let deletes = kind_verbs(&setup)
@@ -183,7 +201,10 @@ fn a_kept_cluster_stays_and_is_no_longer_recorded_as_owned() {
     assert_eq!(report.fate, Fate::Kept);
     drop(cluster);
     assert_eq!(setup.fakes.clusters(), ["gate-10"]);
-    assert!(setup.run_dir().kubeconfig().is_file(), "the user reaches it with this");
+    assert!(
+        setup.run_dir().kubeconfig().is_file(),
+        "the user reaches it with this"
+    );
     assert!(
         cluster::owner::read_all(&owners(&setup)).is_empty(),
         "a later run's sweep must not delete the cluster the user kept"
@@ -207,7 +228,10 @@ fn a_delete_that_fails_is_reported_and_the_record_stays_for_the_next_sweep() {
     assert_eq!(report.fate, Fate::MayExist, "{report:?}");
     assert!(!report.is_clean());
     assert!(
-        report.problems.iter().any(|p| p.to_string().contains("deleting the cluster")),
+        report
+            .problems
+            .iter()
+            .any(|p| p.to_string().contains("deleting the cluster")),
         "{:?}",
         report.problems
     );
@@ -231,12 +255,18 @@ fn a_developer_cluster_is_reused_by_exact_name_and_survives_its_owner() {
     let report = up(&setup, &cluster).unwrap();
     assert!(report.reused && !report.created, "{report:?}");
     assert!(
-        kind_verbs(&setup).iter().any(|verb| verb == "export kubeconfig"),
+        kind_verbs(&setup)
+            .iter()
+            .any(|verb| verb == "export kubeconfig"),
         "a reused cluster's kubeconfig is rewritten: {:?}",
         kind_verbs(&setup)
     );
     drop(cluster);
-    assert_eq!(setup.fakes.clusters(), ["dev-gate"], "kind-up never deletes on drop");
+    assert_eq!(
+        setup.fakes.clusters(),
+        ["dev-gate"],
+        "kind-up never deletes on drop"
+    );
 
     let recreate = RunCluster::new(
         spec(&setup, "dev-gate", Lifetime::Developer { recreate: true }),

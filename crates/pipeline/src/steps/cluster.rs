@@ -79,7 +79,12 @@ pub fn load_balancer(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Fai
         .start_load_balancer(
             &run.shell(context),
             &docker::Docker::new(&run.programs()?.docker),
-            &run.inputs.settings.pins.images.cloud_provider_kind.reference,
+            &run.inputs
+                .settings
+                .pins
+                .images
+                .cloud_provider_kind
+                .reference,
             run.inputs.settings.host.os != "linux",
         )
         .map_err(|error| cluster_failure(&error, false))?;

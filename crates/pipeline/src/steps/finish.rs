@@ -171,7 +171,12 @@ pub fn diagnostics(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
     );
     let (Some(programs), true) = (
         run.state.programs.get(),
-        existing || run.state.cluster.get().is_some_and(|cluster| cluster.exists()),
+        existing
+            || run
+                .state
+                .cluster
+                .get()
+                .is_some_and(|cluster| cluster.exists()),
     ) else {
         emit.note(Note::NothingToDiagnose);
         return Ok(());

@@ -230,7 +230,7 @@ fn existing_graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
     .into_iter()
     .chain(gateway_and_suite(run, &[Stage::Fixture]))
     .chain([Step::new(
-            Stage::Cleanup,
+        Stage::Cleanup,
         &[],
         When::Always,
         "delete the run's labelled objects and its namespace; nothing else",
