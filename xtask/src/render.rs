@@ -283,7 +283,7 @@ struct ProgressState {
 impl ArtifactProgress {
     /// The line this event says, if any; the progress display moves as a side effect.
     pub fn event(&self, event: &artifact::Event) -> Option<Line> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = stdx::lock(&self.state);
         match event {
             artifact::Event::Resolved {
                 tag,
@@ -338,7 +338,7 @@ impl ArtifactProgress {
 
     /// Closes the progress display, saying how the fetch ended.
     pub fn finish(&self, outcome: &str) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = stdx::lock(&self.state);
         if let Some(overall) = state.overall.take() {
             overall.finish(outcome);
         }

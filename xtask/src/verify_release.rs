@@ -86,11 +86,7 @@ pub fn run(
     if inputs.dry_run {
         let notes: Mutex<BTreeMap<Stage, Vec<String>>> = Mutex::default();
         let outcome = pipeline::run(&inputs, token, &|event| plan_event(&event, &notes));
-        print_plan(
-            &inputs,
-            &outcome,
-            &notes.into_inner().unwrap_or_else(|e| e.into_inner()),
-        );
+        print_plan(&inputs, &outcome, &stdx::sync::into_inner(notes));
         return Ok(ExitCode::from(match outcome.verdict {
             Verdict::Passed => 0,
             _ => outcome.verdict.exit_code(),
@@ -173,12 +169,7 @@ impl Renderer {
                 }
                 let end = finish_line(timing);
                 if self.github {
-                    let lines = self
-                        .held
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&step)
-                        .unwrap_or_default();
+                    let lines = stdx::lock(&self.held).remove(&step).unwrap_or_default();
                     ui::group(&format!("{step} — {end}"), || {
                         for line in lines {
                             ui::info(&line);
@@ -202,9 +193,7 @@ impl Renderer {
         for line in lines(&event, &self.artifacts) {
             // Notifications come after every step has ended: nothing is left to fold them into.
             if self.github && step != Stage::Notify && line.0 == render::Level::Info {
-                self.held
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
+                stdx::lock(&self.held)
                     .entry(step)
                     .or_default()
                     .extend(line.1.lines().map(str::to_owned));
@@ -234,9 +223,7 @@ fn plan_event(event: &Event, notes: &Mutex<BTreeMap<Stage, Vec<String>>>) {
     for line in lines(event, &quiet) {
         match line.0 {
             render::Level::Warning => render::say(&format!("[{}] ", event.step), &line),
-            render::Level::Info => notes
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
+            render::Level::Info => stdx::lock(&notes)
                 .entry(event.step)
                 .or_default()
                 .extend(line.1.lines().map(str::to_owned)),

@@ -51,7 +51,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     if write {
         for drift in &drifts {
             let path = root.join(&drift.path);
-            write_atomically(&path, &drift.fixed)
+            // Replaced whole; a script keeps its mode.
+            stdx::fs::write_atomic(&path, drift.fixed.as_bytes())
                 .with_context(|| format!("rewriting {}", drift.path))?;
             ui::info(&format!("fixed {}", drift.path));
         }
@@ -482,21 +483,6 @@ fn judge(token: &str, rule: &Rule) -> Option<String> {
             })
         }
     }
-}
-
-fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    let temporary = path.with_file_name(format!(
-        ".{}.versions-check",
-        path.file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    std::fs::write(&temporary, text).with_context(|| format!("writing {}", temporary.display()))?;
-    if let Ok(metadata) = std::fs::metadata(path) {
-        // Keep the mode (a script stays executable).
-        let _ = std::fs::set_permissions(&temporary, metadata.permissions());
-    }
-    std::fs::rename(&temporary, path).with_context(|| format!("replacing {}", path.display()))
 }
 
 #[cfg(test)]

@@ -375,12 +375,12 @@ fn parallel<T: Sync, R: Send, E: Send>(
                     if result.is_err() {
                         failed.store(true, Ordering::SeqCst);
                     }
-                    slots.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(result);
+                    stdx::lock(&slots)[index] = Some(result);
                 }
             });
         }
     });
-    let slots = slots.into_inner().unwrap_or_else(|e| e.into_inner());
+    let slots = stdx::sync::into_inner(slots);
     let mut results = Vec::with_capacity(slots.len());
     let mut first_error = None;
     for slot in slots.into_iter().flatten() {

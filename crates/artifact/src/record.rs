@@ -217,9 +217,7 @@ pub fn verify_files(dir: &Path, record: &Record) -> Result<(), ReadError> {
 /// Writes the record atomically (a reader never sees half a file).
 pub fn write(dir: &Path, record: &Record) -> io::Result<PathBuf> {
     let path = dir.join(FILE_NAME);
-    let part = download::part_path(&path);
-    let text = serde_json::to_string_pretty(record).map_err(io::Error::other)?;
-    fs::write(&part, text + "\n")?;
-    fs::rename(&part, &path)?;
+    let text = serde_json::to_string_pretty(record).map_err(io::Error::other)? + "\n";
+    stdx::fs::write_atomic(&path, text.as_bytes())?;
     Ok(path)
 }

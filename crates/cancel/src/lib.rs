@@ -61,7 +61,7 @@ struct Inner {
 
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, Option<Reason>> {
-        self.reason.lock().unwrap_or_else(|e| e.into_inner())
+        stdx::lock(&self.reason)
     }
 
     fn cancel(&self, reason: Reason) -> bool {
@@ -73,12 +73,7 @@ impl Inner {
             *current = Some(reason.clone());
         }
         self.woken.notify_all();
-        let children: Vec<Weak<Inner>> = self
-            .children
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-            .collect();
+        let children: Vec<Weak<Inner>> = stdx::lock(&self.children).drain(..).collect();
         for child in children.iter().filter_map(Weak::upgrade) {
             child.cancel(reason.clone());
         }
@@ -124,11 +119,7 @@ impl Token {
     /// cancelled on its own without touching this one.
     pub fn child(&self) -> Token {
         let child = Token::new();
-        let mut children = self
-            .inner
-            .children
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut children = stdx::lock(&self.inner.children);
         // Checked under the children lock: a parent cancelled concurrently either sees the
         // child in its list or is seen cancelled here.
         if let Some(reason) = self.reason() {
@@ -168,12 +159,7 @@ impl Token {
             if left.is_zero() {
                 return false;
             }
-            reason = self
-                .inner
-                .woken
-                .wait_timeout(reason, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            reason = stdx::sync::wait_timeout(&self.inner.woken, reason, left);
         }
     }
 
@@ -184,11 +170,7 @@ impl Token {
             if let Some(reason) = reason.as_ref() {
                 return reason.clone();
             }
-            reason = self
-                .inner
-                .woken
-                .wait(reason)
-                .unwrap_or_else(|e| e.into_inner());
+            reason = stdx::sync::wait(&self.inner.woken, reason);
         }
     }
 }

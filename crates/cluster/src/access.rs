@@ -26,20 +26,12 @@ pub struct Forwards(std::sync::Mutex<Vec<PortForward>>);
 
 impl Forwards {
     pub fn keep(&self, forward: PortForward) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(forward);
+        stdx::lock(&self.0).push(forward);
     }
 
     /// Stops every forward (kills and reaps kubectl); returns how many there were.
     pub fn stop_all(&self) -> usize {
-        let forwards: Vec<PortForward> = self
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-            .collect();
+        let forwards: Vec<PortForward> = stdx::lock(&self.0).drain(..).collect();
         forwards.len()
     }
 }

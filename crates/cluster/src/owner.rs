@@ -51,10 +51,7 @@ pub fn this_process(cluster: &str, run_dir: &Path) -> Owner {
         cluster: cluster.to_owned(),
         pid,
         process_start: process_start(pid),
-        created_unix_seconds: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default(),
+        created_unix_seconds: stdx::time::unix_seconds(SystemTime::now()),
         run_dir: run_dir.to_owned(),
     }
 }
@@ -77,12 +74,8 @@ fn record_path(dir: &Path, cluster: &str) -> PathBuf {
 pub fn write(dir: &Path, owner: &Owner) -> io::Result<PathBuf> {
     fs::create_dir_all(dir)?;
     let path = record_path(dir, &owner.cluster);
-    let part = path.with_extension("json.part");
-    fs::write(
-        &part,
-        serde_json::to_string_pretty(owner).map_err(io::Error::other)? + "\n",
-    )?;
-    fs::rename(&part, &path)?;
+    let text = serde_json::to_string_pretty(owner).map_err(io::Error::other)? + "\n";
+    stdx::fs::write_atomic(&path, text.as_bytes())?;
     Ok(path)
 }
 

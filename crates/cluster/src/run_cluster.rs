@@ -181,7 +181,7 @@ impl RunCluster {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Lifecycle> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        stdx::lock(&self.state)
     }
 
     /// Brings the cluster up. A throwaway one: clusters of killed runs deleted first, the

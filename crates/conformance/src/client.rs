@@ -114,10 +114,7 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        stdx::http::header(&self.headers, name)
     }
 
     /// The echo body, when this response came from an echo replica.
@@ -179,7 +176,7 @@ impl Client {
     /// Sends `request`, reusing an idle connection when there is one. A reused connection the
     /// server closed meanwhile is retried once on a fresh one (safe: the server never saw it).
     pub fn send(&self, request: &Request) -> Result<Response, RequestError> {
-        let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let pooled = stdx::lock(&self.idle).pop();
         if let Some(mut connection) = pooled {
             match self.exchange(&mut connection, request) {
                 Ok((response, reusable)) => {
@@ -226,10 +223,7 @@ impl Client {
 
     fn release(&self, connection: Connection, reusable: bool) {
         if reusable {
-            self.idle
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(connection);
+            stdx::lock(&self.idle).push(connection);
         }
     }
 
@@ -313,12 +307,7 @@ fn read_response(
             headers.push((name.trim().to_owned(), value.trim().to_owned()));
         }
     }
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _): &&(String, String)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
+    let header = |name: &str| stdx::http::header(&headers, name).map(str::to_owned);
     let connection = header("Connection")
         .unwrap_or_default()
         .to_ascii_lowercase();
@@ -408,7 +397,7 @@ where
                         break;
                     }
                     let result = client.send(&make(index));
-                    let mut observe = observe.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut observe = stdx::lock(&observe);
                     if !(*observe)(result) {
                         stop.store(true, Ordering::Relaxed);
                     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::cases::{self, CaseInfo, Expect, Probe};
 use crate::client::{self, BaseUrl, Client, Request, Response};
@@ -168,10 +168,7 @@ pub fn run(
 ) -> Result<SuiteResults, String> {
     config.validate()?;
     let started = Instant::now();
-    let started_unix_seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let started_unix_seconds = stdx::time::unix_seconds(SystemTime::now());
     let mut results: Vec<CaseResult> = Vec::new();
     for case in &cases::CASES {
         on_event(Event::Started(case));

@@ -21,12 +21,12 @@ use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use hasher::BackgroundHasher;
 
 pub use cache::Cache;
-pub use retry::{backoff, format_utc, parse_retry_after};
+pub use retry::{backoff, parse_retry_after};
 pub use url::{Origin, check_transport, resolve};
 
 /// Redirect hops followed before giving up (GitHub asset downloads take one or two).
@@ -182,11 +182,7 @@ pub struct Page {
 
 impl Page {
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.as_str())
+        stdx::http::header(&self.headers, name)
     }
 }
 
@@ -337,15 +333,12 @@ impl fmt::Display for DownloadError {
             } => {
                 write!(f, "rate limited by {} (HTTP {status})", host_of(url))?;
                 if let Some(reset_at) = reset_at {
-                    let now = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .unwrap_or_default()
-                        .as_secs();
+                    let now = stdx::time::unix_seconds(SystemTime::now());
                     let minutes = reset_at.saturating_sub(now).div_ceil(60);
                     write!(
                         f,
                         "; the limit resets at {} (in about {minutes} min)",
-                        format_utc(*reset_at)
+                        stdx::time::readable(*reset_at)
                     )?;
                 }
                 if let Some(retry_after) = retry_after {

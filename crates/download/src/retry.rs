@@ -43,7 +43,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 fn parse_http_date(value: &str) -> Option<u64> {
     let mut words = value.split_whitespace();
     let _weekday = words.next()?;
-    let day: u64 = words.next()?.parse().ok()?;
+    let day: u32 = words.next()?.parse().ok()?;
     let month = match words.next()? {
         "Jan" => 1,
         "Feb" => 2,
@@ -61,54 +61,21 @@ fn parse_http_date(value: &str) -> Option<u64> {
     };
     let year: i64 = words.next()?.parse().ok()?;
     let mut clock = words.next()?.split(':');
-    let hour: u64 = clock.next()?.parse().ok()?;
-    let minute: u64 = clock.next()?.parse().ok()?;
-    let second: u64 = clock.next()?.parse().ok()?;
+    let hour: u32 = clock.next()?.parse().ok()?;
+    let minute: u32 = clock.next()?.parse().ok()?;
+    let second: u32 = clock.next()?.parse().ok()?;
     if words.next()? != "GMT" {
         return None;
     }
-    let days = days_from_civil(year, month, day as i64);
-    u64::try_from(days)
-        .ok()
-        .map(|days| days * 86_400 + hour * 3600 + minute * 60 + second)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// Formats seconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC` (for rate-limit resets).
-pub fn format_utc(epoch_seconds: u64) -> String {
-    let days = (epoch_seconds / 86_400) as i64;
-    let rem = epoch_seconds % 86_400;
-    // Inverse of days_from_civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    stdx::time::Utc {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+    }
+    .to_unix_seconds()
 }
 
 #[cfg(test)]
@@ -140,12 +107,5 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
-    }
-
-    #[test]
-    fn formats_reset_times() {
-        assert_eq!(format_utc(784_111_777), "1994-11-06 08:49:37 UTC");
-        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_utc(1_709_251_200), "2024-03-01 00:00:00 UTC");
     }
 }

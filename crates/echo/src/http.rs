@@ -18,10 +18,7 @@ pub struct Request {
 
 impl Request {
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        stdx::http::header_values(&self.headers, name)
     }
 
     fn connection_has(&self, token: &str) -> bool {

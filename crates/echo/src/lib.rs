@@ -155,13 +155,7 @@ impl Drop for Server {
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
-        let connections = std::mem::take(
-            &mut *self
-                .state
-                .connections
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        let connections = std::mem::take(&mut *stdx::lock(&self.state.connections));
         for stream in connections.values() {
             let _ = stream.shutdown(Shutdown::Both);
         }
@@ -180,29 +174,17 @@ fn accept_loop(listener: &TcpListener, state: &Arc<State>) {
         let _ = stream.set_nodelay(true);
         let id = state.next_connection.fetch_add(1, Ordering::Relaxed);
         if let Ok(clone) = stream.try_clone() {
-            state
-                .connections
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id, clone);
+            stdx::lock(&state.connections).insert(id, clone);
         }
         let connection_state = Arc::clone(state);
         let spawned = thread::Builder::new()
             .name("echo-conn".to_owned())
             .spawn(move || {
                 let _ = serve_connection(stream, &connection_state);
-                connection_state
-                    .connections
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&id);
+                stdx::lock(&connection_state.connections).remove(&id);
             });
         if spawned.is_err() {
-            state
-                .connections
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
+            stdx::lock(&state.connections).remove(&id);
         }
     }
 }

@@ -58,7 +58,7 @@ impl ChildGuard {
                     if n == 0 {
                         break;
                     }
-                    let mut buffer = sink.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut buffer = stdx::lock(&sink);
                     buffer.extend_from_slice(&chunk[..n]);
                     // Keep memory bounded for children that chatter for hours.
                     if buffer.len() > 64 * 1024 {
@@ -180,7 +180,7 @@ impl ChildGuard {
 
     /// What the child has written to stderr lately.
     pub fn stderr_tail(&self) -> String {
-        tail(&self.stderr.lock().unwrap_or_else(|e| e.into_inner()))
+        tail(&stdx::lock(&self.stderr))
     }
 
     /// Kills the child's process group and reaps the child. Safe to call twice.

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use cancel::{Reason, Token};
 
@@ -281,17 +281,14 @@ impl Shell {
 
     /// Every command recorded so far, with the step it belongs to.
     pub fn plan_by_step(&self) -> Vec<Planned> {
-        self.plan.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        stdx::lock(&self.plan).clone()
     }
 
     fn record(&self, cmd: &Cmd) {
-        self.plan
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Planned {
-                step: self.step.as_deref().map(str::to_owned),
-                cmd: cmd.clone(),
-            });
+        stdx::lock(&self.plan).push(Planned {
+            step: self.step.as_deref().map(str::to_owned),
+            cmd: cmd.clone(),
+        });
         if !self.dry_run {
             self.log_line(&format!("start {cmd}   # {}", cmd.purpose));
         }
@@ -312,12 +309,13 @@ impl Shell {
 
     fn log_line(&self, text: &str) {
         if let Some(log) = &self.log {
-            let mut file = log.lock().unwrap_or_else(|e| e.into_inner());
+            let mut file = stdx::lock(&log);
             // A log write failure must not stop the run; the command itself still reports errors.
             let _ = writeln!(
                 file,
                 "{} [{}] {text}",
-                utc_clock(SystemTime::now()),
+                // The date is in the run's folder name.
+                stdx::time::clock_millis(SystemTime::now()),
                 self.step.as_deref().unwrap_or("-")
             );
         }
@@ -482,19 +480,6 @@ impl Shell {
         }
         ChildGuard::start(self, cmd, self.cancel.clone())
     }
-}
-
-/// `HH:MM:SS.mmm` UTC, for log lines (the date is in the run's folder name).
-pub(crate) fn utc_clock(time: SystemTime) -> String {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let seconds = since.as_secs() % 86_400;
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60,
-        since.subsec_millis()
-    )
 }
 
 /// Polls quickly at first (most tool calls are short) and backs off for long ones.

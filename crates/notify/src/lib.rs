@@ -12,7 +12,7 @@ mod message;
 mod webhook;
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 pub use github::{GithubOptions, IssueAction, issue_title, sync_github_issue};
 pub use message::{Message, run_url};
@@ -107,15 +107,12 @@ impl fmt::Display for NotifyError {
                     "GitHub's rate limit stopped the request to {action} (HTTP {status})"
                 )?;
                 if let Some(reset_at) = reset_at {
-                    let now = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .unwrap_or_default()
-                        .as_secs();
+                    let now = stdx::time::unix_seconds(SystemTime::now());
                     let minutes = reset_at.saturating_sub(now).div_ceil(60);
                     write!(
                         f,
                         "; the limit resets at {} (in about {minutes} min)",
-                        download::format_utc(*reset_at)
+                        stdx::time::readable(*reset_at)
                     )?;
                 }
                 if let Some(retry_after) = retry_after {

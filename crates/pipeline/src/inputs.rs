@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use cluster::fixture::{Deadlines, Fixture};
 use cluster::helm;
@@ -176,32 +176,10 @@ fn bad(message: impl Into<String>) -> BadInput {
 /// The run's folder name: `<tag>-<UTC time>-<run id>`, e.g.
 /// `v2.1.0-20261130T160405Z-1a2b3c4d`: two runs started in the same second never share one.
 pub fn run_folder_name(tag: &str, now: SystemTime, run_id: &str) -> String {
-    let seconds = now
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
-    let rest = seconds % 86_400;
     format!(
-        "{tag}-{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z-{run_id}",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
+        "{tag}-{}-{run_id}",
+        stdx::time::compact(stdx::time::unix_seconds(now))
     )
-}
-
-/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// Checks this command's flags against `settings` and decides everything a run needs.
@@ -517,6 +495,7 @@ fn new_run_folder(dir: &Path, dry_run: bool, id_chosen: bool) -> Result<(), BadI
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn folder_names_carry_the_tag_and_utc_time() {

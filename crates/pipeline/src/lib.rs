@@ -194,10 +194,7 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
         artifacts_dir: inputs.artifacts_dir.clone(),
         reports: Vec::new(),
         kept_cluster: state.kept_cluster.get().cloned(),
-        cluster: state
-            .down
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        cluster: stdx::lock(&state.down)
             .as_ref()
             .map(|down| down.fate)
             .or_else(|| state.cluster.get().map(|_| Fate::MayExist)),

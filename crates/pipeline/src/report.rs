@@ -2,11 +2,12 @@
 //! verdict, release, pins, images, steps with times), `summary.md` (for people and
 //! `$GITHUB_STEP_SUMMARY`: the verdict first, the pins, the image digests, a timeline of the
 //! steps that shows what overlapped, the case results) and `junit-pipeline.xml` (one testcase
-//! per step, like kubetest2's `junit_runner.xml`). Each is written to a `.part` file and renamed.
+//! per step, like kubetest2's `junit_runner.xml`). Each is written atomically
+//! (`stdx::fs::write_atomic`): a reader never sees half a report.
 
 use std::fmt::Write as _;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
@@ -24,15 +25,6 @@ pub const PIPELINE_JUNIT: &str = "junit-pipeline.xml";
 /// Bumped when a field of run.json changes meaning.
 pub const RUN_SCHEMA: u32 = 1;
 
-fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
-    let part = path.with_extension(format!(
-        "{}.part",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&part, text)?;
-    std::fs::rename(&part, path)
-}
-
 /// Writes the three reports; returns their paths.
 pub fn write_all(inputs: &Inputs, outcome: &Outcome) -> io::Result<Vec<PathBuf>> {
     let dir = &inputs.artifacts_dir;
@@ -45,7 +37,7 @@ pub fn write_all(inputs: &Inputs, outcome: &Outcome) -> io::Result<Vec<PathBuf>>
     let mut written = Vec::new();
     for (name, text) in files {
         let path = dir.join(name);
-        write_atomically(&path, &text)?;
+        stdx::fs::write_atomic(&path, text.as_bytes())?;
         written.push(path);
     }
     Ok(written)

@@ -1,6 +1,17 @@
-//! stdx: small helpers several crates need, written once. It depends on nothing (not even
-//! another crate of this workspace) and never prints, reads the environment or spawns.
+//! stdx: the small helpers several crates of the workspace need, written once: the one
+//! bad-input value every loader returns ([`BadInput`], [`MaybeBadInput`]), UTC timestamps
+//! ([`time`]), atomic file writes ([`fs`]), case-insensitive header lookup ([`http`]) and locks
+//! that survive a panicking holder ([`sync`], [`lock`]).
+//!
+//! A leaf crate: it must never depend on anything, not even on another crate of the workspace,
+//! so that every crate can use it without cost. It never prints, never spawns and never reads
+//! the process environment.
 
 mod bad_input;
+pub mod fs;
+pub mod http;
+pub mod sync;
+pub mod time;
 
 pub use bad_input::{BadInput, MaybeBadInput};
+pub use sync::lock;

@@ -61,10 +61,7 @@ impl Issues {
 
     /// Every issue (and pull request) as the stand-in holds it, by number order.
     pub fn all(&self) -> Vec<Value> {
-        self.issues
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        stdx::lock(&self.issues).clone()
     }
 
     /// Issue `number` (1-based).
@@ -73,7 +70,7 @@ impl Issues {
     }
 
     fn answer(&self, base: &str, repo: &str, request: &Recorded) -> Reply {
-        let mut issues = self.issues.lock().unwrap_or_else(|e| e.into_inner());
+        let mut issues = stdx::lock(&self.issues);
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         let path = request.path().trim_matches('/').to_owned();
         let Some(rest) = path.strip_prefix(&format!("repos/{repo}/issues")) else {

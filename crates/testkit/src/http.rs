@@ -17,9 +17,12 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+// Poison-tolerant: a panicking connection thread must not hide what the test asserts on.
+use stdx::lock;
 
 /// Where a reply's body comes from: memory, or a file streamed from disk (large bodies).
 #[derive(Clone, Debug)]
@@ -162,11 +165,7 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.as_str())
+        stdx::http::header(&self.headers, name)
     }
 
     /// The path without the query.
@@ -202,13 +201,6 @@ struct Shared {
     routes: Mutex<HashMap<(String, String), Route>>,
     handler: Mutex<Option<Arc<Handler>>>,
     log: Mutex<Vec<Recorded>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panicking connection thread must not hide what the test asserts on.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The running server; stops accepting on drop.

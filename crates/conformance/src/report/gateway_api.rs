@@ -8,7 +8,6 @@
 
 use serde::Serialize;
 
-use super::time::rfc3339_utc;
 use crate::results::{CaseResult, Outcome, SuiteResults, SupportLevel};
 
 /// The profile our cases belong to: HTTP routing through a Gateway.
@@ -130,7 +129,7 @@ pub fn conformance_report_yaml(results: &SuiteResults) -> String {
     let report = ConformanceReport {
         api_version: "gateway.networking.k8s.io/v1",
         kind: "ConformanceReport",
-        date: rfc3339_utc(results.started_unix_seconds),
+        date: stdx::time::rfc3339(results.started_unix_seconds),
         gateway_api_channel: &results.gateway_api.channel,
         gateway_api_version: &results.gateway_api.version,
         implementation: Implementation {

@@ -5,7 +5,6 @@
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::markdown::split_lines;
-use super::time::rfc3339_utc;
 use crate::results::{Outcome, SuiteResults};
 
 /// Renders the JUnit XML document.
@@ -25,7 +24,7 @@ pub fn junit_xml(results: &SuiteResults) -> String {
     // quick-junit takes a chrono timestamp; the attribute is plain text, so pass our own.
     suite.extra.insert(
         "timestamp".into(),
-        rfc3339_utc(results.started_unix_seconds).into(),
+        stdx::time::rfc3339(results.started_unix_seconds).into(),
     );
     // quick-junit counts skips as `disabled`; many readers (GitLab, Jenkins plugins) look for
     // `skipped` on the suite, so state it too.

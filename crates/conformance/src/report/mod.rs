@@ -11,17 +11,13 @@ mod gateway_api;
 mod github;
 mod junit;
 mod markdown;
-mod time;
 
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 pub use gateway_api::conformance_report_yaml;
 pub use github::{MAX_ANNOTATIONS, STEP_SUMMARY_LIMIT, annotations, bounded_step_summary};
 pub use junit::junit_xml;
 pub use markdown::markdown;
-pub use time::rfc3339_utc;
 
 use crate::results::SuiteResults;
 
@@ -77,38 +73,26 @@ pub fn write_reports(dir: &Path, results: &SuiteResults) -> Result<Vec<PathBuf>,
         action: "creating report directory",
         source,
     })?;
+    // Every report is staged (written and flushed beside its final name) before any is
+    // renamed into place.
     let mut staged = Vec::with_capacity(rendered.len());
     for (name, text) in &rendered {
         let path = dir.join(name);
-        let failed = |action: &'static str| {
-            let path = path.clone();
-            move |source| ReportError {
-                path,
-                action,
+        let file =
+            stdx::fs::Staged::write(&path, text.as_bytes()).map_err(|source| ReportError {
+                path: path.clone(),
+                action: "writing a temporary file for",
                 source,
-            }
-        };
-        // Created as 0666 less the umask (0644 under the usual 022), like any file a program
-        // writes, instead of the private 0600 of a temporary file.
-        let mut file = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .permissions(std::fs::Permissions::from_mode(0o666))
-            .tempfile_in(dir)
-            .map_err(failed("creating a temporary file for"))?;
-        file.write_all(text.as_bytes())
-            .map_err(failed("writing a temporary file for"))?;
-        file.as_file()
-            .sync_all()
-            .map_err(failed("flushing a temporary file for"))?;
-        staged.push((path, file));
+            })?;
+        staged.push(file);
     }
     let mut written = Vec::with_capacity(staged.len());
-    for (path, file) in staged {
-        file.persist(&path).map_err(|error| ReportError {
+    for file in staged {
+        let path = file.destination().to_owned();
+        file.commit().map_err(|source| ReportError {
             path: path.clone(),
             action: "renaming the temporary file onto",
-            source: error.error,
+            source,
         })?;
         written.push(path);
     }

@@ -30,10 +30,7 @@ struct Reply {
 
 impl Reply {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        stdx::http::header(&self.headers, name)
     }
 
     fn echo(&self) -> echo::EchoBody {
@@ -58,10 +55,8 @@ fn exchange(reader: &mut BufReader<TcpStream>, raw: &str) -> Reply {
         let (name, value) = line.split_once(':').unwrap();
         headers.push((name.to_owned(), value.trim().to_owned()));
     }
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .map(|(_, v)| v.parse().unwrap())
+    let length: usize = stdx::http::header(&headers, "content-length")
+        .map(|v| v.parse().unwrap())
         .unwrap();
     let mut body = vec![0; length];
     reader.read_exact(&mut body).unwrap();

@@ -162,11 +162,7 @@ pub fn charts(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let charts = run.inputs.charts(&run.tag());
     // Known before helm runs: diagnostics read helm status of whatever was attempted.
-    run.state
-        .charts
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone_from(&charts);
+    stdx::lock(&run.state.charts).clone_from(&charts);
     let helm = Helm::new(&run.programs()?.helm, run.inputs.kubeconfig.clone());
     stages::install_charts(
         &run.shell(context),

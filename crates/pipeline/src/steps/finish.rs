@@ -182,12 +182,7 @@ pub fn diagnostics(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
         return Ok(());
     };
     let helm = Helm::new(&programs.helm, &run.inputs.kubeconfig);
-    let charts = run
-        .state
-        .charts
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let charts = stdx::lock(&run.state.charts).clone();
     let scope = Scope {
         fixture: Some(&run.inputs.fixture),
         pods: run
@@ -254,7 +249,7 @@ pub fn cleanup(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
             _ => problem.to_string(),
         })
         .collect();
-    *run.state.down.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+    *stdx::lock(&run.state.down) = Some(report);
     if problems.is_empty() {
         Ok(())
     } else {

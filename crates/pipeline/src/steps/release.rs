@@ -246,7 +246,7 @@ pub fn assets(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
             emit.artifact(event)
         })
         .map_err(|error| cancelled_or(context, artifact_failure(&error)))?;
-    *run.state.assets.lock().unwrap_or_else(|e| e.into_inner()) = Some(assets);
+    *stdx::lock(&run.state.assets) = Some(assets);
     Ok(())
 }
 
@@ -271,7 +271,7 @@ pub fn images(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         &|event| emit.artifact(event),
     )
     .map_err(|error| cancelled_or(context, artifact_failure(&error)))?;
-    *run.state.pulled.lock().unwrap_or_else(|e| e.into_inner()) = Some(pulled);
+    *stdx::lock(&run.state.pulled) = Some(pulled);
     Ok(())
 }
 
@@ -289,20 +289,8 @@ pub fn record(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         .resolved
         .get()
         .ok_or_else(|| Failure::infra("the release was not resolved"))?;
-    let assets = run
-        .state
-        .assets
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-        .unwrap_or_default();
-    let pulled = run
-        .state
-        .pulled
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-        .unwrap_or_default();
+    let assets = stdx::lock(&run.state.assets).take().unwrap_or_default();
+    let pulled = stdx::lock(&run.state.pulled).take().unwrap_or_default();
     let outcome = artifact::record(
         &plan,
         &artifact_env(run, context),
