@@ -127,6 +127,7 @@ pub enum ArtifactError {
     },
     BadTag {
         tag: String,
+        why: String,
     },
     BadPattern {
         pattern: String,
@@ -223,10 +224,7 @@ impl fmt::Display for ArtifactError {
                     "--repo {repo:?} is not OWNER/NAME ({why}); for example --repo kgateway-dev/kgateway"
                 )
             }
-            ArtifactError::BadTag { tag } => write!(
-                f,
-                "--tag {tag:?} is not a release tag; use the tag as shown on the release page (for example v2.1.0) or latest"
-            ),
+            ArtifactError::BadTag { tag, why } => write!(f, "--tag {tag:?}: {why}, or latest"),
             ArtifactError::BadPattern { pattern, why } => {
                 write!(f, "asset pattern {pattern:?} is not a glob: {why}")
             }
