@@ -60,7 +60,8 @@ fn fetch(args: FetchArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
         .config
         .clone()
         .unwrap_or_else(|| crate::workspace_root().join(config::DEFAULT_TARGET));
-    let target = config::load(&config_path).map_err(|error| crate::bad_input(error.to_string()))?;
+    let target = conformance::target::load(&config_path)
+        .map_err(|error| crate::bad_input(error.to_string()))?;
     let repo = args
         .repo
         .clone()

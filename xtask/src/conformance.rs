@@ -105,12 +105,20 @@ pub fn run(args: Args, token: &exec::Token) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    // clap waives `requires = "start_gateway"` once --gateway-url (which conflicts with it) is
+    // given, so a variant would be ignored without a word.
+    if args.variant.is_some() && args.start_gateway.is_none() {
+        return Err(bad_input(
+            "--variant needs --start-gateway KIND: a variant is a broken config of a gateway this command starts; drop --variant to test the gateway at --gateway-url",
+        ));
+    }
     let root = crate::workspace_root();
     let config_path = args
         .config
         .clone()
         .unwrap_or_else(|| root.join(config::DEFAULT_TARGET));
-    let target = config::load(&config_path).map_err(|error| bad_input(error.to_string()))?;
+    let target =
+        conformance::target::load(&config_path).map_err(|error| bad_input(error.to_string()))?;
     let pins = pins::load(&root.join("hack/versions.toml"))
         .map_err(|error| bad_input(error.to_string()))?;
     let planned = match &args.start_gateway {

@@ -181,7 +181,8 @@ pub fn up(args: UpArgs, token: &exec::Token) -> anyhow::Result<ExitCode> {
         .config
         .clone()
         .unwrap_or_else(|| root.join(config::DEFAULT_TARGET));
-    let target = config::load(&config_path).map_err(|error| crate::bad_input(error.to_string()))?;
+    let target = conformance::target::load(&config_path)
+        .map_err(|error| crate::bad_input(error.to_string()))?;
     let install = &target.install;
     let fixture = match &args.release {
         Some(_) => Some(

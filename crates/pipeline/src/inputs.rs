@@ -238,7 +238,7 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
         .config
         .clone()
         .unwrap_or_else(|| root.join(config::DEFAULT_TARGET));
-    let target = config::load(&config_path).map_err(|error| bad(error.to_string()))?;
+    let target = conformance::target::load(&config_path).map_err(|error| bad(error.to_string()))?;
     let repo = request
         .repo
         .clone()
@@ -253,8 +253,12 @@ pub fn load(request: &Request, env: &BTreeMap<String, String>) -> Result<Inputs,
             target.release.tag.clone()
         }
     });
-    if tag != "latest" && !(request.existing && tag == "installed") {
-        config::install::validate_release_tag(&tag).map_err(|why| bad(format!("--tag: {why}")))?;
+    // The config's own tag was checked with the file, where its line is known.
+    if let Some(flag) = &request.tag
+        && flag != "latest"
+        && !(request.existing && flag == "installed")
+    {
+        config::install::validate_release_tag(flag).map_err(|why| bad(format!("--tag: {why}")))?;
     }
     let pins_path = root.join(pins::PIN_FILE);
     let platform = pins::Platform::current();

@@ -381,8 +381,13 @@ fn bad_input_exits_2_before_any_cluster_call() {
     );
     bad_input(
         &run,
-        &["kind-up", "--dir", &dir, "--release", "2.1"],
-        "like v2.1.0",
+        &["kind-up", "--dir", &dir, "--release", "2.1/0"],
+        "it contains '/'",
+    );
+    bad_input(
+        &run,
+        &["kind-up", "--dir", &dir, "--release=-v2.1.0"],
+        "option",
     );
     bad_input(
         &run,
@@ -429,6 +434,59 @@ fn bad_input_exits_2_before_any_cluster_call() {
         ],
         "has no version",
     );
+
+    // The conformance crate's names, checked with the file: the line of the typo, the cases.
+    std::fs::write(
+        &config,
+        "# skip = [\"route-hedaer\"] would be a typo\n[release]\nrepo = \"a/b\"\n[install]\ngateway_class = \"kgateway\"\n[conformance]\nskip = [\"route-hedaer\"]\n",
+    )
+    .unwrap();
+    for args in [
+        &["kind-up", "--dir", &dir][..],
+        &["kind-up", "--dry-run", "--dir", &dir],
+    ] {
+        let mut args = args.to_vec();
+        args.extend(["--config", config.to_str().unwrap()]);
+        bad_input(
+            &run,
+            &args,
+            &format!(
+                "{}:7:9: [conformance] skip: there is no case `route-hedaer`; fix the name or remove it (the cases are: listener-connectivity,",
+                config.display()
+            ),
+        );
+    }
+}
+
+#[test]
+fn a_release_tag_without_a_v_is_installed_like_any_other() {
+    let run = Run::new();
+    let dir = run.run_dir().join("plan");
+    let output = run.xtask_with(
+        &[
+            "kind-up",
+            "--dry-run",
+            "--release",
+            "2.1.0",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+        &[
+            ("DOCKER", "/nonexistent/docker"),
+            ("GITHUB_API_URL", "http://127.0.0.1:9"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = output.stdout_str();
+    assert!(
+        stdout.contains("# fetch kgateway-dev/kgateway 2.1.0 into"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("upgrade --install kgateway-crds oci://cr.kgateway.dev/kgateway-dev/charts/kgateway-crds --version 2.1.0 "),
+        "{stdout}"
+    );
+    assert!(run.cluster_calls().is_empty(), "{:?}", run.cluster_calls());
 }
 
 #[test]
