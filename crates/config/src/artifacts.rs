@@ -11,7 +11,8 @@ pub struct Artifacts {
     /// Glob patterns selecting release assets by name; none selects every asset.
     #[serde(default)]
     pub patterns: Vec<String>,
-    /// Container images to pull (`{version}` is the release tag).
+    /// Container images to pull (`{version}` is the release tag, `{version_no_v}` the tag
+    /// without the `v` of `v2.1.0`).
     #[serde(default)]
     pub images: Vec<String>,
     /// Accept assets with no published checksum (reported as unverified).
@@ -168,11 +169,11 @@ impl Artifacts {
         None
     }
 
-    /// The image references with `{version}` replaced by the release tag.
+    /// The image references with `{version}` and `{version_no_v}` filled from the release tag.
     pub fn images_for(&self, tag: &str) -> Vec<String> {
         self.images
             .iter()
-            .map(|image| image.replace("{version}", tag))
+            .map(|image| crate::install::fill_version(image, tag))
             .collect()
     }
 }
@@ -216,5 +217,11 @@ mod tests {
             .unwrap()
             .artifacts;
         assert_eq!(artifacts.images_for("v2.1.0"), ["cr.example/a:v2.1.0"]);
+        assert_eq!(artifacts.images_for("2.1.0"), ["cr.example/a:2.1.0"]);
+        let artifacts = with_artifacts("images = [\"cr.example/a:{version_no_v}\"]\n")
+            .unwrap()
+            .artifacts;
+        assert_eq!(artifacts.images_for("v2.1.0"), ["cr.example/a:2.1.0"]);
+        assert_eq!(artifacts.images_for("2.1.0"), ["cr.example/a:2.1.0"]);
     }
 }

@@ -3,9 +3,13 @@
 //! and how to reach and judge its gateway.
 //!
 //! The model is strict (unknown keys are errors with file:line:col and a fix) and owns no
-//! behaviour: the crates that act on a section receive that section as a value. This crate never
-//! reads the process environment, never prints and never touches the network. Each section lives
-//! in its own module, owned by the crate that consumes it.
+//! behaviour: the crates that act on a section receive that section as a value. A semantic
+//! problem names its entry's key path ([`KeyPath`]) and is located at that value's line and
+//! column from the parser's spans, never by searching the text. A section owner whose rules need
+//! what this crate cannot know (the conformance crate's case names) adds them through
+//! [`Document::check`] and gets the same located errors. This crate never reads the process
+//! environment, never prints and never touches the network. Each section lives in its own
+//! module, owned by the crate that consumes it.
 
 pub mod artifacts;
 pub mod cluster;
