@@ -459,37 +459,6 @@ fn bad_input_exits_2_before_any_cluster_call() {
 }
 
 #[test]
-fn a_release_tag_without_a_v_is_installed_like_any_other() {
-    let run = Run::new();
-    let dir = run.run_dir().join("plan");
-    let output = run.xtask_with(
-        &[
-            "kind-up",
-            "--dry-run",
-            "--release",
-            "2.1.0",
-            "--dir",
-            dir.to_str().unwrap(),
-        ],
-        &[
-            ("DOCKER", "/nonexistent/docker"),
-            ("GITHUB_API_URL", "http://127.0.0.1:9"),
-        ],
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let stdout = output.stdout_str();
-    assert!(
-        stdout.contains("# fetch kgateway-dev/kgateway 2.1.0 into"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("upgrade --install kgateway-crds oci://cr.kgateway.dev/kgateway-dev/charts/kgateway-crds --version 2.1.0 "),
-        "{stdout}"
-    );
-    assert!(run.cluster_calls().is_empty(), "{:?}", run.cluster_calls());
-}
-
-#[test]
 fn a_crd_bundle_with_the_wrong_checksum_is_refused_before_any_cluster() {
     let run = Run::new();
     let output = run.xtask_with(
@@ -815,38 +784,43 @@ fn a_missing_echo_image_names_the_command_that_builds_it() {
 
 #[test]
 fn a_release_dry_run_needs_no_docker_engine_and_no_network() {
-    let run = Run::new();
-    let dir = run.run_dir().join("plan");
-    // A docker that cannot answer: the engine is down (or there is none).
-    let output = run.xtask_with(
-        &[
-            "kind-up",
-            "--dry-run",
-            "--release",
-            "v2.1.0",
-            "--dir",
-            dir.to_str().unwrap(),
-        ],
-        &[
-            ("DOCKER", "/nonexistent/docker"),
-            ("GITHUB_API_URL", "http://127.0.0.1:9"),
-        ],
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let stdout = output.stdout_str();
-    assert!(
-        stdout.contains("# fetch kgateway-dev/kgateway v2.1.0 into"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("upgrade --install kgateway-crds"),
-        "{stdout}"
-    );
-    assert!(run.cluster_calls().is_empty(), "{:?}", run.cluster_calls());
-    assert!(
-        run.mirror.requests().is_empty(),
-        "the dry run downloaded something"
-    );
+    // A tag with or without a `v` is planned the same way.
+    for tag in ["v2.1.0", "2.1.0"] {
+        let run = Run::new();
+        let dir = run.run_dir().join("plan");
+        // A docker that cannot answer: the engine is down (or there is none).
+        let output = run.xtask_with(
+            &[
+                "kind-up",
+                "--dry-run",
+                "--release",
+                tag,
+                "--dir",
+                dir.to_str().unwrap(),
+            ],
+            &[
+                ("DOCKER", "/nonexistent/docker"),
+                ("GITHUB_API_URL", "http://127.0.0.1:9"),
+            ],
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        let stdout = output.stdout_str();
+        assert!(
+            stdout.contains(&format!("# fetch kgateway-dev/kgateway {tag} into")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "upgrade --install kgateway-crds oci://cr.kgateway.dev/kgateway-dev/charts/kgateway-crds --version {tag} "
+            )),
+            "{stdout}"
+        );
+        assert!(run.cluster_calls().is_empty(), "{:?}", run.cluster_calls());
+        assert!(
+            run.mirror.requests().is_empty(),
+            "the dry run downloaded something"
+        );
+    }
 }
 
 #[test]

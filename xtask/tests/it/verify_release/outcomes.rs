@@ -324,12 +324,7 @@ fn dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing() {
         );
     }
     // Nothing ran: not one call of a fake, no folder created.
-    let calls: Vec<String> = fakes
-        .calls()
-        .into_iter()
-        .filter(|call| call.args.first().map(String::as_str) != Some("version"))
-        .map(|call| call.line())
-        .collect();
+    let calls = calls_but_version_probes(&fakes);
     assert!(calls.is_empty(), "{calls:?}");
     assert!(
         !artifacts.exists(),
@@ -339,12 +334,7 @@ fn dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing() {
 
 /// Nothing of a dry run happened: no tool was called (but for version probes), no folder made.
 fn assert_nothing_ran(dir: &Path, fakes: &FakeTools, output: &exec::Output) {
-    let calls: Vec<String> = fakes
-        .calls()
-        .into_iter()
-        .filter(|call| call.args.first().map(String::as_str) != Some("version"))
-        .map(|call| call.line())
-        .collect();
+    let calls = calls_but_version_probes(fakes);
     assert!(calls.is_empty(), "{calls:?}: {}", text(output));
     assert!(!dir.join("run").exists(), "{}", text(output));
 }
