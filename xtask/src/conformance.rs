@@ -109,9 +109,11 @@ pub fn run(
         }
         return Ok(ExitCode::SUCCESS);
     }
+    // clap waives `requires = "start_gateway"` once --gateway-url (which conflicts with it) is
+    // given, so a variant would be ignored without a word.
     if args.variant.is_some() && args.start_gateway.is_none() {
         return Err(bad_input(
-            "--variant names a broken config of a gateway this command starts: add --start-gateway KIND (it does nothing for a gateway at --gateway-url)",
+            "--variant needs --start-gateway KIND: a variant is a broken config of a gateway this command starts; drop --variant to test the gateway at --gateway-url",
         ));
     }
     let target = &settings.target;

@@ -83,24 +83,14 @@ impl Asset {
     }
 }
 
-/// A tag usable in a URL path: GitHub tags are git refs, so no spaces, `..`, control
-/// characters or the few characters git forbids; `/` is allowed by git but we refuse it
-/// rather than guess how a server splits it.
+/// A tag usable in a URL path and a file name: the one rule for release tags
+/// (`config::install::validate_release_tag`), which refuses `/`, `..`, whitespace and control
+/// characters among others.
 pub fn check_tag(tag: &str) -> Result<(), ArtifactError> {
-    let ok = !tag.is_empty()
-        && tag.len() <= 200
-        && !tag.contains("..")
-        && !tag.starts_with(['.', '-'])
-        && tag
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(ArtifactError::BadTag {
-            tag: tag.to_owned(),
-        })
-    }
+    config::install::validate_release_tag(tag).map_err(|why| ArtifactError::BadTag {
+        tag: tag.to_owned(),
+        why,
+    })
 }
 
 /// The API URL for a tag, or for the latest release when `tag` is `latest`.

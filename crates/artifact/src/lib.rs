@@ -45,7 +45,8 @@ pub struct Plan {
     pub patterns: Vec<String>,
     /// Globs of image tarball assets (selected too, then `docker load`ed).
     pub image_archives: Vec<String>,
-    /// Image references to pull; `{version}` becomes the resolved tag.
+    /// Image references to pull; `{version}` and `{version_no_v}` are filled from the resolved
+    /// tag (`config::install::fill_version`).
     pub images: Vec<String>,
     pub images_from_manifests: bool,
     /// The digest-list asset's name, if the target publishes one.
@@ -127,6 +128,7 @@ pub enum ArtifactError {
     },
     BadTag {
         tag: String,
+        why: String,
     },
     BadPattern {
         pattern: String,
@@ -230,10 +232,7 @@ impl fmt::Display for ArtifactError {
                     "--repo {repo:?} is not OWNER/NAME ({why}); for example --repo kgateway-dev/kgateway"
                 )
             }
-            ArtifactError::BadTag { tag } => write!(
-                f,
-                "--tag {tag:?} is not a release tag; use the tag as shown on the release page (for example v2.1.0) or latest"
-            ),
+            ArtifactError::BadTag { tag, why } => write!(f, "--tag {tag:?}: {why}, or latest"),
             ArtifactError::BadPattern { pattern, why } => {
                 write!(f, "asset pattern {pattern:?} is not a glob: {why}")
             }
@@ -735,7 +734,7 @@ pub fn download_assets(
     Ok(assets)
 }
 
-/// Stage 3 (beside stage 2): pulls the configured images (`{version}` is the resolved tag) and
+/// Stage 3 (beside stage 2): pulls the configured images (filled from the resolved tag) and
 /// records each one's ID and registry digest.
 pub fn pull_images(
     plan: &Plan,
@@ -747,7 +746,10 @@ pub fn pull_images(
     let wanted: Vec<(String, ImageSource)> = plan
         .images
         .iter()
-        .map(|image| (image.replace("{version}", tag), ImageSource::Config))
+        .map(|image| {
+            let reference = config::install::fill_version(image, tag);
+            (reference, ImageSource::Config)
+        })
         .collect();
     pull_all(plan, env, sh, &wanted, on_event)
 }

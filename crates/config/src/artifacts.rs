@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::Problem;
+use crate::{KeyPath, Problem};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -11,7 +11,8 @@ pub struct Artifacts {
     /// Glob patterns selecting release assets by name; none selects every asset.
     #[serde(default)]
     pub patterns: Vec<String>,
-    /// Container images to pull (`{version}` is the release tag).
+    /// Container images to pull (`{version}` is the release tag, `{version_no_v}` the tag
+    /// without the `v` of `v2.1.0`).
     #[serde(default)]
     pub images: Vec<String>,
     /// Accept assets with no published checksum (reported as unverified).
@@ -89,75 +90,90 @@ impl Default for Artifacts {
 
 impl Artifacts {
     pub(crate) fn validate(&self) -> Option<Problem> {
+        let at = |key: &str, message: String| Some(Problem::at(&["artifacts", key], message));
         if !(1..=32).contains(&self.parallelism) {
-            return Some(Problem {
-                near: "parallelism".to_owned(),
-                message: format!(
+            return at(
+                "parallelism",
+                format!(
                     "[artifacts] parallelism = {} is out of range: use 1 to 32",
                     self.parallelism
                 ),
-            });
+            );
         }
         if self.request_timeout_secs == 0 || self.total_timeout_secs < self.request_timeout_secs {
-            return Some(Problem {
-                near: "timeout_secs".to_owned(),
-                message: format!(
-                    "[artifacts] request_timeout_secs = {} and total_timeout_secs = {} do not fit: both above 0, the total at least the per-request one",
-                    self.request_timeout_secs, self.total_timeout_secs
-                ),
-            });
+            let message = format!(
+                "[artifacts] request_timeout_secs = {} and total_timeout_secs = {} do not fit: both above 0, the total at least the per-request one",
+                self.request_timeout_secs, self.total_timeout_secs
+            );
+            return if self.request_timeout_secs == 0 {
+                at("request_timeout_secs", message)
+            } else {
+                // The total is too short, unless the file sets only a long per-request timeout.
+                Some(
+                    Problem::at(&["artifacts", "total_timeout_secs"], message)
+                        .otherwise(KeyPath::new(&["artifacts", "request_timeout_secs"])),
+                )
+            };
         }
         if self.retries > 20 {
-            return Some(Problem {
-                near: "retries".to_owned(),
-                message: format!(
+            return at(
+                "retries",
+                format!(
                     "[artifacts] retries = {} is more than 20; a release that fails that often is broken",
                     self.retries
                 ),
-            });
+            );
         }
         if self.max_asset_mib == 0 {
-            return Some(Problem {
-                near: "max_asset_mib".to_owned(),
-                message: "[artifacts] max_asset_mib must be at least 1".to_owned(),
-            });
+            return at(
+                "max_asset_mib",
+                "[artifacts] max_asset_mib must be at least 1".to_owned(),
+            );
         }
-        for pattern in self.patterns.iter().chain(&self.image_archives) {
-            if pattern.trim().is_empty() {
-                return Some(Problem {
-                    near: "patterns".to_owned(),
-                    message: "[artifacts] an asset pattern is empty: remove it or write a glob such as \"*.yaml\"".to_owned(),
-                });
+        for (key, patterns) in [
+            ("patterns", &self.patterns),
+            ("image_archives", &self.image_archives),
+        ] {
+            if let Some(index) = patterns
+                .iter()
+                .position(|pattern| pattern.trim().is_empty())
+            {
+                return Some(Problem::new(
+                    KeyPath::new(&["artifacts", key]).index(index),
+                    format!(
+                        "[artifacts] {key}: an asset pattern is empty: remove it or write a glob such as \"*.yaml\""
+                    ),
+                ));
             }
         }
         if let Some(name) = &self.digest_list
             && (name.is_empty() || name.contains(['/', '\\']))
         {
-            return Some(Problem {
-                near: "digest_list".to_owned(),
-                message: format!(
+            return at(
+                "digest_list",
+                format!(
                     "[artifacts] digest_list = {name:?} must be the plain name of a release asset"
                 ),
-            });
+            );
         }
-        for image in &self.images {
+        for (index, image) in self.images.iter().enumerate() {
             if image.trim().is_empty() || image.contains(char::is_whitespace) {
-                return Some(Problem {
-                    near: image.clone(),
-                    message: format!(
+                return Some(Problem::new(
+                    KeyPath::new(&["artifacts", "images"]).index(index),
+                    format!(
                         "[artifacts] image {image:?} is not an image reference such as \"registry/name:{{version}}\""
                     ),
-                });
+                ));
             }
         }
         None
     }
 
-    /// The image references with `{version}` replaced by the release tag.
+    /// The image references with `{version}` and `{version_no_v}` filled from the release tag.
     pub fn images_for(&self, tag: &str) -> Vec<String> {
         self.images
             .iter()
-            .map(|image| image.replace("{version}", tag))
+            .map(|image| crate::install::fill_version(image, tag))
             .collect()
     }
 }
@@ -185,7 +201,7 @@ mod tests {
     #[test]
     fn out_of_range_values_are_located_with_a_fix() {
         let error = with_artifacts("parallelism = 0\n").unwrap_err();
-        assert_eq!(error.line_col, Some((6, 1)), "{error}");
+        assert_eq!(error.line_col, Some((6, 15)), "{error}");
         assert!(error.message.contains("1 to 32"), "{error}");
         let error = with_artifacts("digest_list = \"../x\"\n").unwrap_err();
         assert!(error.message.contains("plain name"), "{error}");
@@ -201,5 +217,11 @@ mod tests {
             .unwrap()
             .artifacts;
         assert_eq!(artifacts.images_for("v2.1.0"), ["cr.example/a:v2.1.0"]);
+        assert_eq!(artifacts.images_for("2.1.0"), ["cr.example/a:2.1.0"]);
+        let artifacts = with_artifacts("images = [\"cr.example/a:{version_no_v}\"]\n")
+            .unwrap()
+            .artifacts;
+        assert_eq!(artifacts.images_for("v2.1.0"), ["cr.example/a:2.1.0"]);
+        assert_eq!(artifacts.images_for("2.1.0"), ["cr.example/a:2.1.0"]);
     }
 }

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::Problem;
+use crate::{KeyPath, Problem};
 
 /// Which LoadBalancer provider gives Services (and so Gateways) an address on kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -78,35 +78,36 @@ pub struct Existing {
 impl Existing {
     pub(crate) fn validate(&self) -> Option<Problem> {
         let image = self.echo_image.as_ref()?;
-        (image.trim().is_empty() || image.contains(char::is_whitespace)).then(|| Problem {
-            near: image.clone(),
-            message: format!(
-                "[existing] echo_image {image:?} is not an image reference: write REGISTRY/NAME:TAG"
-            ),
+        (image.trim().is_empty() || image.contains(char::is_whitespace)).then(|| {
+            Problem::at(
+                &["existing", "echo_image"],
+                format!(
+                    "[existing] echo_image {image:?} is not an image reference: write REGISTRY/NAME:TAG"
+                ),
+            )
         })
     }
 }
 
 impl LoadBalancer {
     pub(crate) fn validate(&self) -> Option<Problem> {
-        (self.address_timeout_secs == 0).then(|| Problem {
-            near: "address_timeout_secs".to_owned(),
-            message: "[load_balancer] address_timeout_secs must be at least 1 (the default is 120)"
-                .to_owned(),
+        (self.address_timeout_secs == 0).then(|| {
+            Problem::at(
+                &["load_balancer", "address_timeout_secs"],
+                "[load_balancer] address_timeout_secs must be at least 1 (the default is 120)",
+            )
         })
     }
 }
 
 impl Diagnostics {
     pub(crate) fn validate(&self) -> Option<Problem> {
-        for pods in &self.pods {
+        for (index, pods) in self.pods.iter().enumerate() {
+            let entry = KeyPath::new(&["diagnostics", "pods"]).index(index);
             if let Err(message) =
                 crate::install::validate_dns_label("[diagnostics] pods namespace", &pods.namespace)
             {
-                return Some(Problem {
-                    near: pods.namespace.clone(),
-                    message,
-                });
+                return Some(Problem::new(entry.key("namespace"), message));
             }
             let valid = !pods.selector.is_empty()
                 && pods.selector.split(',').all(|term| {
@@ -114,13 +115,13 @@ impl Diagnostics {
                     !term.is_empty() && !term.contains(char::is_whitespace)
                 });
             if !valid {
-                return Some(Problem {
-                    near: pods.selector.clone(),
-                    message: format!(
+                return Some(Problem::new(
+                    entry.key("selector"),
+                    format!(
                         "[diagnostics] pods selector `{}` is not a label selector: write key=value[,key2=value2], e.g. app.kubernetes.io/name=kgateway",
                         pods.selector
                     ),
-                });
+                ));
             }
         }
         None

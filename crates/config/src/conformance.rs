@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::Problem;
+use crate::{KeyPath, Problem};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,50 +76,51 @@ impl Default for Conformance {
 
 impl Conformance {
     pub(crate) fn validate(&self) -> Option<Problem> {
-        let problem = |near: &str, message: String| {
-            Some(Problem {
-                near: near.to_owned(),
-                message,
-            })
-        };
+        let at = |key: &str, message: &str| Some(Problem::at(&["conformance", key], message));
         if self.consecutive_successes == 0 {
-            return problem(
+            return at(
                 "consecutive_successes",
-                "consecutive_successes must be at least 1 (the default is 3)".to_owned(),
+                "consecutive_successes must be at least 1 (the default is 3)",
             );
         }
         if self.deadline_seconds == 0 || self.request_timeout_seconds == 0 {
-            return problem(
+            return at(
                 if self.deadline_seconds == 0 {
                     "deadline_seconds"
                 } else {
                     "request_timeout_seconds"
                 },
-                "deadline_seconds and request_timeout_seconds must be at least 1 (defaults 30 and 10)"
-                    .to_owned(),
+                "deadline_seconds and request_timeout_seconds must be at least 1 (defaults 30 and 10)",
             );
         }
         if self.poll_interval_ms == 0 || self.poll_interval_ms > self.deadline_seconds * 1000 {
-            return problem(
-                "poll_interval_ms",
+            return Some(Problem::at(
+                &["conformance", "poll_interval_ms"],
                 format!(
                     "poll_interval_ms must be between 1 and the deadline ({} ms); the default is 100",
                     self.deadline_seconds * 1000
                 ),
-            );
+            ));
         }
         if !(1..=256).contains(&self.concurrency) {
-            return problem(
+            return at(
                 "concurrency",
-                "concurrency must be between 1 and 256 (the default is 10)".to_owned(),
+                "concurrency must be between 1 and 256 (the default is 10)",
             );
         }
-        for url in self.listeners.iter().chain(&self.health_urls) {
-            if !url.starts_with("http://") {
-                return problem(
-                    url,
+        for (key, urls) in [
+            ("listeners", &self.listeners),
+            ("health_urls", &self.health_urls),
+        ] {
+            if let Some((index, url)) = urls
+                .iter()
+                .enumerate()
+                .find(|(_, url)| !url.starts_with("http://"))
+            {
+                return Some(Problem::new(
+                    KeyPath::new(&["conformance", key]).index(index),
                     format!("`{url}` is not an http:// URL; write it like http://127.0.0.1:8080"),
-                );
+                ));
             }
         }
         None

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::Problem;
+use crate::{KeyPath, Problem};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,7 +41,8 @@ pub struct Chart {
     pub name: String,
     /// Chart reference, e.g. oci://cr.kgateway.dev/kgateway-dev/charts/kgateway.
     pub chart: String,
-    /// Chart version; `{version}` is the release tag, `{version_no_v}` without its `v`.
+    /// Chart version; `{version}` is the release tag, `{version_no_v}` the tag without the `v` of
+    /// `v2.1.0` (see [`fill_version`]).
     /// Required: an unpinned chart installs whatever is newest, not the release under test.
     #[serde(default)]
     pub version: Option<String>,
@@ -142,39 +143,57 @@ pub fn validate_dns_label(what: &str, value: &str) -> Result<(), String> {
     }
 }
 
-/// A release tag we can install: `vMAJOR.MINOR.PATCH` with an optional `-prerelease` and
-/// `+build` (`v2.1.0`, `v2.1.0-rc.3`). Anything else is refused before a cluster exists.
+/// The longest release tag accepted: the tag becomes part of folder and file names (at most 255
+/// bytes) and, through `{version}`, of image tags (at most 128 characters).
+pub const MAX_TAG_LEN: usize = 128;
+
+/// A release tag we can verify: one git accepts (`git check-ref-format`, so one GitHub allows),
+/// limited to what is safe everywhere the tag goes (run folder and asset file names, API URLs,
+/// chart versions, image tags, command lines): ASCII letters, digits, `.`, `_`, `-` and `+`, at
+/// most [`MAX_TAG_LEN`] of them, not starting with `-` (a command would take it for an option)
+/// or `.`, without `..`, not ending with `.` or `.lock`. Any version scheme passes: `v2.1.0`,
+/// `2.1.0`, `v2.1.0-rc.3`, `release-2024.01`. `latest` is refused: it asks for the newest
+/// release, which a caller resolves to a tag first.
 pub fn validate_release_tag(tag: &str) -> Result<(), String> {
-    let fix =
-        "pass a release tag like v2.1.0 or v2.1.0-rc.3 (the tag of a published GitHub release)";
-    let Some(rest) = tag.strip_prefix('v') else {
-        return Err(format!("`{tag}` is not a release tag: {fix}"));
-    };
-    let (core, suffix) = match rest.find(['-', '+']) {
-        Some(index) => (&rest[..index], &rest[index + 1..]),
-        None => (rest, ""),
-    };
-    let numbers: Vec<&str> = core.split('.').collect();
-    let core_ok = numbers.len() == 3
-        && numbers
-            .iter()
-            .all(|n| !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit()));
-    let suffix_ok = (rest.len() == core.len() || !suffix.is_empty())
-        && suffix
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.+".contains(&b));
-    if core_ok && suffix_ok {
-        Ok(())
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._-+".contains(c);
+    let why = if tag.is_empty() {
+        "it is empty".to_owned()
+    } else if tag == "latest" {
+        "`latest` asks for the newest release, it names none".to_owned()
+    } else if tag.len() > MAX_TAG_LEN {
+        format!(
+            "it has {} characters, more than the {MAX_TAG_LEN} a file name or image tag can take",
+            tag.len()
+        )
+    } else if let Some(c) = tag.chars().find(|c| !allowed(*c)) {
+        format!(
+            "it contains {c:?}; a tag here has only letters, digits, `.`, `_`, `-` and `+`, because it becomes part of file names, URLs and image tags"
+        )
+    } else if tag.starts_with('-') {
+        "it starts with `-`, which a command would take for an option".to_owned()
+    } else if tag.starts_with('.') || tag.ends_with('.') || tag.ends_with(".lock") {
+        "git refuses a tag that starts with `.` or ends with `.` or `.lock`".to_owned()
+    } else if tag.contains("..") {
+        "it contains `..`, which git refuses in a tag and which leaves a folder in a path"
+            .to_owned()
     } else {
-        Err(format!("`{tag}` is not a release tag: {fix}"))
-    }
+        return Ok(());
+    };
+    Err(format!(
+        "{tag:?} is not a release tag we can verify: {why}; pass the tag as its GitHub release shows it, e.g. v2.1.0 or 2.1.0"
+    ))
 }
 
-/// Fills `{version}` (the tag) and `{version_no_v}` (the tag without its leading `v`).
+/// Fills `{version}` (the tag) and `{version_no_v}` (the tag without the `v` of `v2.1.0`: a
+/// leading `v` before a digit is dropped, so both `v2.1.0` and `2.1.0` give `2.1.0`).
 pub fn fill_version(template: &str, tag: &str) -> String {
+    let no_v = match tag.strip_prefix('v') {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => rest,
+        _ => tag,
+    };
     template
         .replace("{version}", tag)
-        .replace("{version_no_v}", tag.strip_prefix('v').unwrap_or(tag))
+        .replace("{version_no_v}", no_v)
 }
 
 fn has_unknown_placeholder(template: &str) -> bool {
@@ -195,87 +214,80 @@ impl Install {
 
     fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
-        let gateway_class = format!("\"{}\"", self.gateway_class);
+        let install = KeyPath::new(&["install"]);
         if let Err(message) = validate_dns_label("[install] gateway_class", &self.gateway_class) {
-            problems.push(Problem {
-                near: gateway_class,
-                message,
-            });
+            problems.push(Problem::at(&["install", "gateway_class"], message));
         }
-        for chart in &self.charts {
-            let near = format!("\"{}\"", chart.chart);
-            let mut problem = |message: String| {
-                problems.push(Problem {
-                    near: near.clone(),
-                    message,
-                })
-            };
+        for (index, chart) in self.charts.iter().enumerate() {
+            let entry = install.clone().key("charts").index(index);
+            let at = |key: &str, message: String| Problem::new(entry.clone().key(key), message);
             match chart.version.as_deref().map(str::trim) {
-                None | Some("") => problem(format!(
+                // A missing version is pointed at by the chart it belongs to.
+                None | Some("") => problems.push(at("version", format!(
                     "chart `{}` ({}) has no version: add `version = \"{{version}}\"` (the release tag) or an exact chart version; an unpinned chart installs whatever is newest, not the release under test",
                     chart.name, chart.chart
-                )),
-                Some(version) if has_unknown_placeholder(version) => problem(format!(
+                )).otherwise(entry.clone().key("chart"))),
+                Some(version) if has_unknown_placeholder(version) => problems.push(at("version", format!(
                     "chart `{}` version `{version}` has an unknown placeholder: only {{version}} and {{version_no_v}} are filled",
                     chart.name
-                )),
+                ))),
                 Some(_) => {}
             }
             if !chart.chart.starts_with("oci://") {
-                problem(format!(
+                problems.push(at("chart", format!(
                     "chart `{}` is `{}`: charts are installed from an OCI registry, write oci://HOST/PATH/CHART",
                     chart.name, chart.chart
-                ));
+                )));
             }
             if let Err(message) = validate_dns_label(
                 &format!("chart `{}` namespace", chart.name),
                 &chart.namespace,
             ) {
-                problem(message);
+                problems.push(at("namespace", message));
             }
             if let Err(message) = validate_dns_label("helm release name", &chart.name) {
-                problem(message);
+                problems.push(at("name", message));
             }
         }
         if let Some(controller) = &self.controller {
-            for (what, value) in [
-                ("[install] controller namespace", &controller.namespace),
-                ("[install] controller deployment", &controller.deployment),
+            for (key, value) in [
+                ("namespace", &controller.namespace),
+                ("deployment", &controller.deployment),
             ] {
-                if let Err(message) = validate_dns_label(what, value) {
-                    problems.push(Problem {
-                        near: value.clone(),
-                        message,
-                    });
+                if let Err(message) =
+                    validate_dns_label(&format!("[install] controller {key}"), value)
+                {
+                    problems.push(Problem::at(&["install", "controller", key], message));
                 }
             }
         }
-        if let Some(node_port) = self.node_port
-            && (!(30000..=32767).contains(&node_port.node_port) || node_port.host_port == 0)
-        {
-            problems.push(Problem {
-                near: "node_port".to_owned(),
-                message: format!(
-                    "[install.node_port] node_port = {} / host_port = {}: node_port must be in Kubernetes' NodePort range 30000-32767 and host_port a free port above 0",
-                    node_port.node_port, node_port.host_port
-                ),
-            });
+        if let Some(node_port) = self.node_port {
+            let message = format!(
+                "[install.node_port] node_port = {} / host_port = {}: node_port must be in Kubernetes' NodePort range 30000-32767 and host_port a free port above 0",
+                node_port.node_port, node_port.host_port
+            );
+            if !(30000..=32767).contains(&node_port.node_port) {
+                problems.push(Problem::at(&["install", "node_port", "node_port"], message));
+            } else if node_port.host_port == 0 {
+                problems.push(Problem::at(&["install", "node_port", "host_port"], message));
+            }
         }
         let timeouts = self.timeouts;
-        if [
-            timeouts.cluster_create_secs,
-            timeouts.crds_secs,
-            timeouts.helm_secs,
-            timeouts.gateway_secs,
-            timeouts.routes_secs,
-            timeouts.pods_secs,
+        let zero = [
+            ("cluster_create_secs", timeouts.cluster_create_secs),
+            ("crds_secs", timeouts.crds_secs),
+            ("helm_secs", timeouts.helm_secs),
+            ("gateway_secs", timeouts.gateway_secs),
+            ("routes_secs", timeouts.routes_secs),
+            ("pods_secs", timeouts.pods_secs),
         ]
-        .contains(&0)
-        {
-            problems.push(Problem {
-                near: "[install.timeouts]".to_owned(),
-                message: "[install.timeouts]: every timeout must be at least 1 second".to_owned(),
-            });
+        .into_iter()
+        .find(|(_, secs)| *secs == 0);
+        if let Some((key, _)) = zero {
+            problems.push(Problem::at(
+                &["install", "timeouts", key],
+                format!("[install.timeouts] {key} = 0: every timeout must be at least 1 second"),
+            ));
         }
         problems
     }
@@ -296,22 +308,60 @@ mod tests {
     }
 
     #[test]
-    fn release_tags() {
-        for good in ["v2.1.0", "v2.1.0-rc.3", "v0.0.1+build.5", "v10.20.30-beta"] {
-            assert!(validate_release_tag(good).is_ok(), "{good}");
-        }
-        for bad in [
+    fn release_tags_follow_any_version_scheme() {
+        for good in [
+            "v2.1.0",
+            "v2.1.0-rc.3",
+            "v0.0.1+build.5",
+            "v10.20.30-beta",
             "2.1.0",
-            "latest",
+            "2.1.0-rc.1",
             "v2.1",
             "v2.1.0.1",
-            "v2.1.0-",
-            "v2.x.0",
-            "main",
-            "v2.1.0 ",
-            "v2.1.0-rc/1",
+            "release-2024.01",
+            "kgateway_v2",
+            &"v".repeat(MAX_TAG_LEN),
         ] {
-            assert!(validate_release_tag(bad).is_err(), "{bad:?}");
+            assert!(validate_release_tag(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn unsafe_release_tags_are_refused_with_the_reason() {
+        for (bad, why) in [
+            ("", "it is empty"),
+            ("latest", "newest release"),
+            (&"v".repeat(MAX_TAG_LEN + 1), "more than the 128"),
+            ("v2.1.0-rc/1", "contains '/'"),
+            ("v2\\1", "contains '\\\\'"),
+            ("v2.1.0 ", "contains ' '"),
+            ("v2\t1", "contains '\\t'"),
+            ("v2\u{7f}", "contains '\\u{7f}'"),
+            ("v2.1.0\n", "contains '\\n'"),
+            ("v2:1", "contains ':'"),
+            ("v2~1", "contains '~'"),
+            ("v2^1", "contains '^'"),
+            ("v2?", "contains '?'"),
+            ("v2*", "contains '*'"),
+            ("v2[1]", "contains '['"),
+            ("v2@{1}", "contains '@'"),
+            ("v2%2F", "contains '%'"),
+            ("v2#1", "contains '#'"),
+            ("v2{version}", "contains '{'"),
+            ("v2.1.0é", "contains 'é'"),
+            ("-v2.1.0", "option"),
+            (".v2", "starts with `.`"),
+            ("v2.", "ends with `.`"),
+            ("v2.lock", "`.lock`"),
+            ("v2..1", "contains `..`"),
+            ("..", "starts with `.`"),
+        ] {
+            let message = validate_release_tag(bad).unwrap_err();
+            assert!(message.contains(why), "{bad:?}: {message}");
+            assert!(
+                message.contains("not a release tag") && message.contains("e.g. v2.1.0 or 2.1.0"),
+                "{bad:?}: {message}"
+            );
         }
     }
 
@@ -319,6 +369,12 @@ mod tests {
     fn versions_are_filled() {
         assert_eq!(fill_version("{version}", "v2.1.0"), "v2.1.0");
         assert_eq!(fill_version("{version_no_v}", "v2.1.0"), "2.1.0");
+        assert_eq!(fill_version("{version_no_v}", "2.1.0"), "2.1.0");
+        assert_eq!(fill_version("{version}", "2.1.0"), "2.1.0");
+        assert_eq!(fill_version("{version_no_v}", "v2.1.0-rc.1"), "2.1.0-rc.1");
+        // Only the `v` of a version goes.
+        assert_eq!(fill_version("{version_no_v}", "vnext"), "vnext");
+        assert_eq!(fill_version("{version_no_v}", "release-1.0"), "release-1.0");
         assert!(has_unknown_placeholder("{tag}"));
         assert!(!has_unknown_placeholder("{version}"));
     }

@@ -68,12 +68,10 @@ impl Default for Notify {
 impl Notify {
     pub(crate) fn validate(&self) -> Option<Problem> {
         if !(1..=600).contains(&self.webhook_timeout_secs) {
-            return Some(Problem {
-                near: "webhook_timeout_secs".to_owned(),
-                message:
-                    "[notify] webhook_timeout_secs must be between 1 and 600 (the default is 30)"
-                        .to_owned(),
-            });
+            return Some(Problem::at(
+                &["notify", "webhook_timeout_secs"],
+                "[notify] webhook_timeout_secs must be between 1 and 600 (the default is 30)",
+            ));
         }
         let name = self.webhook_url_env.as_ref()?;
         let valid = !name.is_empty()
@@ -81,11 +79,11 @@ impl Notify {
                 .bytes()
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
             && !name.starts_with(|c: char| c.is_ascii_digit());
-        (!valid).then(|| Problem {
-            near: name.clone(),
-            message: format!(
+        (!valid).then(|| Problem::at(
+            &["notify", "webhook_url_env"],
+            format!(
                 "[notify] webhook_url_env = {name:?} must name an environment variable (A-Z, 0-9, _), e.g. RELEASE_GATE_WEBHOOK_URL; the URL itself is a secret and never goes in the config"
             ),
-        })
+        ))
     }
 }

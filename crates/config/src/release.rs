@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use crate::Problem;
+use crate::install::validate_release_tag;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,10 +44,19 @@ pub fn validate_repo(repo: &str) -> Result<(), String> {
 }
 
 impl Release {
+    /// The repository, then the tag (`latest` or one [`validate_release_tag`] accepts).
     pub(crate) fn validate(&self) -> Option<Problem> {
-        validate_repo(&self.repo).err().map(|message| Problem {
-            near: self.repo.clone(),
-            message,
-        })
+        if let Err(message) = validate_repo(&self.repo) {
+            return Some(Problem::at(&["release", "repo"], message));
+        }
+        if self.tag != "latest"
+            && let Err(why) = validate_release_tag(&self.tag)
+        {
+            return Some(Problem::at(
+                &["release", "tag"],
+                format!("[release] tag: {why}, or `latest` for the newest release"),
+            ));
+        }
+        None
     }
 }

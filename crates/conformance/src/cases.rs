@@ -178,6 +178,13 @@ pub fn names() -> Vec<&'static str> {
     CASES.iter().map(|case| case.name).collect()
 }
 
+/// Every feature a case covers, sorted, each once: what `unsupported_features` may name.
+pub fn features() -> Vec<&'static str> {
+    let features: std::collections::BTreeSet<&str> =
+        CASES.iter().map(|case| case.feature).collect();
+    features.into_iter().collect()
+}
+
 /// What one probe request must get.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {

@@ -146,8 +146,8 @@ impl Settings {
             .map_err(|error| BadInput::new(error.to_string()))?
             .with_overrides(env.map(), &platform)
             .map_err(|error| BadInput::new(error.to_string()))?;
-        let target =
-            config::load(&config_path).map_err(|error| BadInput::new(error.to_string()))?;
+        let target = conformance::target::load(&config_path)
+            .map_err(|error| BadInput::new(error.to_string()))?;
         let mut notices: Vec<Notice> = used.into_iter().map(Notice::Override).collect();
         let folder = |variable: &str, default: &str| {
             env.get(variable)

@@ -293,7 +293,7 @@ fn bad_input_exits_2_with_a_fix() {
     publish(&server, None);
     let dest = tempfile::tempdir().unwrap();
     let dest_arg = dest.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["--repo", "not-a-repo", "--tag", "v1.2.3"], "OWNER/NAME"),
         (
             &["--repo", "o/r", "--tag", "v9.9.9"],
@@ -314,6 +314,10 @@ fn bad_input_exits_2_with_a_fix() {
             &["--repo", "o/r", "--tag", "v1.2.3", "--pattern", "a[b"],
             "not a glob",
         ),
+        (
+            &["--repo", "o/r", "--tag", "v1.2/3"],
+            "--tag \"v1.2/3\": \"v1.2/3\" is not a release tag we can verify: it contains '/'",
+        ),
     ];
     for (extra, expected) in cases {
         let mut args = vec!["artifacts", "fetch", "--dest", dest_arg, "--no-cache"];
@@ -327,6 +331,40 @@ fn bad_input_exits_2_with_a_fix() {
             names(dest.path())
         );
     }
+
+    // The target config is checked whole, the conformance crate's names included.
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("target.toml");
+    std::fs::write(
+        &config,
+        "[release]\nrepo = \"o/r\"\n[install]\ngateway_class = \"k\"\n[conformance]\nskip = [\"route-hedaer\"]\n",
+    )
+    .unwrap();
+    let ran = xtask(
+        &server,
+        &[
+            "artifacts",
+            "fetch",
+            "--dest",
+            dest_arg,
+            "--no-cache",
+            "--tag",
+            "v1.2.3",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(&format!(
+            "{}:6:9: [conformance] skip: there is no case `route-hedaer`",
+            config.display()
+        )),
+        "{}",
+        ran.stderr
+    );
+    assert!(names(dest.path()).is_empty());
 }
 
 #[test]

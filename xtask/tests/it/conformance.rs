@@ -104,6 +104,56 @@ fn bad_usage_exits_2_and_says_how_to_fix_it() {
     assert_eq!(xtask(&["--local"]).status.code(), Some(2));
 }
 
+#[test]
+fn a_variant_without_start_gateway_is_refused_not_ignored() {
+    // clap waives `requires` here because --gateway-url conflicts with --start-gateway.
+    let output = xtask(&[
+        "--local",
+        "--gateway-url",
+        "http://127.0.0.1:1",
+        "--deadline",
+        "1",
+        "--variant",
+        "header-route-missing",
+    ]);
+    let stderr = output.stderr_str();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--variant needs --start-gateway KIND"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("conformance cases"),
+        "a case ran: {stderr}"
+    );
+}
+
+#[test]
+fn a_typo_in_the_config_names_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("target.toml");
+    std::fs::write(
+        &config,
+        "# unsupported_features = [\"HealthChek\"] is a typo\n[release]\nrepo = \"a/b\"\n[install]\ngateway_class = \"k\"\n[conformance]\nunsupported_features = [\"HealthChek\"]\n",
+    )
+    .unwrap();
+    let output = xtask(&[
+        "--gateway-url",
+        "http://127.0.0.1:1",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let stderr = output.stderr_str();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:7:25: [conformance] unsupported_features: there is no feature `HealthChek`; fix the name or remove it (the features are: Gateway, ",
+            config.display()
+        )),
+        "{stderr}"
+    );
+}
+
 /// A "gateway" that is just replica v1-0 fails most cases: exit 1, and in GitHub Actions at most
 /// ten annotations plus the summary appended to the step summary file. Needs no gateway binary.
 #[test]

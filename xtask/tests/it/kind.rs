@@ -376,8 +376,13 @@ fn bad_input_exits_2_before_any_cluster_call() {
     );
     bad_input(
         &run,
-        &["kind-up", "--dir", &dir, "--release", "2.1"],
-        "like v2.1.0",
+        &["kind-up", "--dir", &dir, "--release", "2.1/0"],
+        "it contains '/'",
+    );
+    bad_input(
+        &run,
+        &["kind-up", "--dir", &dir, "--release=-v2.1.0"],
+        "option",
     );
     bad_input(
         &run,
@@ -424,6 +429,28 @@ fn bad_input_exits_2_before_any_cluster_call() {
         ],
         "has no version",
     );
+
+    // The conformance crate's names, checked with the file: the line of the typo, the cases.
+    std::fs::write(
+        &config,
+        "# skip = [\"route-hedaer\"] would be a typo\n[release]\nrepo = \"a/b\"\n[install]\ngateway_class = \"kgateway\"\n[conformance]\nskip = [\"route-hedaer\"]\n",
+    )
+    .unwrap();
+    for args in [
+        &["kind-up", "--dir", &dir][..],
+        &["kind-up", "--dry-run", "--dir", &dir],
+    ] {
+        let mut args = args.to_vec();
+        args.extend(["--config", config.to_str().unwrap()]);
+        bad_input(
+            &run,
+            &args,
+            &format!(
+                "{}:7:9: [conformance] skip: there is no case `route-hedaer`; fix the name or remove it (the cases are: listener-connectivity,",
+                config.display()
+            ),
+        );
+    }
 }
 
 #[test]
@@ -752,38 +779,43 @@ fn a_missing_echo_image_names_the_command_that_builds_it() {
 
 #[test]
 fn a_release_dry_run_needs_no_docker_engine_and_no_network() {
-    let run = Run::new();
-    let dir = run.run_dir().join("plan");
-    // A docker that cannot answer: the engine is down (or there is none).
-    let output = run.xtask_with(
-        &[
-            "kind-up",
-            "--dry-run",
-            "--release",
-            "v2.1.0",
-            "--dir",
-            dir.to_str().unwrap(),
-        ],
-        &[
-            ("DOCKER", "/nonexistent/docker"),
-            ("GITHUB_API_URL", "http://127.0.0.1:9"),
-        ],
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let stdout = output.stdout_str();
-    assert!(
-        stdout.contains("# fetch kgateway-dev/kgateway v2.1.0 into"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("upgrade --install kgateway-crds"),
-        "{stdout}"
-    );
-    assert!(run.cluster_calls().is_empty(), "{:?}", run.cluster_calls());
-    assert!(
-        run.mirror.requests().is_empty(),
-        "the dry run downloaded something"
-    );
+    // A tag with or without a `v` is planned the same way.
+    for tag in ["v2.1.0", "2.1.0"] {
+        let run = Run::new();
+        let dir = run.run_dir().join("plan");
+        // A docker that cannot answer: the engine is down (or there is none).
+        let output = run.xtask_with(
+            &[
+                "kind-up",
+                "--dry-run",
+                "--release",
+                tag,
+                "--dir",
+                dir.to_str().unwrap(),
+            ],
+            &[
+                ("DOCKER", "/nonexistent/docker"),
+                ("GITHUB_API_URL", "http://127.0.0.1:9"),
+            ],
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        let stdout = output.stdout_str();
+        assert!(
+            stdout.contains(&format!("# fetch kgateway-dev/kgateway {tag} into")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "upgrade --install kgateway-crds oci://cr.kgateway.dev/kgateway-dev/charts/kgateway-crds --version {tag} "
+            )),
+            "{stdout}"
+        );
+        assert!(run.cluster_calls().is_empty(), "{:?}", run.cluster_calls());
+        assert!(
+            run.mirror.requests().is_empty(),
+            "the dry run downloaded something"
+        );
+    }
 }
 
 #[test]

@@ -20,7 +20,7 @@ fn every_shipped_target_parses() {
 fn bad_repo_is_located_with_a_fix() {
     let text = "[release]\nrepo = \"kgateway\"\n[install]\ngateway_class = \"x\"\n";
     let error = config::parse(Path::new("t.toml"), text).unwrap_err();
-    assert_eq!(error.line_col, Some((2, 9)), "{error}");
+    assert_eq!(error.line_col, Some((2, 8)), "{error}");
     assert!(error.message.contains("OWNER/NAME"), "{error}");
 }
 

@@ -353,12 +353,7 @@ fn the_dry_run_shows_what_it_creates_and_deletes_on_an_existing_cluster() {
     }
     assert!(!plan.contains(" kind "), "{plan}");
     assert!(!plan.contains("helm upgrade"), "{plan}");
-    let calls: Vec<String> = fakes
-        .calls()
-        .into_iter()
-        .filter(|call| call.args.first().map(String::as_str) != Some("version"))
-        .map(|call| call.line())
-        .collect();
+    let calls = calls_but_version_probes(&fakes);
     assert!(calls.is_empty(), "{calls:?}");
 }
 

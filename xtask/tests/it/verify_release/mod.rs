@@ -298,6 +298,17 @@ impl Drop for Gate {
     }
 }
 
+/// Every call of a fake but the version probes tool resolution makes: what a dry run or a refused
+/// start must leave empty.
+pub(crate) fn calls_but_version_probes(fakes: &FakeTools) -> Vec<String> {
+    fakes
+        .calls()
+        .into_iter()
+        .filter(|call| call.args.first().map(String::as_str) != Some("version"))
+        .map(|call| call.line())
+        .collect()
+}
+
 pub(crate) fn text(output: &exec::Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",

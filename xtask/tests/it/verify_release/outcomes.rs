@@ -260,32 +260,40 @@ fn keep_cluster_leaves_it_with_its_kubeconfig_and_says_how_to_delete_it() {
     );
 }
 
+/// `verify-release --dry-run --config <dir>/target.toml --artifacts-dir <dir>/run` with
+/// `config` as the target and `extra` arguments: no docker, no network, no installed tool.
+fn dry_run(dir: &Path, fakes: &FakeTools, config: &str, extra: &[&str]) -> exec::Output {
+    let path = dir.join("target.toml");
+    std::fs::write(&path, config).unwrap();
+    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "plan verify-release")
+        .args(["verify-release", "--dry-run", "--config"])
+        .arg(&path)
+        .arg("--artifacts-dir")
+        .arg(dir.join("run"))
+        .args(extra)
+        .env("KIND", fakes.program("kind"))
+        .env("KUBECTL", fakes.program("kubectl"))
+        .env("HELM", fakes.program("helm"))
+        .env("DOCKER", dir.join("no-docker-here"))
+        .env("XTASK_TOOLS_DIR", dir.join("tools"))
+        .env("XTASK_VERIFY_DIR", dir.join("verify"))
+        .env("GITHUB_API_URL", "http://127.0.0.1:9")
+        .env_remove("GITHUB_ACTIONS");
+    fakes.shell().run_unchecked(&cmd).unwrap()
+}
+
 #[test]
 fn dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing() {
     // No docker, no network and no installed tool are needed: nothing runs.
     let gate_dir = tempfile::tempdir().unwrap();
-    let config = gate_dir.path().join("target.toml");
-    std::fs::write(
-        &config,
-        target_config("cloud-provider-kind", &["registry.example/gw:{version}"]),
-    )
-    .unwrap();
     let fakes = FakeTools::new().unwrap();
     let artifacts = gate_dir.path().join("run");
-    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "plan verify-release")
-        .args(["verify-release", "--dry-run", "--config"])
-        .arg(&config)
-        .arg("--artifacts-dir")
-        .arg(&artifacts)
-        .env("KIND", fakes.program("kind"))
-        .env("KUBECTL", fakes.program("kubectl"))
-        .env("HELM", fakes.program("helm"))
-        .env("DOCKER", gate_dir.path().join("no-docker-here"))
-        .env("XTASK_TOOLS_DIR", gate_dir.path().join("tools"))
-        .env("XTASK_VERIFY_DIR", gate_dir.path().join("verify"))
-        .env("GITHUB_API_URL", "http://127.0.0.1:9")
-        .env_remove("GITHUB_ACTIONS");
-    let output = fakes.shell().run_unchecked(&cmd).unwrap();
+    let output = dry_run(
+        gate_dir.path(),
+        &fakes,
+        &target_config("cloud-provider-kind", &["registry.example/gw:{version}"]),
+        &[],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let plan = output.stdout_str();
     let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
@@ -316,17 +324,126 @@ fn dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing() {
         );
     }
     // Nothing ran: not one call of a fake, no folder created.
-    let calls: Vec<String> = fakes
-        .calls()
-        .into_iter()
-        .filter(|call| call.args.first().map(String::as_str) != Some("version"))
-        .map(|call| call.line())
-        .collect();
+    let calls = calls_but_version_probes(&fakes);
     assert!(calls.is_empty(), "{calls:?}");
     assert!(
         !artifacts.exists(),
         "the dry run created the artifacts folder"
     );
+}
+
+/// Nothing of a dry run happened: no tool was called (but for version probes), no folder made.
+fn assert_nothing_ran(dir: &Path, fakes: &FakeTools, output: &exec::Output) {
+    let calls = calls_but_version_probes(fakes);
+    assert!(calls.is_empty(), "{calls:?}: {}", text(output));
+    assert!(!dir.join("run").exists(), "{}", text(output));
+}
+
+#[test]
+fn a_typo_in_the_conformance_section_is_bad_input_naming_its_line_before_any_work() {
+    let base = target_config("none", &[]);
+    for (entry, typo, says) in [
+        (
+            r#"skip = ["route-header", "route-hedaer"]"#,
+            r#""route-hedaer""#,
+            "[conformance] skip: there is no case `route-hedaer`; fix the name or remove it (the cases are: listener-connectivity, ",
+        ),
+        (
+            r#"unsupported_features = ["HealthChek"]"#,
+            r#""HealthChek""#,
+            "[conformance] unsupported_features: there is no feature `HealthChek`; fix the name or remove it (the features are: Gateway, ",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let fakes = FakeTools::new().unwrap();
+        let config = format!("{base}{entry}\n");
+        let output = dry_run(dir.path(), &fakes, &config, &[]);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        let at = format!(
+            "{}:{}:{}: ",
+            dir.path().join("target.toml").display(),
+            config.lines().count(),
+            entry.find(typo).unwrap() + 1
+        );
+        assert!(
+            output.stderr_str().contains(&format!("{at}{says}")),
+            "{}",
+            text(&output)
+        );
+        assert_nothing_ran(dir.path(), &fakes, &output);
+    }
+}
+
+#[test]
+fn a_bad_tag_is_located_in_the_config_and_a_bad_flag_is_named_as_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let fakes = FakeTools::new().unwrap();
+    let config =
+        target_config("none", &[]).replacen("[release]\n", "[release]\ntag = \"2.1/0\"\n", 1);
+    let output = dry_run(dir.path(), &fakes, &config, &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = output.stderr_str();
+    assert!(
+        stderr.contains(&format!(
+            "{}:2:7: [release] tag: \"2.1/0\" is not a release tag we can verify: it contains '/'",
+            dir.path().join("target.toml").display()
+        )) && !stderr.contains("--tag"),
+        "{}",
+        text(&output)
+    );
+    assert_nothing_ran(dir.path(), &fakes, &output);
+
+    let output = dry_run(
+        dir.path(),
+        &fakes,
+        &target_config("none", &[]),
+        &["--tag", "2.1/0"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        output
+            .stderr_str()
+            .contains("--tag: \"2.1/0\" is not a release tag we can verify: it contains '/'"),
+        "{}",
+        text(&output)
+    );
+    assert_nothing_ran(dir.path(), &fakes, &output);
+}
+
+#[test]
+fn a_tag_without_a_v_is_planned_as_it_is() {
+    let with_tag = target_config("none", &["registry.example/gw:{version}"]).replacen(
+        "[release]\n",
+        "[release]\ntag = \"2.1.0\"\n",
+        1,
+    );
+    for (config, extra) in [
+        (
+            target_config("none", &["registry.example/gw:{version}"]),
+            &["--tag", "2.1.0"][..],
+        ),
+        (with_tag, &[][..]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let fakes = FakeTools::new().unwrap();
+        let output = dry_run(dir.path(), &fakes, &config, extra);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{extra:?}: {}",
+            text(&output)
+        );
+        let plan = output.stdout_str();
+        for expected in [
+            &format!("# GET http://127.0.0.1:9/repos/{REPO}/releases/tags/2.1.0"),
+            "helm upgrade --install example-gateway oci://registry.example/charts/example-gateway --version 2.1.0 ",
+        ] {
+            assert!(
+                plan.contains(expected),
+                "{extra:?}: the plan lacks `{expected}`:\n{plan}"
+            );
+        }
+    }
 }
 
 #[test]
