@@ -388,10 +388,7 @@ pub fn down(
     cluster::kind::validate_cluster_name(&args.name).map_err(crate::bad_input)?;
     let context = &settings.tools;
     let Some(kind) = any_kind(context).map(Kind::new) else {
-        return Err(anyhow::anyhow!(
-            "no kind binary anywhere ($KIND, {}, PATH): nothing here can have created a kind cluster to delete; if one exists, install kind with `cargo xtask tools install kind`",
-            context.cache_root.join("kind").display()
-        ));
+        return down_without_kind(&args, settings, token);
     };
     if args.stale {
         return down_stale(&kind, settings, args.dry_run, token);
@@ -424,6 +421,62 @@ pub fn down(
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// No kind binary anywhere: the engine's node containers say whether there is anything to
+/// delete. None: nothing to do (exit 0). Some: kind is needed to delete them (exit 1, with the
+/// install command). An engine that cannot be asked: exit 1, because its stopped clusters come
+/// back with it.
+fn down_without_kind(
+    args: &DownArgs,
+    settings: &settings::Settings,
+    token: &cancel::Token,
+) -> anyhow::Result<ExitCode> {
+    let install = "install kind with `cargo xtask tools install kind`, then run this again";
+    let Some(docker) = &settings.docker else {
+        ui::out(
+            "no kind binary and no docker CLI: nothing on this machine can have created a kind cluster; nothing to delete",
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let sh = Shell::new().with_cancel(token.clone());
+    let clusters = match stages::engine_clusters(&sh, &docker::Docker::new(docker)) {
+        Ok(clusters) => clusters,
+        Err(error) => {
+            ui::error(&format!(
+                "no kind binary, and the docker engine cannot list kind's node containers ({:#}): the clusters cannot be listed; start the engine (stopped clusters come back with it) or {install}",
+                anyhow::Error::new(error)
+            ));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let wanted: Vec<&String> = clusters
+        .iter()
+        .filter(|name| {
+            if args.stale {
+                name.starts_with(cluster::owner::CLUSTER_PREFIX)
+            } else {
+                **name == args.name
+            }
+        })
+        .collect();
+    if wanted.is_empty() {
+        ui::out(&if args.stale {
+            "no kind binary, and the engine has no verify-release cluster's nodes: nothing to delete".to_owned()
+        } else {
+            format!(
+                "no kind binary, and the engine has no node of a kind cluster named {}: nothing to delete",
+                args.name
+            )
+        });
+        return Ok(ExitCode::SUCCESS);
+    }
+    let names: Vec<&str> = wanted.iter().map(|name| name.as_str()).collect();
+    ui::error(&format!(
+        "the engine has the nodes of kind cluster(s) {} but there is no kind binary to delete them: {install}",
+        names.join(", ")
+    ));
+    Ok(ExitCode::from(1))
 }
 
 /// `kind-down --stale`: the clusters of verify-release runs that were killed.

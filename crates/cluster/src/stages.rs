@@ -53,6 +53,30 @@ impl RunDir {
 }
 
 /// `kind get clusters`, exact names.
+/// The label kind puts on every node container, valued with the cluster's name.
+pub const NODE_LABEL: &str = "io.x-k8s.kind.cluster";
+
+/// The kind clusters the engine has node containers of (running or stopped), without a kind
+/// binary: what `kind get clusters` would say, from the node containers' label. Sorted, each
+/// once. An engine that cannot be reached is an infra error.
+pub fn engine_clusters(sh: &Shell, docker: &docker::Docker) -> Result<Vec<String>, ClusterError> {
+    let output = sh
+        .run(&docker.containers_labelled(NODE_LABEL))
+        .map_err(ClusterError::infra(
+            "list kind's node containers through the docker engine",
+        ))?;
+    let mut clusters: Vec<String> = output
+        .stdout_str()
+        .lines()
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect();
+    clusters.sort();
+    clusters.dedup();
+    Ok(clusters)
+}
+
 pub fn list_clusters(sh: &Shell, kind: &Kind) -> Result<Vec<String>, ClusterError> {
     let output = sh
         .run(&kind.get_clusters())

@@ -129,6 +129,16 @@ impl Docker {
             .arg(container)
     }
 
+    /// `docker ps --all --filter label=LABEL --format '{{.Label "LABEL"}}'`: the value of
+    /// `label` on every container that carries it, running or stopped, one per line.
+    pub fn containers_labelled(&self, label: &str) -> Cmd {
+        self.cmd(format!("list the containers labelled {label}"))
+            .args(["ps", "--all", "--filter"])
+            .arg(format!("label={label}"))
+            .arg("--format")
+            .arg(format!("{{{{.Label \"{label}\"}}}}"))
+    }
+
     /// `docker rm --force CONTAINER`.
     pub fn container_remove(&self, container: &str) -> Cmd {
         self.cmd(format!("remove container {container}"))

@@ -634,7 +634,8 @@ fn image_id(reference: &str) -> String {
 }
 
 /// Just enough of the docker CLI for the cluster flow: version, image inspect, pull, save,
-/// build (registers its tag), run and rm (a container that does nothing).
+/// build (registers its tag), run and rm (a container that does nothing), and `ps` of kind's
+/// node containers (one per fake cluster).
 fn docker(state: &Path, args: &[String]) -> i32 {
     let positional = positionals(args);
     let words: Vec<&str> = positional
@@ -695,6 +696,13 @@ fn docker(state: &Path, args: &[String]) -> i32 {
         }
         ["run", ..] => {
             println!("{}", &image_id(&args.join(" "))[7..]);
+            0
+        }
+        ["ps", ..] if args.iter().any(|arg| arg == "label=io.x-k8s.kind.cluster") => {
+            // kind's node containers carry the cluster's name: one control-plane node each.
+            for cluster in read_clusters(state) {
+                println!("{cluster}");
+            }
             0
         }
         ["rm", ..] => {

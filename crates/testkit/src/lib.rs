@@ -2,8 +2,9 @@
 //! `bench` and `--start-gateway`, never of a library crate).
 //!
 //! [`require`] is the one rule for tests that need a real component (dockerd, haproxy, nginx,
-//! envoy): under `CI=true` a missing component fails the test loudly; elsewhere the test says
-//! why it is skipped and returns, so plain `cargo test` stays hermetic and green.
+//! envoy, a Go toolchain): under `CI=true` a missing component fails the test loudly;
+//! elsewhere the test stops with a [`Skip`], which the workspace's test runner
+//! (`crates/test-harness`) reports as ignored with the reason, never as passed.
 #![allow(clippy::print_stderr)] // a skipped test says so on stderr
 
 pub mod github;
@@ -16,8 +17,23 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| value == "true" || value == "1")
 }
 
+/// Why a test did not run: the panic payload [`require`] stops a test with, which the test
+/// runner reports as ignored with this reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip(pub String);
+
+static HARNESSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Said by the test runner that turns a [`Skip`] into an ignored test. Under any other runner
+/// (libtest's own), a skip would read as a failure with a confusing message, so [`require`]
+/// says plainly what is wrong instead.
+pub fn harnessed() {
+    HARNESSED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Decides whether a test that needs `component` runs. `probe` returns Ok when the component
-/// works, or Err with why not. Under CI a failed probe panics; otherwise the test is skipped.
+/// works, or Err with why not. Returns true when it works; under CI a failed probe panics;
+/// otherwise the test stops here and is reported as ignored, with why.
 pub fn require(component: &str, probe: impl FnOnce() -> Result<(), String>) -> bool {
     match probe() {
         Ok(()) => true,
@@ -26,10 +42,10 @@ pub fn require(component: &str, probe: impl FnOnce() -> Result<(), String>) -> b
                 "CI=true but {component} is not usable: {why}; .ci/run must install and start it"
             )
         }
-        Err(why) => {
-            eprintln!("skipping: {component} is not usable here ({why}); CI runs this test");
-            false
-        }
+        Err(why) if !HARNESSED.load(std::sync::atomic::Ordering::SeqCst) => panic!(
+            "{component} is not usable here ({why}), and this test binary does not run under crates/test-harness, which would report the test as ignored: give its [[test]] `harness = false` and a main that calls test_harness::run"
+        ),
+        Err(why) => std::panic::panic_any(Skip(format!("{component} is not usable here: {why}"))),
     }
 }
 

@@ -83,7 +83,6 @@ fn names(dir: &Path) -> Vec<String> {
     names
 }
 
-#[test]
 fn fetch_writes_verified_files_and_the_record() {
     let server = Server::start();
     let assets = publish(&server, None);
@@ -189,7 +188,6 @@ fn fetch_kgateway(server: &Server, dest: &Path, tools: &Path) -> Ran {
     ran(&cmd)
 }
 
-#[test]
 fn the_default_kgateway_config_verifies_a_kgateway_shaped_release() {
     let server = Server::start();
     let archives = publish_kgateway_shaped(&server, true);
@@ -234,7 +232,6 @@ fn the_default_kgateway_config_verifies_a_kgateway_shaped_release() {
     );
 }
 
-#[test]
 fn a_release_missing_an_archive_the_config_names_fails_naming_it() {
     let server = Server::start();
     publish_kgateway_shaped(&server, false);
@@ -255,7 +252,6 @@ fn a_release_missing_an_archive_the_config_names_fails_naming_it() {
     );
 }
 
-#[test]
 fn wrong_checksum_exits_1_and_keeps_nothing_unverified() {
     let server = Server::start();
     let wrong = format!("{}  install.yaml\n", sha(b"not the manifest"));
@@ -287,7 +283,6 @@ fn wrong_checksum_exits_1_and_keeps_nothing_unverified() {
     );
 }
 
-#[test]
 fn bad_input_exits_2_with_a_fix() {
     let server = Server::start();
     publish(&server, None);
@@ -367,7 +362,6 @@ fn bad_input_exits_2_with_a_fix() {
     assert!(names(dest.path()).is_empty());
 }
 
-#[test]
 fn ctrl_c_mid_download_exits_130_and_keeps_nothing() {
     let server = Server::start();
     let assets = publish(&server, None);
@@ -414,4 +408,15 @@ fn ctrl_c_mid_download_exits_130_and_keeps_nothing() {
             .any(|name| name.starts_with("chart") || name == "artifacts.json"),
         "left behind: {left:?}"
     );
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        fetch_writes_verified_files_and_the_record,
+        the_default_kgateway_config_verifies_a_kgateway_shaped_release,
+        a_release_missing_an_archive_the_config_names_fails_naming_it,
+        wrong_checksum_exits_1_and_keeps_nothing_unverified,
+        bad_input_exits_2_with_a_fix,
+        ctrl_c_mid_download_exits_130_and_keeps_nothing,
+    ]
 }

@@ -19,7 +19,6 @@ fn xtask(args: &[&str]) -> exec::Output {
     exec::Shell::new().run_unchecked(&cmd).expect("xtask runs")
 }
 
-#[test]
 fn bad_usage_exits_2_and_says_how_to_fix_it() {
     let cases: [(&[&str], &str); 6] = [
         (
@@ -104,7 +103,6 @@ fn bad_usage_exits_2_and_says_how_to_fix_it() {
     assert_eq!(xtask(&["--local"]).status.code(), Some(2));
 }
 
-#[test]
 fn a_variant_without_start_gateway_is_refused_not_ignored() {
     // clap waives `requires` here because --gateway-url conflicts with --start-gateway.
     let output = xtask(&[
@@ -128,7 +126,6 @@ fn a_variant_without_start_gateway_is_refused_not_ignored() {
     );
 }
 
-#[test]
 fn a_typo_in_the_config_names_its_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("target.toml");
@@ -156,7 +153,6 @@ fn a_typo_in_the_config_names_its_file_and_line() {
 
 /// A "gateway" that is just replica v1-0 fails most cases: exit 1, and in GitHub Actions at most
 /// ten annotations plus the summary appended to the step summary file. Needs no gateway binary.
-#[test]
 fn failing_run_in_github_actions_annotates_and_appends_the_step_summary() {
     let ports: [u16; 6] = gateways::free_ports(&[]).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -259,7 +255,6 @@ fn local_run(
     (xtask(&args), gateway)
 }
 
-#[test]
 fn local_mode_against_haproxy_exits_0_when_good_and_1_when_broken_with_reports() {
     let Some(program) = haproxy() else { return };
     let good = std::fs::read_to_string(
@@ -333,7 +328,6 @@ fn docker_usable() -> bool {
 }
 
 /// The echo image is built FROM scratch with the pins shown, and serves the contract.
-#[test]
 fn echo_image_builds_from_scratch_and_serves_the_contract() {
     if !docker_usable() {
         return;
@@ -420,7 +414,6 @@ fn echo_image_builds_from_scratch_and_serves_the_contract() {
 }
 
 /// `--start-gateway` with a broken variant: the suite names exactly the broken case.
-#[test]
 fn start_gateway_with_a_variant_fails_exactly_its_case() {
     let found = testkit::find_program("envoy", "ENVOY");
     let usable = testkit::require("envoy", || {
@@ -474,7 +467,6 @@ fn start_gateway_with_a_variant_fails_exactly_its_case() {
 
 /// Ctrl-C (SIGINT) during a run: the case in progress ends as interrupted, xtask exits 130 and
 /// the gateway it started is gone.
-#[test]
 fn an_interrupted_local_run_stops_its_gateway_and_exits_130() {
     let Some(program) = haproxy() else { return };
     let ports: [u16; 6] = gateways::free_ports(&[]).unwrap();
@@ -542,7 +534,6 @@ fn an_interrupted_local_run_stops_its_gateway_and_exits_130() {
     );
 }
 
-#[test]
 fn list_prints_every_case_and_needs_no_gateway() {
     let output = xtask(&["--list"]);
     assert_eq!(output.status.code(), Some(0), "{}", output.stderr_str());
@@ -571,7 +562,6 @@ fn list_prints_every_case_and_needs_no_gateway() {
     );
 }
 
-#[test]
 fn an_unwritable_report_dir_is_bad_input_before_any_case_runs() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a-file");
@@ -611,7 +601,6 @@ fn an_unwritable_report_dir_is_bad_input_before_any_case_runs() {
 
 /// Two local runs at once, each starting its own replicas and HAProxy on ports the system
 /// picks: neither collides with the other, both pass.
-#[test]
 fn two_local_runs_at_once_both_pass() {
     let Some(program) = haproxy() else { return };
     let run = || {
@@ -637,4 +626,20 @@ fn two_local_runs_at_once_both_pass() {
             output.stderr_str()
         );
     }
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        bad_usage_exits_2_and_says_how_to_fix_it,
+        a_variant_without_start_gateway_is_refused_not_ignored,
+        a_typo_in_the_config_names_its_file_and_line,
+        failing_run_in_github_actions_annotates_and_appends_the_step_summary,
+        local_mode_against_haproxy_exits_0_when_good_and_1_when_broken_with_reports,
+        echo_image_builds_from_scratch_and_serves_the_contract,
+        start_gateway_with_a_variant_fails_exactly_its_case,
+        an_interrupted_local_run_stops_its_gateway_and_exits_130,
+        list_prints_every_case_and_needs_no_gateway,
+        an_unwritable_report_dir_is_bad_input_before_any_case_runs,
+        two_local_runs_at_once_both_pass,
+    ]
 }

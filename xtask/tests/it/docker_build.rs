@@ -73,7 +73,6 @@ fn pins() -> pins::Pins {
     pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap()
 }
 
-#[test]
 fn the_built_image_carries_the_pinned_values() {
     if !docker_usable() {
         return;
@@ -136,7 +135,6 @@ fn scratch_build(dockerfile: &str) -> (tempfile::TempDir, exec::Output, String) 
     (dir, output, tag)
 }
 
-#[test]
 fn a_dockerfile_that_ignores_the_arg_fails_the_check_and_leaves_no_image() {
     if !docker_usable() {
         return;
@@ -157,7 +155,6 @@ fn a_dockerfile_that_ignores_the_arg_fails_the_check_and_leaves_no_image() {
     );
 }
 
-#[test]
 fn an_arg_that_never_reaches_the_final_stage_fails_the_check() {
     if !docker_usable() {
         return;
@@ -176,7 +173,6 @@ fn an_arg_that_never_reaches_the_final_stage_fails_the_check() {
     assert!(inspect(&tag).is_none());
 }
 
-#[test]
 fn an_arg_without_default_or_pin_is_bad_input_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let dockerfile = dir.path().join("Dockerfile");
@@ -206,7 +202,6 @@ fn an_arg_without_default_or_pin_is_bad_input_before_anything_runs() {
     assert!(Path::new(&dockerfile).is_file());
 }
 
-#[test]
 fn a_missing_dockerfile_is_bad_input() {
     let output = xtask(&[
         "docker-build",
@@ -225,7 +220,6 @@ fn a_missing_dockerfile_is_bad_input() {
 
 /// A tag that is not an image reference is bad input before anything runs: no Dockerfile is
 /// read, no docker is called and, for echo-image, nothing is compiled.
-#[test]
 fn a_malformed_tag_is_bad_input_before_any_work() {
     for command in ["docker-build", "echo-image"] {
         let mut args = vec![command, "--tag", "v1;rm -rf"];
@@ -284,7 +278,6 @@ fn go_image(go: &Path) -> (tempfile::TempDir, String) {
     (dir, dockerfile)
 }
 
-#[test]
 fn a_go_binary_built_with_the_pinned_go_passes_and_the_json_lists_it() {
     if !docker_usable() {
         return;
@@ -329,7 +322,6 @@ fn a_go_binary_built_with_the_pinned_go_passes_and_the_json_lists_it() {
 
 /// The Kubernetes KMS e2e failure: the label says the pinned Go, the binary was compiled by
 /// another. The build fails naming the binary and both versions, and leaves no image.
-#[test]
 fn a_go_binary_built_with_another_go_fails_naming_both_versions() {
     if !docker_usable() {
         return;
@@ -366,7 +358,6 @@ fn a_go_binary_built_with_another_go_fails_naming_both_versions() {
     );
 }
 
-#[test]
 fn a_go_version_override_makes_the_other_go_pass_with_a_loud_warning() {
     if !docker_usable() {
         return;
@@ -402,7 +393,6 @@ fn a_go_version_override_makes_the_other_go_pass_with_a_loud_warning() {
 
 /// A Rust binary compiled by the host's rustc, checked against another pinned Rust: it fails
 /// the same way, naming the version `.comment` records.
-#[test]
 fn a_rust_binary_compiled_by_another_rustc_fails_naming_both_versions() {
     if !docker_usable() {
         return;
@@ -460,7 +450,6 @@ fn a_rust_binary_compiled_by_another_rustc_fails_naming_both_versions() {
 /// A multi-stage Dockerfile (the shape of `FROM golang:${GO_VERSION} AS build`): the proof reads
 /// the binary of the final image, wherever the build stage put it. No base image can be pulled
 /// here, so the build stage is FROM scratch around a prebuilt binary.
-#[test]
 fn the_proof_reads_the_final_binary_of_a_multi_stage_build() {
     if !docker_usable() {
         return;
@@ -490,7 +479,6 @@ fn the_proof_reads_the_final_binary_of_a_multi_stage_build() {
 
 /// A Go binary whose build info was removed fails (nothing proves its toolchain); a C program
 /// is reported as compiled by neither Go nor Rust, not misread as either.
-#[test]
 fn a_go_binary_without_build_info_fails_and_a_c_binary_is_reported() {
     if !docker_usable() {
         return;
@@ -560,4 +548,21 @@ fn a_go_binary_without_build_info_fails_and_a_c_binary_is_reported() {
         ]
     );
     assert_eq!(report["removed"], true);
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        the_built_image_carries_the_pinned_values,
+        a_dockerfile_that_ignores_the_arg_fails_the_check_and_leaves_no_image,
+        an_arg_that_never_reaches_the_final_stage_fails_the_check,
+        an_arg_without_default_or_pin_is_bad_input_before_anything_runs,
+        a_missing_dockerfile_is_bad_input,
+        a_malformed_tag_is_bad_input_before_any_work,
+        a_go_binary_built_with_the_pinned_go_passes_and_the_json_lists_it,
+        a_go_binary_built_with_another_go_fails_naming_both_versions,
+        a_go_version_override_makes_the_other_go_pass_with_a_loud_warning,
+        a_rust_binary_compiled_by_another_rustc_fails_naming_both_versions,
+        the_proof_reads_the_final_binary_of_a_multi_stage_build,
+        a_go_binary_without_build_info_fails_and_a_c_binary_is_reported,
+    ]
 }

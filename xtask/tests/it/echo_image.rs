@@ -37,7 +37,6 @@ fn docker_usable() -> bool {
 }
 
 /// The path and platform are chosen as data and shown; with --platform nothing asks docker.
-#[test]
 fn the_dry_run_shows_the_platform_path_and_pinned_toolchain() {
     let rust = pinned_rust();
     let no_docker = [("DOCKER", "/nonexistent/docker")];
@@ -94,7 +93,6 @@ fn the_dry_run_shows_the_platform_path_and_pinned_toolchain() {
 /// `RUST_VERSION=1.80.0 cargo xtask echo-image` once labelled a binary compiled by the host's
 /// toolchain as 1.80.0. Now a toolchain that is not installed is an error saying how to
 /// install it, and no image is built.
-#[test]
 fn a_pinned_rust_that_is_not_installed_is_an_error_saying_how_to_install_it() {
     if !docker_usable() {
         return;
@@ -131,7 +129,6 @@ fn a_pinned_rust_that_is_not_installed_is_an_error_saying_how_to_install_it() {
 }
 
 /// The image's label and its binary agree: the report reads /echo and finds the pinned Rust.
-#[test]
 fn the_echo_image_is_proven_by_its_binary() {
     if !docker_usable() {
         return;
@@ -162,4 +159,12 @@ fn the_echo_image_is_proven_by_its_binary() {
         "{}",
         output.stderr_str()
     );
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        the_dry_run_shows_the_platform_path_and_pinned_toolchain,
+        a_pinned_rust_that_is_not_installed_is_an_error_saying_how_to_install_it,
+        the_echo_image_is_proven_by_its_binary,
+    ]
 }

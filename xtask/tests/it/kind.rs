@@ -120,7 +120,6 @@ fn text(output: &exec::Output) -> String {
     )
 }
 
-#[test]
 fn kind_up_twice_creates_once_and_kind_down_empties_the_list() {
     let run = Run::new();
     let dir = run.run_dir().to_str().unwrap();
@@ -205,7 +204,6 @@ fn kind_up_twice_creates_once_and_kind_down_empties_the_list() {
     );
 }
 
-#[test]
 fn a_cluster_with_a_longer_name_is_not_reused_or_deleted() {
     let run = Run::new();
     run.fakes.add_clusters(&["release-gate-2"]).unwrap();
@@ -218,7 +216,6 @@ fn a_cluster_with_a_longer_name_is_not_reused_or_deleted() {
     assert_eq!(run.fakes.clusters(), ["release-gate-2"]);
 }
 
-#[test]
 fn dry_run_prints_the_plan_and_runs_nothing() {
     let run = Run::new();
     let dir = run.run_dir().join("plan");
@@ -286,7 +283,6 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
     assert!(run.cluster_calls().is_empty());
 }
 
-#[test]
 fn a_failing_create_exits_1_and_leaves_no_cluster() {
     let run = Run::new();
     run.fakes
@@ -313,7 +309,6 @@ fn a_failing_create_exits_1_and_leaves_no_cluster() {
     );
 }
 
-#[test]
 fn ctrl_c_during_create_stops_kind_deletes_the_cluster_and_exits_130() {
     let run = Run::new();
     // kind has created the node container and hangs in kubeadm when the user presses Ctrl-C.
@@ -365,7 +360,6 @@ fn bad_input(run: &Run, args: &[&str], expected: &str) {
     assert!(run.fakes.clusters().is_empty());
 }
 
-#[test]
 fn bad_input_exits_2_before_any_cluster_call() {
     let run = Run::new();
     let dir = run.run_dir().to_str().unwrap().to_owned();
@@ -453,7 +447,6 @@ fn bad_input_exits_2_before_any_cluster_call() {
     }
 }
 
-#[test]
 fn a_crd_bundle_with_the_wrong_checksum_is_refused_before_any_cluster() {
     let run = Run::new();
     let output = run.xtask_with(
@@ -596,7 +589,6 @@ const RELEASE_IMAGES: [&str; 3] = [
     "cr.kgateway.dev/kgateway-dev/envoy-wrapper:v2.1.0",
 ];
 
-#[test]
 fn kind_up_with_a_release_installs_charts_images_and_the_fixture_once() {
     let run = Run::new();
     let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
@@ -710,7 +702,6 @@ fn kind_up_with_a_release_installs_charts_images_and_the_fixture_once() {
     assert_eq!(upgrades, 2, "the second run reinstalled a chart");
 }
 
-#[test]
 fn an_image_retagged_since_it_was_recorded_is_refused() {
     let run = Run::new();
     let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
@@ -758,7 +749,6 @@ fn an_image_retagged_since_it_was_recorded_is_refused() {
     );
 }
 
-#[test]
 fn a_missing_echo_image_names_the_command_that_builds_it() {
     let run = Run::new();
     script_a_healthy_release(&run);
@@ -777,7 +767,6 @@ fn a_missing_echo_image_names_the_command_that_builds_it() {
     );
 }
 
-#[test]
 fn a_release_dry_run_needs_no_docker_engine_and_no_network() {
     // A tag with or without a `v` is planned the same way.
     for tag in ["v2.1.0", "2.1.0"] {
@@ -818,7 +807,6 @@ fn a_release_dry_run_needs_no_docker_engine_and_no_network() {
     }
 }
 
-#[test]
 fn kind_down_uses_any_kind_there_is_and_never_downloads_one() {
     let run = Run::new();
     // Only another kind version, on PATH: no $KIND, nothing in the cache.
@@ -852,4 +840,122 @@ fn kind_down_uses_any_kind_there_is_and_never_downloads_one() {
     let output = run.fakes.shell().run_unchecked(&cmd).unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(run.fakes.clusters().is_empty());
+}
+
+/// No kind binary anywhere: kind-down asks the engine for kind's node containers instead of
+/// failing a cleanup script that has nothing to delete.
+fn kind_down_without_kind_asks_the_engine_for_node_containers() {
+    let run = Run::new();
+    let no_tools = tempfile::tempdir().unwrap();
+    let down = |args: &[&str], docker: bool| {
+        let mut all = vec!["kind-down"];
+        if args != ["--stale"] {
+            all.extend(["--dir", run.run_dir().to_str().unwrap()]);
+        }
+        all.extend_from_slice(args);
+        let mut cmd = run
+            .xtask_cmd(&all, &[])
+            .env_remove("KIND")
+            .env("PATH", no_tools.path());
+        cmd = if docker {
+            cmd.env("DOCKER", run.fakes.program("docker"))
+        } else {
+            cmd.env_remove("DOCKER")
+        };
+        run.fakes.shell().run_unchecked(&cmd).unwrap()
+    };
+
+    let output = down(&[], true);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains("nothing to delete"),
+        "{}",
+        text(&output)
+    );
+    let ps = run.fakes.calls_of("docker");
+    assert!(
+        ps.iter().any(|call| call.has(&["ps", "--all", "--filter"])
+            && call
+                .args
+                .iter()
+                .any(|arg| arg == "label=io.x-k8s.kind.cluster")),
+        "{ps:?}"
+    );
+
+    run.fakes
+        .add_clusters(&["release-gate", "release-gate-run-0badc0de"])
+        .unwrap();
+    let output = down(&[], true);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("release-gate")
+            && text(&output).contains("cargo xtask tools install kind"),
+        "{}",
+        text(&output)
+    );
+    let output = down(&["--name", "someone-else"], true);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "another name has nothing to delete: {}",
+        text(&output)
+    );
+    let output = down(&["--stale"], true);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("release-gate-run-0badc0de"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        run.fakes.clusters(),
+        ["release-gate", "release-gate-run-0badc0de"],
+        "nothing is deleted without kind"
+    );
+
+    run.fakes
+        .rule(
+            Rule::new("docker", &["ps"])
+                .stderr("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n")
+                .exit(1),
+        )
+        .unwrap();
+    let output = down(&[], true);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("cannot be listed"),
+        "{}",
+        text(&output)
+    );
+
+    let output = down(&[], false);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "no docker CLI either: {}",
+        text(&output)
+    );
+    assert!(
+        text(&output).contains("nothing to delete"),
+        "{}",
+        text(&output)
+    );
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        kind_up_twice_creates_once_and_kind_down_empties_the_list,
+        a_cluster_with_a_longer_name_is_not_reused_or_deleted,
+        dry_run_prints_the_plan_and_runs_nothing,
+        a_failing_create_exits_1_and_leaves_no_cluster,
+        ctrl_c_during_create_stops_kind_deletes_the_cluster_and_exits_130,
+        bad_input_exits_2_before_any_cluster_call,
+        a_crd_bundle_with_the_wrong_checksum_is_refused_before_any_cluster,
+        kind_up_with_a_release_installs_charts_images_and_the_fixture_once,
+        an_image_retagged_since_it_was_recorded_is_refused,
+        a_missing_echo_image_names_the_command_that_builds_it,
+        a_release_dry_run_needs_no_docker_engine_and_no_network,
+        kind_down_uses_any_kind_there_is_and_never_downloads_one,
+        kind_down_without_kind_asks_the_engine_for_node_containers,
+    ]
 }

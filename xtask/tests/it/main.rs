@@ -65,3 +65,25 @@ fn signal_when(
     };
     (status.code(), xtask.stderr_tail())
 }
+
+/// The tests of this binary, run by the workspace's test runner (a test whose component is
+/// missing is reported as ignored, with why).
+fn main() -> std::process::ExitCode {
+    test_harness::run(tests())
+}
+
+fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        ;
+        artifacts,
+        conformance,
+        docker_build,
+        echo_image,
+        kind,
+        tidy,
+        tools,
+        verify_release,
+        versions,
+        workflows,
+    ]
+}

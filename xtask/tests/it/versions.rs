@@ -12,7 +12,6 @@ fn pins() -> pins::Pins {
     pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap()
 }
 
-#[test]
 fn the_repository_states_no_version_that_differs_from_the_pins() {
     let root = testkit::workspace_root();
     let output = xtask(&["versions", "check", "--root", root.to_str().unwrap()]);
@@ -56,7 +55,6 @@ fn write_dockerfile(root: &Path, go_default: &str) {
     .unwrap();
 }
 
-#[test]
 fn a_changed_arg_default_is_reported_with_a_diff_and_fixed_by_write() {
     let pinned = pins().build.go.to_string();
     let dir = scratch(&pinned);
@@ -97,7 +95,6 @@ fn a_changed_arg_default_is_reported_with_a_diff_and_fixed_by_write() {
     assert!(again.status.success(), "{}", again.stderr_str());
 }
 
-#[test]
 fn a_workflow_node_image_without_its_digest_is_drift() {
     let pins = pins();
     let dir = scratch(&pins.build.go.to_string());
@@ -127,7 +124,6 @@ fn a_workflow_node_image_without_its_digest_is_drift() {
     );
 }
 
-#[test]
 fn a_broken_pin_file_is_bad_input_and_nothing_is_written() {
     let dir = scratch("1.20.3");
     let pin_file = dir.path().join(pins::PIN_FILE);
@@ -157,4 +153,13 @@ fn a_broken_pin_file_is_bad_input_and_nothing_is_written() {
     );
     let dockerfile = std::fs::read_to_string(dir.path().join("hack/echo/Dockerfile")).unwrap();
     assert!(dockerfile.starts_with("ARG GO_VERSION=1.20.3\n"));
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        the_repository_states_no_version_that_differs_from_the_pins,
+        a_changed_arg_default_is_reported_with_a_diff_and_fixed_by_write,
+        a_workflow_node_image_without_its_digest_is_drift,
+        a_broken_pin_file_is_bad_input_and_nothing_is_written,
+    ]
 }

@@ -51,7 +51,6 @@ fn step_named<'a>(job: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no step named {name:?}"))
 }
 
-#[test]
 fn every_trigger_is_there_with_what_it_needs() {
     let workflow = workflow();
     let on = &workflow["on"];
@@ -108,7 +107,6 @@ fn every_trigger_is_there_with_what_it_needs() {
     assert_eq!(text(&dispatch["inputs"]["tag"]["type"]), "string");
 }
 
-#[test]
 fn permissions_are_least_privilege() {
     let workflow = workflow();
     assert_eq!(
@@ -136,7 +134,6 @@ fn permissions_are_least_privilege() {
     }
 }
 
-#[test]
 fn one_run_per_tag_at_a_time_within_a_timeout() {
     let workflow = workflow();
     let job = verify_job(&workflow);
@@ -153,7 +150,6 @@ fn one_run_per_tag_at_a_time_within_a_timeout() {
     assert!((10..=360).contains(&timeout), "{timeout}");
 }
 
-#[test]
 fn it_runs_exactly_the_xtask_command_with_secrets_in_env_only() {
     let workflow = workflow();
     let job = verify_job(&workflow);
@@ -214,7 +210,6 @@ fn it_runs_exactly_the_xtask_command_with_secrets_in_env_only() {
     assert!(install.contains(r#"rustup default "$RUST_VERSION""#));
 }
 
-#[test]
 fn the_reports_are_uploaded_whatever_happened() {
     let workflow = workflow();
     let job = verify_job(&workflow);
@@ -232,7 +227,6 @@ fn the_reports_are_uploaded_whatever_happened() {
     assert_eq!(text(&all[upload]["with"]["path"]), "target/verify-release/");
 }
 
-#[test]
 fn the_readme_snippet_calls_the_workflow_with_its_tag_secret_and_permissions() {
     let readme = std::fs::read_to_string(testkit::workspace_root().join("README.md")).unwrap();
     let section = readme
@@ -258,4 +252,15 @@ fn the_readme_snippet_calls_the_workflow_with_its_tag_secret_and_permissions() {
         serde_yaml_ng::from_str::<Value>("contents: read\nissues: write").unwrap()
     );
     assert!(section.contains("GITHUB_TOKEN") && section.contains("workflow_dispatch"));
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        every_trigger_is_there_with_what_it_needs,
+        permissions_are_least_privilege,
+        one_run_per_tag_at_a_time_within_a_timeout,
+        it_runs_exactly_the_xtask_command_with_secrets_in_env_only,
+        the_reports_are_uploaded_whatever_happened,
+        the_readme_snippet_calls_the_workflow_with_its_tag_secret_and_permissions,
+    ]
 }

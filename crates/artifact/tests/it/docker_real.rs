@@ -38,7 +38,6 @@ impl Drop for ImageGuard<'_> {
     }
 }
 
-#[test]
 fn image_tarball_asset_is_fetched_verified_and_loaded() {
     if !testkit::require("dockerd", docker_works) {
         return;
@@ -118,4 +117,8 @@ fn image_tarball_asset_is_fetched_verified_and_loaded() {
     let written = std::fs::read_to_string(dest.path().join("artifacts.json")).unwrap();
     assert!(written.contains(&built.id), "{written}");
     drop(guard);
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![image_tarball_asset_is_fetched_verified_and_loaded,]
 }

@@ -29,7 +29,6 @@ fn release_with_manifest_and_list(server: &Server, listed_digest: &str) {
     publish(server, "v1.2.3", &[manifest, list, sums], false);
 }
 
-#[test]
 fn config_and_manifest_images_are_pulled_and_match_the_digest_list() {
     let server = Server::start();
     release_with_manifest_and_list(&server, SERVED);
@@ -75,7 +74,6 @@ fn config_and_manifest_images_are_pulled_and_match_the_digest_list() {
     );
 }
 
-#[test]
 fn a_digest_that_differs_from_the_published_list_fails() {
     let server = Server::start();
     release_with_manifest_and_list(&server, &"b".repeat(64));
@@ -100,7 +98,6 @@ fn a_digest_that_differs_from_the_published_list_fails() {
     assert!(!dest.path().join("artifacts.json").exists());
 }
 
-#[test]
 fn images_without_docker_are_a_clear_error() {
     let server = Server::start();
     release_with_manifest_and_list(&server, SERVED);
@@ -115,4 +112,12 @@ fn images_without_docker_are_a_clear_error() {
         error.to_string().contains("cr.example/controller:v1.2.3"),
         "{error}"
     );
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        config_and_manifest_images_are_pulled_and_match_the_digest_list,
+        a_digest_that_differs_from_the_published_list_fails,
+        images_without_docker_are_a_clear_error,
+    ]
 }

@@ -182,7 +182,6 @@ fn standard_release(server: &Server) -> (FakeAsset, FakeAsset) {
     (install, chart)
 }
 
-#[test]
 fn fetches_verifies_and_records() {
     let server = Server::start();
     let (install, chart) = standard_release(&server);
@@ -225,7 +224,6 @@ fn fetches_verifies_and_records() {
     );
 }
 
-#[test]
 fn latest_resolves_to_the_published_tag() {
     let server = Server::start();
     standard_release(&server);
@@ -238,7 +236,6 @@ fn latest_resolves_to_the_published_tag() {
     assert_eq!(server.requests_for("repos/o/r/releases/latest").len(), 1);
 }
 
-#[test]
 fn a_pattern_the_release_does_not_carry_fails_naming_it_before_any_download() {
     let server = Server::start();
     standard_release(&server);
@@ -287,7 +284,6 @@ fn a_pattern_the_release_does_not_carry_fails_naming_it_before_any_download() {
     );
 }
 
-#[test]
 fn sidecars_and_github_digests_verify_too() {
     let server = Server::start();
     let binary = asset("tool-linux-amd64", payload(5, 5000));
@@ -321,7 +317,6 @@ fn sidecars_and_github_digests_verify_too() {
     assert_eq!(method("crds.yaml"), Verification::GithubDigest);
 }
 
-#[test]
 fn asset_without_checksum_fails_closed_and_writes_nothing() {
     let server = Server::start();
     publish(
@@ -340,7 +335,6 @@ fn asset_without_checksum_fails_closed_and_writes_nothing() {
     assert!(server.requests_for("dl/v1.2.3/install.yaml").is_empty());
 }
 
-#[test]
 fn allow_unverified_records_it_as_unverified() {
     let server = Server::start();
     publish(
@@ -362,7 +356,6 @@ fn allow_unverified_records_it_as_unverified() {
     );
 }
 
-#[test]
 fn wrong_checksum_fails_and_leaves_no_file_or_part() {
     let server = Server::start();
     let install = asset("install.yaml", "kind: List\n");
@@ -383,7 +376,6 @@ fn wrong_checksum_fails_and_leaves_no_file_or_part() {
     assert!(!left.contains(&"artifacts.json".to_owned()));
 }
 
-#[test]
 fn conflicting_published_sums_are_refused() {
     let server = Server::start();
     let mut install = asset("install.yaml", "kind: List\n");
@@ -399,7 +391,6 @@ fn conflicting_published_sums_are_refused() {
     assert!(server.requests_for("dl/v1.2.3/install.yaml").is_empty());
 }
 
-#[test]
 fn traversal_asset_name_is_refused_before_any_write() {
     let server = Server::start();
     let evil = asset("../evil.yaml", "kind: List\n");
@@ -423,7 +414,6 @@ fn traversal_asset_name_is_refused_before_any_write() {
     );
 }
 
-#[test]
 fn draft_and_missing_releases_are_clear_errors() {
     let server = Server::start();
     publish(&server, "v1.2.3", &[asset("a.yaml", "x: 1\n")], true);
@@ -445,7 +435,6 @@ fn draft_and_missing_releases_are_clear_errors() {
     assert!(files(dest.path()).is_empty());
 }
 
-#[test]
 fn rate_limit_names_the_reset_time_and_the_token() {
     let server = Server::start();
     server.route(
@@ -462,7 +451,6 @@ fn rate_limit_names_the_reset_time_and_the_token() {
     assert!(message.contains("GITHUB_TOKEN"), "{message}");
 }
 
-#[test]
 fn token_reaches_the_api_but_not_the_download_host() {
     let api = Server::start();
     let cdn = Server::start_on("127.0.0.2");
@@ -522,7 +510,6 @@ fn token_reaches_the_api_but_not_the_download_host() {
     assert!(!format!("{:?}", run.events).contains("ghp_secretvalue"));
 }
 
-#[test]
 fn without_a_token_the_public_download_url_is_used() {
     let server = Server::start();
     standard_release(&server);
@@ -545,7 +532,6 @@ fn without_a_token_the_public_download_url_is_used() {
     );
 }
 
-#[test]
 fn dropped_body_resumes_and_server_errors_are_retried() {
     let server = Server::start();
     let (_, chart) = standard_release(&server);
@@ -585,7 +571,6 @@ fn dropped_body_resumes_and_server_errors_are_retried() {
     assert!(waited, "429 Retry-After: 1 was not honoured");
 }
 
-#[test]
 fn truncated_and_oversized_bodies_are_never_accepted() {
     let server = Server::start();
     let (_, chart) = standard_release(&server);
@@ -627,7 +612,6 @@ fn truncated_and_oversized_bodies_are_never_accepted() {
     assert!(!files(dest.path()).iter().any(|f| f.starts_with("chart")));
 }
 
-#[test]
 fn second_run_downloads_nothing() {
     let server = Server::start();
     let install = asset("install.yaml", "kind: List\n");
@@ -664,7 +648,6 @@ fn second_run_downloads_nothing() {
     assert_eq!(files(first.path()), files(second.path()));
 }
 
-#[test]
 fn checksum_file_without_a_digest_is_fetched_again_but_payloads_come_from_the_cache() {
     let server = Server::start();
     standard_release(&server);
@@ -696,7 +679,6 @@ fn checksum_file_without_a_digest_is_fetched_again_but_payloads_come_from_the_ca
     );
 }
 
-#[test]
 fn failed_run_removes_the_previous_record() {
     let server = Server::start();
     standard_release(&server);
@@ -711,7 +693,6 @@ fn failed_run_removes_the_previous_record() {
     );
 }
 
-#[test]
 fn record_reader_refuses_a_tampered_folder() {
     let server = Server::start();
     standard_release(&server);
@@ -731,7 +712,6 @@ fn record_reader_refuses_a_tampered_folder() {
     assert!(error.to_string().contains("install.yaml"), "{error}");
 }
 
-#[test]
 fn plain_http_download_url_off_loopback_is_refused() {
     let server = Server::start();
     let install = asset("install.yaml", "kind: List\n");
@@ -764,7 +744,6 @@ fn plain_http_download_url_off_loopback_is_refused() {
     assert!(files(dest.path()).is_empty());
 }
 
-#[test]
 fn leftovers_of_an_interrupted_run_are_cleared() {
     let server = Server::start();
     standard_release(&server);
@@ -779,4 +758,39 @@ fn leftovers_of_an_interrupted_run_are_cleared() {
         files(dest.path()),
         ["artifacts.json", "chart-v1.2.3.tgz", "checksums.txt"]
     );
+}
+
+/// The tests of this binary, run by the workspace's test runner (a test whose component is
+/// missing is reported as ignored, with why).
+fn main() -> std::process::ExitCode {
+    test_harness::run(tests())
+}
+
+fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        fetches_verifies_and_records,
+        latest_resolves_to_the_published_tag,
+        a_pattern_the_release_does_not_carry_fails_naming_it_before_any_download,
+        sidecars_and_github_digests_verify_too,
+        asset_without_checksum_fails_closed_and_writes_nothing,
+        allow_unverified_records_it_as_unverified,
+        wrong_checksum_fails_and_leaves_no_file_or_part,
+        conflicting_published_sums_are_refused,
+        traversal_asset_name_is_refused_before_any_write,
+        draft_and_missing_releases_are_clear_errors,
+        rate_limit_names_the_reset_time_and_the_token,
+        token_reaches_the_api_but_not_the_download_host,
+        without_a_token_the_public_download_url_is_used,
+        dropped_body_resumes_and_server_errors_are_retried,
+        truncated_and_oversized_bodies_are_never_accepted,
+        second_run_downloads_nothing,
+        checksum_file_without_a_digest_is_fetched_again_but_payloads_come_from_the_cache,
+        failed_run_removes_the_previous_record,
+        record_reader_refuses_a_tampered_folder,
+        plain_http_download_url_off_loopback_is_refused,
+        leftovers_of_an_interrupted_run_are_cleared,
+        ;
+        docker_real,
+        fake_docker,
+    ]
 }

@@ -14,7 +14,6 @@ fn engine_usable(sh: &Shell, docker: &Docker) -> Result<(), String> {
         .ok_or_else(|| "the docker engine is not running".to_owned())
 }
 
-#[test]
 fn inspect_save_and_load_a_local_image() {
     let sh = Shell::new();
     let docker = Docker::new("docker");
@@ -68,7 +67,6 @@ fn inspect_save_and_load_a_local_image() {
     let _ = sh.run(&docker.image_remove(&tag));
 }
 
-#[test]
 fn inspecting_a_missing_image_is_none_not_an_error() {
     let sh = Shell::new();
     let docker = Docker::new("docker");
@@ -80,4 +78,11 @@ fn inspecting_a_missing_image_is_none_not_an_error() {
         cluster::images::inspect(&sh, &docker, &missing).unwrap(),
         None
     );
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        inspect_save_and_load_a_local_image,
+        inspecting_a_missing_image_is_none_not_an_error,
+    ]
 }

@@ -13,7 +13,6 @@ fn read(name: &str) -> String {
     std::fs::read_to_string(data(name)).unwrap()
 }
 
-#[test]
 fn gateway_readiness_needs_programmed_for_the_current_generation() {
     let programmed: Gateway = status::parse("gateway", &read("gateway-programmed.json")).unwrap();
     assert_eq!(programmed.readiness(), Ok(()));
@@ -35,7 +34,6 @@ fn gateway_readiness_needs_programmed_for_the_current_generation() {
 /// Gateway whose listener says Programmed while the Gateway itself is not (its Deployment had no
 /// replicas). Converted to the JSON kubectl prints; the reporter trimmed metadata, so only
 /// `generation: 1` (what every observedGeneration says) was restored.
-#[test]
 fn a_recorded_gateway_with_a_programmed_listener_but_no_replicas_is_not_ready() {
     let recorded: Gateway =
         status::parse("gateway", &read("gateway-recorded-envoy-gateway-812.json")).unwrap();
@@ -47,7 +45,6 @@ fn a_recorded_gateway_with_a_programmed_listener_but_no_replicas_is_not_ready() 
     assert!(why.contains("Deployment replicas unavailable"), "{why}");
 }
 
-#[test]
 fn route_readiness_is_judged_for_our_parent_only() {
     let route: HttpRoute = status::parse("route", &read("httproute-backend-missing.json")).unwrap();
     // The other parent is fully accepted; ours has a missing backend.
@@ -70,7 +67,6 @@ fn route_readiness_is_judged_for_our_parent_only() {
     );
 }
 
-#[test]
 fn pod_readiness() {
     let pods: List<Pod> = status::parse("pods", &read("pods-one-unready.json")).unwrap();
     let ready: Vec<bool> = pods.items.iter().map(Pod::is_ready).collect();
@@ -78,7 +74,6 @@ fn pod_readiness() {
     assert!(pods.items[1].describe().contains("ContainersNotReady"));
 }
 
-#[test]
 fn fixture_lists_what_to_wait_for() {
     let fixture = Fixture::load(&data("fixture"), "kgateway").unwrap();
     assert_eq!(
@@ -91,7 +86,6 @@ fn fixture_lists_what_to_wait_for() {
     assert_eq!(fixture.backends[0].replicas, 2);
 }
 
-#[test]
 fn a_fixture_without_a_gateway_is_refused() {
     let error = Fixture::parse(
         &[(
@@ -129,7 +123,6 @@ const GATEWAY: &[&str] = &[
 const ROUTE: &[&str] = &["get", "httproutes.gateway.networking.k8s.io", "exact-path"];
 const PODS: &[&str] = &["get", "pods", "--selector", "app=infra-backend-v1"];
 
-#[test]
 fn everything_ready_passes() {
     wait_with(&[
         (GATEWAY, "gateway-programmed.json"),
@@ -139,7 +132,6 @@ fn everything_ready_passes() {
     .unwrap();
 }
 
-#[test]
 fn a_stuck_gateway_is_named_with_its_last_conditions() {
     let error = wait_with(&[(GATEWAY, "gateway-pending.json")]).unwrap_err();
     let ClusterError::Stuck { object, last, .. } = &error else {
@@ -158,7 +150,6 @@ fn a_stuck_gateway_is_named_with_its_last_conditions() {
     );
 }
 
-#[test]
 fn a_stuck_route_and_unready_pods_are_named() {
     let error = wait_with(&[
         (GATEWAY, "gateway-programmed.json"),
@@ -190,7 +181,6 @@ fn a_stuck_route_and_unready_pods_are_named() {
     );
 }
 
-#[test]
 fn a_gateway_that_becomes_programmed_later_passes() {
     let setup = Setup::new();
     setup
@@ -226,7 +216,6 @@ fn a_gateway_that_becomes_programmed_later_passes() {
     assert_eq!(gets, 4, "three pending answers, then programmed");
 }
 
-#[test]
 fn a_missing_gateway_is_stuck_with_kubectls_message() {
     let error = wait_with(&[]).unwrap_err();
     let text = error.to_string();
@@ -240,7 +229,6 @@ fn a_missing_gateway_is_stuck_with_kubectls_message() {
     );
 }
 
-#[test]
 fn a_relocated_fixture_lives_in_its_own_labelled_namespace() {
     let mut fixture = cluster::fixture::Fixture::load(
         &testkit::workspace_root().join(cluster::fixture::FIXTURE_DIR),
@@ -295,4 +283,21 @@ fn a_relocated_fixture_lives_in_its_own_labelled_namespace() {
             .iter()
             .any(|o| o == "Namespace release-gate-run-00ab")
     );
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        gateway_readiness_needs_programmed_for_the_current_generation,
+        a_recorded_gateway_with_a_programmed_listener_but_no_replicas_is_not_ready,
+        route_readiness_is_judged_for_our_parent_only,
+        pod_readiness,
+        fixture_lists_what_to_wait_for,
+        a_fixture_without_a_gateway_is_refused,
+        everything_ready_passes,
+        a_stuck_gateway_is_named_with_its_last_conditions,
+        a_stuck_route_and_unready_pods_are_named,
+        a_gateway_that_becomes_programmed_later_passes,
+        a_missing_gateway_is_stuck_with_kubectls_message,
+        a_relocated_fixture_lives_in_its_own_labelled_namespace,
+    ]
 }

@@ -16,7 +16,6 @@ const FLAG_ERRORS: [&str; 6] = [
     "required flag",
 ];
 
-#[test]
 fn a_real_kubectl_parses_every_command_we_build() {
     let Some(program) = testkit::find_program("kubectl", "KUBECTL") else {
         testkit::require("a kubectl client", || {
@@ -109,4 +108,8 @@ fn a_real_kubectl_parses_every_command_we_build() {
         .arg(&manifest);
     let stderr = sh.run_unchecked(&bogus).unwrap().stderr_str();
     assert!(stderr.contains("unknown flag"), "{stderr}");
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![a_real_kubectl_parses_every_command_we_build,]
 }

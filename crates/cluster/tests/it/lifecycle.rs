@@ -17,7 +17,6 @@ fn no_events() -> impl FnMut(cluster::Event) {
     |_| {}
 }
 
-#[test]
 fn get_clusters_reports_kinds_empty_message_on_stderr() {
     let setup = Setup::new();
     let sh = setup.fakes.shell();
@@ -31,7 +30,6 @@ fn get_clusters_reports_kinds_empty_message_on_stderr() {
     );
 }
 
-#[test]
 fn a_similar_name_is_not_reused() {
     let setup = Setup::new();
     setup
@@ -56,7 +54,6 @@ fn a_similar_name_is_not_reused() {
     );
 }
 
-#[test]
 fn up_twice_creates_once_and_the_second_run_changes_nothing() {
     let setup = Setup::new();
     let sh = setup.fakes.shell();
@@ -100,7 +97,6 @@ fn up_twice_creates_once_and_the_second_run_changes_nothing() {
     assert_eq!(setup.fakes.clusters(), ["release-gate"]);
 }
 
-#[test]
 fn create_uses_the_pinned_image_generated_config_and_run_kubeconfig() {
     let setup = Setup::new();
     let sh = setup.fakes.shell();
@@ -131,7 +127,6 @@ fn create_uses_the_pinned_image_generated_config_and_run_kubeconfig() {
     );
 }
 
-#[test]
 fn the_users_kubeconfig_is_never_read_or_written() {
     let setup = Setup::new();
     let sh = setup.fakes.shell();
@@ -183,7 +178,6 @@ fn the_users_kubeconfig_is_never_read_or_written() {
     );
 }
 
-#[test]
 fn a_failing_create_leaves_no_cluster_and_is_an_infrastructure_error() {
     let setup = Setup::new();
     // kind gets as far as creating the node container, then kubeadm fails.
@@ -218,7 +212,6 @@ fn a_failing_create_leaves_no_cluster_and_is_an_infrastructure_error() {
     );
 }
 
-#[test]
 fn a_hanging_create_is_killed_and_cleaned_up() {
     let setup = Setup::new();
     // kind creates the node container, then hangs in kubeadm until it is killed.
@@ -269,7 +262,6 @@ fn a_hanging_create_is_killed_and_cleaned_up() {
     );
 }
 
-#[test]
 fn teardown_exports_logs_before_deleting_and_proves_the_cluster_gone() {
     let setup = Setup::new();
     setup
@@ -322,7 +314,6 @@ fn teardown_exports_logs_before_deleting_and_proves_the_cluster_gone() {
     assert!(!again);
 }
 
-#[test]
 fn teardown_still_deletes_when_log_export_fails() {
     let setup = Setup::new();
     setup.fakes.add_clusters(&["release-gate"]).unwrap();
@@ -354,7 +345,6 @@ fn teardown_still_deletes_when_log_export_fails() {
     );
 }
 
-#[test]
 fn recreate_deletes_then_creates() {
     let setup = Setup::new();
     setup.fakes.add_clusters(&["release-gate"]).unwrap();
@@ -366,7 +356,6 @@ fn recreate_deletes_then_creates() {
     assert_eq!(setup.fakes.clusters(), ["release-gate"]);
 }
 
-#[test]
 fn release_install_is_skipped_when_helm_lists_it_at_the_version() {
     let setup = Setup::new();
     setup.fakes.add_clusters(&["release-gate"]).unwrap();
@@ -414,7 +403,6 @@ fn release_install_is_skipped_when_helm_lists_it_at_the_version() {
     assert_eq!(upgrade.flag("--version"), Some("v2.2.0"));
 }
 
-#[test]
 fn fixture_is_applied_with_the_release_and_waited_on() {
     let setup = Setup::new();
     for (words, file) in [
@@ -456,7 +444,6 @@ fn fixture_is_applied_with_the_release_and_waited_on() {
     );
 }
 
-#[test]
 fn a_reused_cluster_gets_a_fresh_kubeconfig_in_the_run_directory() {
     let setup = Setup::new();
     setup.fakes.add_clusters(&["release-gate"]).unwrap();
@@ -485,7 +472,6 @@ fn a_reused_cluster_gets_a_fresh_kubeconfig_in_the_run_directory() {
     assert!(!setup.fakes.user_kubeconfig().exists());
 }
 
-#[test]
 fn a_reused_cluster_on_another_kubernetes_is_refused_with_the_fix() {
     let setup = Setup::bare();
     setup
@@ -521,7 +507,6 @@ fn a_reused_cluster_on_another_kubernetes_is_refused_with_the_fix() {
     );
 }
 
-#[test]
 fn node_image_kubernetes_is_the_tag() {
     assert_eq!(
         dev::node_image_kubernetes("kindest/node:v1.37.0@sha256:abc"),
@@ -534,7 +519,6 @@ fn node_image_kubernetes_is_the_tag() {
     assert_eq!(dev::node_image_kubernetes("localhost:5000/node"), None);
 }
 
-#[test]
 fn a_stuck_fixture_fails_naming_the_object_and_leaves_diagnostics() {
     let setup = Setup::new();
     setup
@@ -600,4 +584,25 @@ fn a_stuck_fixture_fails_naming_the_object_and_leaves_diagnostics() {
         "{}",
         sorted.line()
     );
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        get_clusters_reports_kinds_empty_message_on_stderr,
+        a_similar_name_is_not_reused,
+        up_twice_creates_once_and_the_second_run_changes_nothing,
+        create_uses_the_pinned_image_generated_config_and_run_kubeconfig,
+        the_users_kubeconfig_is_never_read_or_written,
+        a_failing_create_leaves_no_cluster_and_is_an_infrastructure_error,
+        a_hanging_create_is_killed_and_cleaned_up,
+        teardown_exports_logs_before_deleting_and_proves_the_cluster_gone,
+        teardown_still_deletes_when_log_export_fails,
+        recreate_deletes_then_creates,
+        release_install_is_skipped_when_helm_lists_it_at_the_version,
+        fixture_is_applied_with_the_release_and_waited_on,
+        a_reused_cluster_gets_a_fresh_kubeconfig_in_the_run_directory,
+        a_reused_cluster_on_another_kubernetes_is_refused_with_the_fix,
+        node_image_kubernetes_is_the_tag,
+        a_stuck_fixture_fails_naming_the_object_and_leaves_diagnostics,
+    ]
 }

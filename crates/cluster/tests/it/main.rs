@@ -10,3 +10,22 @@ mod port_forward;
 mod run_cluster;
 mod snapshots;
 mod support;
+
+/// The tests of this binary, run by the workspace's test runner (a test whose component is
+/// missing is reported as ignored, with why).
+fn main() -> std::process::ExitCode {
+    test_harness::run(tests())
+}
+
+fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        ;
+        docker,
+        fixture,
+        kubectl_cli,
+        lifecycle,
+        port_forward,
+        run_cluster,
+        snapshots,
+    ]
+}

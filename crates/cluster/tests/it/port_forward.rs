@@ -43,7 +43,6 @@ fn http_server() -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
     (address, seen)
 }
 
-#[test]
 fn gateway_url_reaches_the_gateway_service_through_kubectl() {
     let (backend, _) = http_server();
     let setup = Setup::new();
@@ -95,7 +94,6 @@ fn gateway_url_reaches_the_gateway_service_through_kubectl() {
     );
 }
 
-#[test]
 fn no_service_with_the_label_is_a_clear_error() {
     let setup = Setup::new();
     let sh = setup.fakes.shell();
@@ -121,7 +119,6 @@ fn no_service_with_the_label_is_a_clear_error() {
     );
 }
 
-#[test]
 fn health_toggle_posts_to_the_pod_not_the_gateway() {
     let (backend, seen) = http_server();
     let setup = Setup::new();
@@ -160,7 +157,6 @@ fn health_toggle_posts_to_the_pod_not_the_gateway() {
     }
 }
 
-#[test]
 fn a_port_forward_child_never_outlives_its_guard() {
     let (backend, _) = http_server();
     let setup = Setup::new();
@@ -181,7 +177,6 @@ fn a_port_forward_child_never_outlives_its_guard() {
     );
 }
 
-#[test]
 fn a_port_forward_that_never_gets_ready_is_killed() {
     let setup = Setup::new();
     setup
@@ -210,7 +205,6 @@ fn a_port_forward_that_never_gets_ready_is_killed() {
     assert!(!process_alive(pids[0]), "the stuck kubectl survived");
 }
 
-#[test]
 fn a_port_forward_that_exits_reports_kubectls_stderr() {
     let setup = Setup::new();
     setup
@@ -234,4 +228,15 @@ fn a_port_forward_that_exits_reports_kubectls_stderr() {
         matches!(&error, cluster::ClusterError::Infra { source, .. } if source.exit_code() == Some(1)),
         "{error:?}"
     );
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        gateway_url_reaches_the_gateway_service_through_kubectl,
+        no_service_with_the_label_is_a_clear_error,
+        health_toggle_posts_to_the_pod_not_the_gateway,
+        a_port_forward_child_never_outlives_its_guard,
+        a_port_forward_that_never_gets_ready_is_killed,
+        a_port_forward_that_exits_reports_kubectls_stderr,
+    ]
 }

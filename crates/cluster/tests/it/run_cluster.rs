@@ -55,7 +55,6 @@ fn kind_verbs(setup: &Setup) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn a_failed_create_leaves_no_cluster_and_down_says_it_was_never_created() {
     let setup = Setup::new();
     setup
@@ -85,7 +84,6 @@ fn a_failed_create_leaves_no_cluster_and_down_says_it_was_never_created() {
     );
 }
 
-#[test]
 fn the_owner_record_exists_while_the_cluster_does_and_goes_with_it() {
     let setup = Setup::new();
     let cluster = throwaway(&setup, "gate-42");
@@ -110,7 +108,6 @@ fn the_owner_record_exists_while_the_cluster_does_and_goes_with_it() {
     );
 }
 
-#[test]
 fn dropping_the_owner_deletes_the_cluster_even_on_panic_logs_first() {
     let setup = Setup::new();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -135,7 +132,6 @@ fn dropping_the_owner_deletes_the_cluster_even_on_panic_logs_first() {
     assert!(export < delete, "{kind:?}");
 }
 
-#[test]
 fn a_cancelled_run_still_tears_down() {
     let setup = Setup::new();
     let token = exec::Token::new();
@@ -159,7 +155,6 @@ fn a_cancelled_run_still_tears_down() {
     assert!(setup.fakes.clusters().is_empty());
 }
 
-#[test]
 fn down_twice_deletes_once_and_a_taken_name_is_refused_untouched() {
     let setup = Setup::new();
     setup.fakes.add_clusters(&["someone-elses"]).unwrap();
@@ -191,7 +186,6 @@ fn down_twice_deletes_once_and_a_taken_name_is_refused_untouched() {
     assert_eq!(deletes, 1, "down, down again, then drop must delete once");
 }
 
-#[test]
 fn a_kept_cluster_stays_and_is_no_longer_recorded_as_owned() {
     let setup = Setup::new();
     let cluster = throwaway(&setup, "gate-10");
@@ -211,7 +205,6 @@ fn a_kept_cluster_stays_and_is_no_longer_recorded_as_owned() {
     );
 }
 
-#[test]
 fn a_delete_that_fails_is_reported_and_the_record_stays_for_the_next_sweep() {
     let setup = Setup::new();
     let cluster = throwaway(&setup, "gate-11");
@@ -242,7 +235,6 @@ fn a_delete_that_fails_is_reported_and_the_record_stays_for_the_next_sweep() {
     assert_eq!(recorded, ["gate-11"]);
 }
 
-#[test]
 fn a_developer_cluster_is_reused_by_exact_name_and_survives_its_owner() {
     let setup = Setup::new();
     setup.fakes.add_clusters(&["dev-gate"]).unwrap();
@@ -282,4 +274,17 @@ fn a_developer_cluster_is_reused_by_exact_name_and_survives_its_owner() {
         .filter(|verb| *verb == "delete cluster")
         .count();
     assert_eq!(deletes, 1);
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        a_failed_create_leaves_no_cluster_and_down_says_it_was_never_created,
+        the_owner_record_exists_while_the_cluster_does_and_goes_with_it,
+        dropping_the_owner_deletes_the_cluster_even_on_panic_logs_first,
+        a_cancelled_run_still_tears_down,
+        down_twice_deletes_once_and_a_taken_name_is_refused_untouched,
+        a_kept_cluster_stays_and_is_no_longer_recorded_as_owned,
+        a_delete_that_fails_is_reported_and_the_record_stays_for_the_next_sweep,
+        a_developer_cluster_is_reused_by_exact_name_and_survives_its_owner,
+    ]
 }

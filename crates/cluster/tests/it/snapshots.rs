@@ -7,7 +7,6 @@ use expect_test::expect;
 
 use crate::support::data;
 
-#[test]
 fn kind_config_without_port_mapping() {
     expect![[r#"
         kind: Cluster
@@ -19,7 +18,6 @@ fn kind_config_without_port_mapping() {
     .assert_eq(&KindConfig::new("release-gate", None).to_yaml());
 }
 
-#[test]
 fn kind_config_maps_the_gateway_node_port_to_loopback() {
     expect![[r#"
         kind: Cluster
@@ -36,7 +34,6 @@ fn kind_config_maps_the_gateway_node_port_to_loopback() {
     .assert_eq(&KindConfig::new("release-gate", Some((30080, 8080))).to_yaml());
 }
 
-#[test]
 fn fixture_with_the_gateway_class_substituted() {
     let fixture = Fixture::load(&data("fixture"), "kgateway").unwrap();
     expect![[r#"
@@ -97,7 +94,6 @@ fn fixture_with_the_gateway_class_substituted() {
     .assert_eq(&fixture.to_yaml());
 }
 
-#[test]
 fn the_shipped_fixture_substitutes_when_present() {
     let dir = testkit::workspace_root().join(cluster::fixture::FIXTURE_DIR);
     let has_yaml = std::fs::read_dir(&dir).is_ok_and(|entries| {
@@ -117,4 +113,13 @@ fn the_shipped_fixture_substitutes_when_present() {
         "{yaml}"
     );
     assert!(!fixture.routes.is_empty() && !fixture.backends.is_empty());
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        kind_config_without_port_mapping,
+        kind_config_maps_the_gateway_node_port_to_loopback,
+        fixture_with_the_gateway_class_substituted,
+        the_shipped_fixture_substitutes_when_present,
+    ]
 }

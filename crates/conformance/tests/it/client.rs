@@ -52,7 +52,6 @@ fn client_for(url: &str) -> Client {
     Client::new(BaseUrl::parse(url).unwrap(), Duration::from_secs(5))
 }
 
-#[test]
 fn reads_content_length_chunked_and_close_delimited_bodies() {
     let (url, _) = scripted(
         vec![
@@ -74,7 +73,6 @@ fn reads_content_length_chunked_and_close_delimited_bodies() {
     assert_eq!(third.body, b"until close");
 }
 
-#[test]
 fn keeps_connections_alive_and_retries_one_the_server_closed_while_idle() {
     // The server answers one request per connection without saying it will close.
     let (url, connections) = scripted(vec!["HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"], 1);
@@ -106,7 +104,6 @@ fn keeps_connections_alive_and_retries_one_the_server_closed_while_idle() {
     );
 }
 
-#[test]
 fn drive_stops_when_told_and_bounds_concurrency() {
     let fixture = conformance::fixture::LocalFixture::start(&[0; 6]).unwrap();
     let client = client_for(&fixture.replicas[0].server.url());
@@ -129,4 +126,12 @@ fn drive_stops_when_told_and_bounds_concurrency() {
     );
     let all = client::drive(&client, 3, 30, |_| Request::get("/"), |_| true);
     assert_eq!(all, 30);
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        reads_content_length_chunked_and_close_delimited_bodies,
+        keeps_connections_alive_and_retries_one_the_server_closed_while_idle,
+        drive_stops_when_told_and_bounds_concurrency,
+    ]
 }

@@ -154,22 +154,18 @@ fn check_gateway(kind: Kind) {
     }
 }
 
-#[test]
 fn haproxy_passes_and_each_broken_variant_fails_its_case() {
     check_gateway(Kind::Haproxy);
 }
 
-#[test]
 fn nginx_passes_with_health_skipped_and_each_broken_variant_fails_its_case() {
     check_gateway(Kind::Nginx);
 }
 
-#[test]
 fn envoy_passes_and_each_broken_variant_fails_its_case() {
     check_gateway(Kind::Envoy);
 }
 
-#[test]
 fn every_variant_applies_to_its_template() {
     for kind in Kind::ALL {
         let good = good_config(kind);
@@ -193,7 +189,6 @@ fn every_variant_applies_to_its_template() {
 
 /// The core routing behaviours a release can break each have a broken variant in every local
 /// gateway, so each gateway's config is shown to be able to fail them.
-#[test]
 fn every_core_routing_behaviour_has_a_broken_variant_per_gateway() {
     use conformance::cases;
     for case in [
@@ -215,4 +210,14 @@ fn every_core_routing_behaviour_has_a_broken_variant_per_gateway() {
             );
         }
     }
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        haproxy_passes_and_each_broken_variant_fails_its_case,
+        nginx_passes_with_health_skipped_and_each_broken_variant_fails_its_case,
+        envoy_passes_and_each_broken_variant_fails_its_case,
+        every_variant_applies_to_its_template,
+        every_core_routing_behaviour_has_a_broken_variant_per_gateway,
+    ]
 }

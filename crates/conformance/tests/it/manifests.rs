@@ -53,7 +53,6 @@ fn of_kind<'a>(documents: &'a [Value], kind: &str) -> Vec<&'a Value> {
     documents.iter().filter(|d| d["kind"] == kind).collect()
 }
 
-#[test]
 fn everything_lives_in_the_fixture_namespace() {
     let documents = documents();
     assert_eq!(of_kind(&documents, "Namespace").len(), 1);
@@ -70,7 +69,6 @@ fn everything_lives_in_the_fixture_namespace() {
     }
 }
 
-#[test]
 fn backends_are_two_echo_replicas_with_health_probes_and_downward_api_identity() {
     let documents = documents();
     let pins = pins::load(&testkit::workspace_root().join("hack/versions.toml")).unwrap();
@@ -229,7 +227,6 @@ fn sorted(mut rules: Vec<Rule>) -> Vec<Rule> {
     rules
 }
 
-#[test]
 fn routes_express_the_route_table() {
     let documents = documents();
     let gateways = of_kind(&documents, "Gateway");
@@ -371,7 +368,6 @@ fn routes_express_the_route_table() {
 
 /// The route whose backendRef names a missing Service lives apart (its ResolvedRefs is never
 /// True, so the fixture's wait must not include it): one rule to the missing Service, one to v2.
-#[test]
 fn the_invalid_backend_route_is_apart_and_names_a_missing_service() {
     let dir = testkit::workspace_root().join("hack/conformance/unresolved");
     let text_of = std::fs::read_to_string(dir.join("40-invalid-backend.yaml")).unwrap();
@@ -397,4 +393,13 @@ fn the_invalid_backend_route_is_apart_and_names_a_missing_service() {
         table[1],
         rule("PathPrefix", "/valid-sibling", &[], one(BACKENDS[1]))
     );
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        everything_lives_in_the_fixture_namespace,
+        backends_are_two_echo_replicas_with_health_probes_and_downward_api_identity,
+        routes_express_the_route_table,
+        the_invalid_backend_route_is_apart_and_names_a_missing_service,
+    ]
 }

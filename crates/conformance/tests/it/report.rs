@@ -241,7 +241,6 @@ fn parse_junit(xml: &str) -> (Vec<(String, String)>, Vec<ParsedCase>) {
     (suites, cases)
 }
 
-#[test]
 fn junit_parses_with_an_independent_reader() {
     let results = sample();
     let xml = report::junit_xml(&results);
@@ -297,7 +296,6 @@ for suite in suites:
 json.dump({"tests": [s.get("tests") for s in suites], "cases": cases}, sys.stdout)
 "#;
 
-#[test]
 fn junit_parses_with_pythons_standard_library() {
     let mut python = None;
     if !testkit::require("python3", || {
@@ -341,7 +339,6 @@ fn junit_parses_with_pythons_standard_library() {
     assert_eq!(cases[4][2][1], "nginx has no active health checks");
 }
 
-#[test]
 fn junit_snapshot() {
     let xml = filter_junit_times(&report::junit_xml(&sample()));
     expect![[r#"
@@ -420,7 +417,6 @@ fn junit_snapshot() {
     "#]].assert_eq(&xml);
 }
 
-#[test]
 fn conformance_report_has_upstreams_shape() {
     let yaml = report::conformance_report_yaml(&sample());
     let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
@@ -467,7 +463,6 @@ fn conformance_report_has_upstreams_shape() {
     assert!(value["profiles"][0]["core"].get("failedTests").is_none());
 }
 
-#[test]
 fn conformance_report_snapshot() {
     expect![[r#"
         apiVersion: gateway.networking.k8s.io/v1
@@ -508,7 +503,6 @@ fn conformance_report_snapshot() {
     "#]].assert_eq(&report::conformance_report_yaml(&sample()));
 }
 
-#[test]
 fn markdown_snapshot() {
     expect![[r###"
         ## Conformance: kgateway v2.1.0 ❌ failed
@@ -565,7 +559,6 @@ fn markdown_snapshot() {
     "###]].assert_eq(&filter_markdown_times(&report::markdown(&sample())));
 }
 
-#[test]
 fn markdown_bars_show_the_split_against_its_mark() {
     let text = report::markdown(&sample());
     let line = text
@@ -590,7 +583,6 @@ fn markdown_bars_show_the_split_against_its_mark() {
     assert!(!zero.contains('█') && !zero.contains('|'), "{zero}");
 }
 
-#[test]
 fn markdown_caps_long_evidence() {
     let mut results = sample();
     results.cases[1].outcome = Outcome::Failed {
@@ -611,7 +603,6 @@ fn entries(dir: &Path) -> Vec<String> {
     names
 }
 
-#[test]
 fn write_reports_writes_the_four_files_and_nothing_else() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("reports/nested");
@@ -657,7 +648,6 @@ fn write_reports_writes_the_four_files_and_nothing_else() {
     assert_eq!(entries(&dir).len(), 4);
 }
 
-#[test]
 fn a_failed_write_names_the_file_and_leaves_no_temporary_files() {
     let temp = tempfile::tempdir().unwrap();
     // conformance.json is a non-empty directory: renaming a file onto it fails.
@@ -698,7 +688,6 @@ fn many_failures(count: usize) -> SuiteResults {
     results
 }
 
-#[test]
 fn annotations_are_bounded_escaped_and_mention_every_failure() {
     assert!(report::annotations(&sample()).len() == 2);
     let lines = report::annotations(&many_failures(14));
@@ -721,7 +710,6 @@ fn annotations_are_bounded_escaped_and_mention_every_failure() {
     assert!(lines.last().unwrap().contains("case-9 failed"));
 }
 
-#[test]
 fn the_step_summary_stays_under_githubs_limit() {
     let small = report::markdown(&sample());
     assert_eq!(
@@ -757,7 +745,6 @@ fn the_step_summary_stays_under_githubs_limit() {
     assert_eq!(report::bounded_step_summary(&huge, 10), "");
 }
 
-#[test]
 fn report_files_get_the_permissions_of_any_file_the_process_writes() {
     use std::os::unix::fs::PermissionsExt;
     let temp = tempfile::tempdir().unwrap();
@@ -783,7 +770,6 @@ fn report_files_get_the_permissions_of_any_file_the_process_writes() {
 
 /// A real run interrupted after its first case: every format says so, and no feature is called
 /// unsupported because its case did not run.
-#[test]
 fn an_interrupted_run_says_so_in_every_format_and_declares_nothing_unsupported() {
     let fixture = conformance::fixture::LocalFixture::start(&[0; 6]).unwrap();
     let mut config = conformance::SuiteConfig::new(&fixture.replicas[0].server.url(), Mode::Local);
@@ -845,7 +831,6 @@ fn an_interrupted_run_says_so_in_every_format_and_declares_nothing_unsupported()
 
 /// A dead listener skips everything behind it: those cases are skipped with that reason, and
 /// their features are not called unsupported.
-#[test]
 fn a_dead_listener_declares_nothing_unsupported() {
     let port = conformance::gateways::free_port().unwrap();
     let mut config =
@@ -876,4 +861,24 @@ fn a_dead_listener_declares_nothing_unsupported() {
         "{yaml}"
     );
     assert!(!report::markdown(&results).contains("interrupted"));
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        junit_parses_with_an_independent_reader,
+        junit_parses_with_pythons_standard_library,
+        junit_snapshot,
+        conformance_report_has_upstreams_shape,
+        conformance_report_snapshot,
+        markdown_snapshot,
+        markdown_bars_show_the_split_against_its_mark,
+        markdown_caps_long_evidence,
+        write_reports_writes_the_four_files_and_nothing_else,
+        a_failed_write_names_the_file_and_leaves_no_temporary_files,
+        annotations_are_bounded_escaped_and_mention_every_failure,
+        the_step_summary_stays_under_githubs_limit,
+        report_files_get_the_permissions_of_any_file_the_process_writes,
+        an_interrupted_run_says_so_in_every_format_and_declares_nothing_unsupported,
+        a_dead_listener_declares_nothing_unsupported,
+    ]
 }

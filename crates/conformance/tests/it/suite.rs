@@ -21,7 +21,6 @@ fn run_one(config: &SuiteConfig, name: &str) -> Outcome {
     conformance::run_case(config, cases::info(name).unwrap()).outcome
 }
 
-#[test]
 fn a_single_replica_passes_connectivity_and_fails_routing_with_what_came_back() {
     let fixture = LocalFixture::start(&[0; 6]).unwrap();
     let config = config_for(&fixture, 0);
@@ -51,7 +50,6 @@ fn a_single_replica_passes_connectivity_and_fails_routing_with_what_came_back() 
     );
 }
 
-#[test]
 fn nothing_listening_fails_connectivity_naming_the_listener() {
     let port = conformance::gateways::free_port().unwrap();
     let mut config = SuiteConfig::new(&format!("http://127.0.0.1:{port}"), Mode::Local);
@@ -67,7 +65,6 @@ fn nothing_listening_fails_connectivity_naming_the_listener() {
     );
 }
 
-#[test]
 fn skips_and_unsupported_features_are_reported_as_skipped_with_the_reason() {
     let fixture = LocalFixture::start(&[0; 6]).unwrap();
     let mut config = config_for(&fixture, 0);
@@ -95,7 +92,6 @@ fn skips_and_unsupported_features_are_reported_as_skipped_with_the_reason() {
     assert!(run_one(&config, cases::GATEWAY_HEALTH_ENDPOINTS).is_skipped());
 }
 
-#[test]
 fn health_endpoints_must_answer_2xx() {
     let fixture = LocalFixture::start(&[0; 6]).unwrap();
     let mut config = config_for(&fixture, 0);
@@ -112,7 +108,6 @@ fn health_endpoints_must_answer_2xx() {
     assert!(message.contains("answered 503, want 2xx"), "{message}");
 }
 
-#[test]
 fn a_whole_run_records_every_case_in_order() {
     let fixture = LocalFixture::start(&[0; 6]).unwrap();
     let config = config_for(&fixture, 0);
@@ -135,7 +130,6 @@ fn a_whole_run_records_every_case_in_order() {
     );
 }
 
-#[test]
 fn an_unreachable_listener_fails_once_and_the_cases_behind_it_are_not_run() {
     let port = conformance::gateways::free_port().unwrap();
     let mut config = SuiteConfig::new(&format!("http://127.0.0.1:{port}"), Mode::Local);
@@ -155,7 +149,6 @@ fn an_unreachable_listener_fails_once_and_the_cases_behind_it_are_not_run() {
     assert!(!results.success());
 }
 
-#[test]
 fn a_cancelled_run_skips_what_it_did_not_start() {
     let fixture = LocalFixture::start(&[0; 6]).unwrap();
     let config = config_for(&fixture, 0);
@@ -272,7 +265,6 @@ fn blocks(fixture: &LocalFixture, runs: &[(usize, usize)]) -> Vec<std::net::Sock
 /// The balancer from the issue: each replica a block of consecutive requests (35 + 35 to the
 /// v1 replicas, then 15 + 15 to v2; 100 + 100 over the v1 replicas). Correct, so both split
 /// cases pass, and the evidence says the block rule decided.
-#[test]
 fn a_correct_gateway_serving_blocks_passes_the_split_cases() {
     let fixture = LocalFixture::start(&[0; 6]).unwrap();
     let url = cycle_gateway(vec![
@@ -301,7 +293,6 @@ fn a_correct_gateway_serving_blocks_passes_the_split_cases() {
 }
 
 /// The same blocks ten points off (30 + 30 to v1, 20 + 20 to v2: 60/40) fail weighted-split.
-#[test]
 fn a_gateway_serving_blocks_ten_points_off_fails_weighted_split() {
     let fixture = LocalFixture::start(&[0; 6]).unwrap();
     let url = cycle_gateway(vec![(
@@ -319,4 +310,18 @@ fn a_gateway_serving_blocks_ten_points_off_fails_weighted_split() {
         "{message}"
     );
     assert!(detail.contains("rule: block schedule"), "{detail}");
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        a_single_replica_passes_connectivity_and_fails_routing_with_what_came_back,
+        nothing_listening_fails_connectivity_naming_the_listener,
+        skips_and_unsupported_features_are_reported_as_skipped_with_the_reason,
+        health_endpoints_must_answer_2xx,
+        a_whole_run_records_every_case_in_order,
+        an_unreachable_listener_fails_once_and_the_cases_behind_it_are_not_run,
+        a_cancelled_run_skips_what_it_did_not_start,
+        a_correct_gateway_serving_blocks_passes_the_split_cases,
+        a_gateway_serving_blocks_ten_points_off_fails_weighted_split,
+    ]
 }

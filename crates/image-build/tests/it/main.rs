@@ -28,7 +28,6 @@ fn go_binary(go: &Path, dir: &Path, name: &str, flags: &[&str]) -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
-#[test]
 fn go_binaries_record_version_module_and_main_package_even_when_stripped() {
     let Some((version, go)) = pinned_go() else {
         return;
@@ -46,7 +45,6 @@ fn go_binaries_record_version_module_and_main_package_even_when_stripped() {
     assert_eq!(compiler::identify(&stripped), Ok(expected));
 }
 
-#[test]
 fn a_go_binary_without_build_info_is_reported_not_misread() {
     let Some((_, go)) = pinned_go() else {
         return;
@@ -79,7 +77,6 @@ fn a_go_binary_without_build_info_is_reported_not_misread() {
     }
 }
 
-#[test]
 fn neither_go_nor_rust_is_said_so() {
     // A C program of the system: whatever its .comment says, it is not a Go or Rust toolchain.
     let true_program = Path::new("/bin/true");
@@ -99,7 +96,6 @@ fn neither_go_nor_rust_is_said_so() {
 
 /// A `docker export` tar: every executable ELF is read, scripts and non-executable files are
 /// not, and paths are absolute.
-#[test]
 fn executables_are_read_from_an_exported_filesystem() {
     let dir = tempfile::tempdir().unwrap();
     let tar_path = dir.path().join("fs.tar");
@@ -126,4 +122,19 @@ fn executables_are_read_from_an_exported_filesystem() {
         "{:?}",
         binaries[0]
     );
+}
+
+/// The tests of this binary, run by the workspace's test runner (a test whose component is
+/// missing is reported as ignored, with why).
+fn main() -> std::process::ExitCode {
+    test_harness::run(tests())
+}
+
+fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        go_binaries_record_version_module_and_main_package_even_when_stripped,
+        a_go_binary_without_build_info_is_reported_not_misread,
+        neither_go_nor_rust_is_said_so,
+        executables_are_read_from_an_exported_filesystem,
+    ]
 }

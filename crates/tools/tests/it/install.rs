@@ -67,7 +67,6 @@ fn everything_under(root: &Path) -> Vec<String> {
 
 const KIND_PATH: &str = "/kubernetes-sigs/kind/releases/download/v0.33.0/kind-linux-amd64";
 
-#[test]
 fn the_right_file_installs_once_and_resolves_from_the_cache() {
     let cache = tempfile::tempdir().unwrap();
     let server = Server::start();
@@ -102,7 +101,6 @@ fn the_right_file_installs_once_and_resolves_from_the_cache() {
     assert_eq!(resolution.source, Some(tools::Source::Cache));
 }
 
-#[test]
 fn a_wrong_checksum_leaves_nothing_and_says_so() {
     let cache = tempfile::tempdir().unwrap();
     let server = Server::start();
@@ -119,7 +117,6 @@ fn a_wrong_checksum_leaves_nothing_and_says_so() {
     assert_eq!(everything_under(cache.path()), Vec::<String>::new());
 }
 
-#[test]
 fn a_truncated_body_leaves_nothing_and_says_so() {
     let cache = tempfile::tempdir().unwrap();
     let server = Server::start();
@@ -136,7 +133,6 @@ fn a_truncated_body_leaves_nothing_and_says_so() {
     assert_eq!(everything_under(cache.path()), Vec::<String>::new());
 }
 
-#[test]
 fn a_404_leaves_nothing_and_says_so() {
     let cache = tempfile::tempdir().unwrap();
     let server = Server::start();
@@ -164,7 +160,6 @@ fn tarball(entries: &[(&str, &[u8])]) -> Vec<u8> {
 
 const HELM_PATH: &str = "/helm-v4.3.0-linux-amd64.tar.gz";
 
-#[test]
 fn helm_is_extracted_from_its_verified_tarball() {
     let cache = tempfile::tempdir().unwrap();
     let archive = tarball(&[
@@ -189,7 +184,6 @@ fn helm_is_extracted_from_its_verified_tarball() {
     assert_eq!(helm.verdict, Verdict::Ok, "{}", helm.describe());
 }
 
-#[test]
 fn a_tarball_without_the_binary_leaves_nothing() {
     let cache = tempfile::tempdir().unwrap();
     let archive = tarball(&[("darwin-arm64/helm", HELM_SCRIPT)]);
@@ -207,7 +201,6 @@ fn a_tarball_without_the_binary_leaves_nothing() {
     assert_eq!(everything_under(cache.path()), Vec::<String>::new());
 }
 
-#[test]
 fn ensure_installed_fetches_a_missing_pinned_tool_and_says_so() {
     let cache = tempfile::tempdir().unwrap();
     let server = Server::start();
@@ -246,7 +239,6 @@ fn ensure_installed_fetches_a_missing_pinned_tool_and_says_so() {
     assert!(installed.is_none());
 }
 
-#[test]
 fn a_mirror_serves_host_and_path_of_the_pinned_url() {
     let cache = tempfile::tempdir().unwrap();
     let context = fakes::context(&[], cache.path()).with_mirror(Some("http://127.0.0.1:9/".into()));
@@ -259,4 +251,17 @@ fn a_mirror_serves_host_and_path_of_the_pinned_url() {
         )
     );
     assert_eq!(context.download_url(ToolName::Docker), None);
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        the_right_file_installs_once_and_resolves_from_the_cache,
+        a_wrong_checksum_leaves_nothing_and_says_so,
+        a_truncated_body_leaves_nothing_and_says_so,
+        a_404_leaves_nothing_and_says_so,
+        helm_is_extracted_from_its_verified_tarball,
+        a_tarball_without_the_binary_leaves_nothing,
+        ensure_installed_fetches_a_missing_pinned_tool_and_says_so,
+        a_mirror_serves_host_and_path_of_the_pinned_url,
+    ]
 }

@@ -27,7 +27,6 @@ fn kubectl_binaries() -> Vec<(PathBuf, Option<u64>)> {
     found
 }
 
-#[test]
 fn kubectl_versions_parse_from_every_real_binary() {
     let binaries = kubectl_binaries();
     if !testkit::require("real kubectl binaries", || {
@@ -63,7 +62,6 @@ fn kubectl_versions_parse_from_every_real_binary() {
     }
 }
 
-#[test]
 fn docker_client_version_parses_from_the_real_cli() {
     let Some(docker) = testkit::find_program("docker", "DOCKER") else {
         assert!(
@@ -99,4 +97,11 @@ fn docker_client_version_parses_from_the_real_cli() {
         let server = versions.server.unwrap();
         assert!(server.major >= 20, "{server}");
     }
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        kubectl_versions_parse_from_every_real_binary,
+        docker_client_version_parses_from_the_real_cli,
+    ]
 }

@@ -9,7 +9,6 @@ fn sh() -> exec::Shell {
     exec::Shell::new()
 }
 
-#[test]
 fn path_tool_of_the_pinned_version_is_ok() {
     let cache = tempfile::tempdir().unwrap();
     let path = fakes::path_of(&["kind-0.33", "kubectl-1.37", "helm-4.3", "docker-ok"]);
@@ -26,7 +25,6 @@ fn path_tool_of_the_pinned_version_is_ok() {
     assert_eq!(docker.found.unwrap().to_string(), "20.10.24");
 }
 
-#[test]
 fn missing_tools_name_the_install_command() {
     let cache = tempfile::tempdir().unwrap();
     let context = context(&[("PATH", "")], cache.path());
@@ -39,7 +37,6 @@ fn missing_tools_name_the_install_command() {
     assert!(docker.fix.unwrap().contains("apt-get install -y docker.io"));
 }
 
-#[test]
 fn wrong_version_on_path_is_a_mismatch_with_the_fix() {
     let cache = tempfile::tempdir().unwrap();
     let context = context(&[("PATH", &fakes::path_of(&["kind-0.29"]))], cache.path());
@@ -54,7 +51,6 @@ fn wrong_version_on_path_is_a_mismatch_with_the_fix() {
     assert!(line.ends_with(": cargo xtask tools install"), "{line}");
 }
 
-#[test]
 fn the_cache_beats_path() {
     let cache = tempfile::tempdir().unwrap();
     let pinned = fakes::real_pins().kind.version.to_string();
@@ -69,7 +65,6 @@ fn the_cache_beats_path() {
     );
 }
 
-#[test]
 fn an_env_binary_beats_the_cache_and_is_announced() {
     let cache = tempfile::tempdir().unwrap();
     let pinned = fakes::real_pins().kind.version.to_string();
@@ -96,7 +91,6 @@ fn an_env_binary_beats_the_cache_and_is_announced() {
     assert!(kind.fix.unwrap().contains("point $KIND at kind v0.33.0"));
 }
 
-#[test]
 fn forcing_host_tools_accepts_another_version_loudly() {
     let cache = tempfile::tempdir().unwrap();
     let path = fakes::path_of(&["kind-0.29", "helm-3.19", "kubectl-1.36"]);
@@ -121,7 +115,6 @@ fn forcing_host_tools_accepts_another_version_loudly() {
     }
 }
 
-#[test]
 fn floors_hold_even_when_forced() {
     let cache = tempfile::tempdir().unwrap();
     let path = fakes::path_of(&["kubectl-1.33", "docker-old"]);
@@ -142,7 +135,6 @@ fn floors_hold_even_when_forced() {
     assert!(why.contains("below the minimum 20.10.0"), "{why}");
 }
 
-#[test]
 fn docker_without_an_engine_says_to_start_one() {
     let cache = tempfile::tempdir().unwrap();
     let context = context(&[("PATH", &fakes::path_of(&["docker-down"]))], cache.path());
@@ -154,7 +146,6 @@ fn docker_without_an_engine_says_to_start_one() {
     assert!(docker.fix.unwrap().contains("dockerd"));
 }
 
-#[test]
 fn a_tool_that_fails_to_run_is_broken_not_missing() {
     let cache = tempfile::tempdir().unwrap();
     let context = context(&[("PATH", &fakes::path_of(&["kind-broken"]))], cache.path());
@@ -165,7 +156,6 @@ fn a_tool_that_fails_to_run_is_broken_not_missing() {
     assert!(why.contains("segmentation fault"), "{why}");
 }
 
-#[test]
 fn a_version_override_changes_what_is_wanted() {
     let cache = tempfile::tempdir().unwrap();
     let context = context(
@@ -184,4 +174,19 @@ fn a_version_override_changes_what_is_wanted() {
     let kind = tools::resolve(&sh(), &context, ToolName::Kind);
     assert_eq!(kind.verdict, Verdict::Missing);
     assert!(kind.fix.unwrap().contains("set KIND_SHA256"));
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        path_tool_of_the_pinned_version_is_ok,
+        missing_tools_name_the_install_command,
+        wrong_version_on_path_is_a_mismatch_with_the_fix,
+        the_cache_beats_path,
+        an_env_binary_beats_the_cache_and_is_announced,
+        forcing_host_tools_accepts_another_version_loudly,
+        floors_hold_even_when_forced,
+        docker_without_an_engine_says_to_start_one,
+        a_tool_that_fails_to_run_is_broken_not_missing,
+        a_version_override_changes_what_is_wanted,
+    ]
 }

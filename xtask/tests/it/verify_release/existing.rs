@@ -147,7 +147,6 @@ fn run_existing(
     (gate, config, output)
 }
 
-#[test]
 fn a_failure_on_the_users_cluster_is_diagnosed_then_its_namespace_removed() {
     if !components() {
         return;
@@ -177,7 +176,6 @@ fn a_failure_on_the_users_cluster_is_diagnosed_then_its_namespace_removed() {
     assert_only_kubectl_on_the_named_context(&gate, &config);
 }
 
-#[test]
 fn a_correct_gateway_passes_and_only_the_runs_labelled_objects_are_deleted() {
     if !components() {
         return;
@@ -233,7 +231,6 @@ fn a_correct_gateway_passes_and_only_the_runs_labelled_objects_are_deleted() {
     assert_eq!(run["release"]["tag"], TAG);
 }
 
-#[test]
 fn a_namespace_without_the_runs_label_is_never_deleted() {
     if !components() {
         return;
@@ -256,7 +253,6 @@ fn a_namespace_without_the_runs_label_is_never_deleted() {
     );
 }
 
-#[test]
 fn a_wrong_current_context_refuses_to_start() {
     let gate_dir = tempfile::tempdir().unwrap();
     let fakes = fake_tools::FakeTools::new().unwrap();
@@ -306,7 +302,6 @@ fn a_wrong_current_context_refuses_to_start() {
     );
 }
 
-#[test]
 fn the_dry_run_shows_what_it_creates_and_deletes_on_an_existing_cluster() {
     let gate_dir = tempfile::tempdir().unwrap();
     let fakes = fake_tools::FakeTools::new().unwrap();
@@ -357,7 +352,6 @@ fn the_dry_run_shows_what_it_creates_and_deletes_on_an_existing_cluster() {
     assert!(calls.is_empty(), "{calls:?}");
 }
 
-#[test]
 fn ctrl_c_during_the_suite_still_removes_the_runs_namespace() {
     if !components() {
         return;
@@ -390,7 +384,6 @@ fn ctrl_c_during_the_suite_still_removes_the_runs_namespace() {
 
 /// The RBAC manifest in hack/ grants what the run does on an existing cluster: every verb on
 /// every resource the plan uses, and no more than that for the controller.
-#[test]
 fn the_documented_rbac_covers_what_the_run_does() {
     let text = std::fs::read_to_string(
         testkit::workspace_root().join("hack/rbac/verify-release-existing.yaml"),
@@ -444,4 +437,16 @@ fn the_documented_rbac_covers_what_the_run_does() {
         .find(|d| d["kind"].as_str() == Some("Role"))
         .expect("a Role for the controller");
     assert_eq!(role["rules"][0]["verbs"].as_sequence().unwrap().len(), 1);
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        a_failure_on_the_users_cluster_is_diagnosed_then_its_namespace_removed,
+        a_correct_gateway_passes_and_only_the_runs_labelled_objects_are_deleted,
+        a_namespace_without_the_runs_label_is_never_deleted,
+        a_wrong_current_context_refuses_to_start,
+        the_dry_run_shows_what_it_creates_and_deletes_on_an_existing_cluster,
+        ctrl_c_during_the_suite_still_removes_the_runs_namespace,
+        the_documented_rbac_covers_what_the_run_does,
+    ]
 }

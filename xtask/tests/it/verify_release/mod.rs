@@ -622,3 +622,13 @@ deadline_seconds = 20
 "#
     )
 }
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        ;
+        existing,
+        notify,
+        outcomes,
+        signals,
+    ]
+}

@@ -56,7 +56,6 @@ fn notify_cmd(gate: &Gate, run: &Path, hook: &str) -> exec::Cmd {
         .env("GITHUB_RUN_ID", "4242")
 }
 
-#[test]
 fn a_failure_is_posted_and_opens_one_issue_a_second_comments_and_a_pass_closes_it() {
     if !components() {
         return;
@@ -152,7 +151,6 @@ fn a_failure_is_posted_and_opens_one_issue_a_second_comments_and_a_pass_closes_i
     assert_no_secret(&third, &third_dir, &secrets);
 }
 
-#[test]
 fn a_webhook_that_never_answers_changes_neither_cleanup_nor_the_exit_code() {
     if !components() {
         return;
@@ -199,7 +197,6 @@ fn a_webhook_that_never_answers_changes_neither_cleanup_nor_the_exit_code() {
     drop(silent);
 }
 
-#[test]
 fn notification_settings_are_checked_before_anything_runs() {
     let gate_dir = tempfile::tempdir().unwrap();
     let fakes = fake_tools::FakeTools::new().unwrap();
@@ -264,4 +261,12 @@ fn notification_settings_are_checked_before_anything_runs() {
     );
     assert!(fakes.calls().is_empty(), "{:?}", fakes.calls());
     assert!(!gate_dir.path().join("run").exists());
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        a_failure_is_posted_and_opens_one_issue_a_second_comments_and_a_pass_closes_it,
+        a_webhook_that_never_answers_changes_neither_cleanup_nor_the_exit_code,
+        notification_settings_are_checked_before_anything_runs,
+    ]
 }

@@ -5,7 +5,6 @@ use fake_tools::{FakeTools, Rule};
 
 use super::*;
 
-#[test]
 fn a_correct_gateway_passes_with_every_report_and_nothing_left_behind() {
     if !components() {
         return;
@@ -120,7 +119,6 @@ fn a_correct_gateway_passes_with_every_report_and_nothing_left_behind() {
     gate.assert_nothing_leaked(&output);
 }
 
-#[test]
 fn a_gateway_with_wrong_weights_fails_naming_the_case_with_diagnostics() {
     if !components() {
         return;
@@ -159,7 +157,6 @@ fn a_gateway_with_wrong_weights_fails_naming_the_case_with_diagnostics() {
     gate.assert_nothing_leaked(&output);
 }
 
-#[test]
 fn a_failing_kind_create_could_not_run_and_leaks_nothing() {
     if !components() {
         return;
@@ -183,7 +180,6 @@ fn a_failing_kind_create_could_not_run_and_leaks_nothing() {
     gate.assert_nothing_leaked(&output);
 }
 
-#[test]
 fn cloud_provider_kind_gives_the_gateway_an_address_and_an_unroutable_one_falls_back() {
     if !components() {
         return;
@@ -226,7 +222,6 @@ fn cloud_provider_kind_gives_the_gateway_an_address_and_an_unroutable_one_falls_
     gate.assert_nothing_leaked(&output);
 }
 
-#[test]
 fn keep_cluster_leaves_it_with_its_kubeconfig_and_says_how_to_delete_it() {
     if !components() {
         return;
@@ -282,7 +277,6 @@ fn dry_run(dir: &Path, fakes: &FakeTools, config: &str, extra: &[&str]) -> exec:
     fakes.shell().run_unchecked(&cmd).unwrap()
 }
 
-#[test]
 fn dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing() {
     // No docker, no network and no installed tool are needed: nothing runs.
     let gate_dir = tempfile::tempdir().unwrap();
@@ -339,7 +333,6 @@ fn assert_nothing_ran(dir: &Path, fakes: &FakeTools, output: &exec::Output) {
     assert!(!dir.join("run").exists(), "{}", text(output));
 }
 
-#[test]
 fn a_typo_in_the_conformance_section_is_bad_input_naming_its_line_before_any_work() {
     let base = target_config("none", &[]);
     for (entry, typo, says) in [
@@ -374,7 +367,6 @@ fn a_typo_in_the_conformance_section_is_bad_input_naming_its_line_before_any_wor
     }
 }
 
-#[test]
 fn a_bad_tag_is_located_in_the_config_and_a_bad_flag_is_named_as_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     let fakes = FakeTools::new().unwrap();
@@ -410,7 +402,6 @@ fn a_bad_tag_is_located_in_the_config_and_a_bad_flag_is_named_as_the_flag() {
     assert_nothing_ran(dir.path(), &fakes, &output);
 }
 
-#[test]
 fn a_tag_without_a_v_is_planned_as_it_is() {
     let with_tag = target_config("none", &["registry.example/gw:{version}"]).replacen(
         "[release]\n",
@@ -446,7 +437,6 @@ fn a_tag_without_a_v_is_planned_as_it_is() {
     }
 }
 
-#[test]
 fn under_github_actions_each_step_is_one_group_and_the_summary_is_appended() {
     if !components() {
         return;
@@ -524,7 +514,6 @@ fn under_github_actions_each_step_is_one_group_and_the_summary_is_appended() {
     );
 }
 
-#[test]
 fn without_a_docker_engine_the_verification_could_not_run() {
     if !components() {
         return;
@@ -547,4 +536,20 @@ fn without_a_docker_engine_the_verification_could_not_run() {
         text(&output)
     );
     gate.assert_nothing_leaked(&output);
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        a_correct_gateway_passes_with_every_report_and_nothing_left_behind,
+        a_gateway_with_wrong_weights_fails_naming_the_case_with_diagnostics,
+        a_failing_kind_create_could_not_run_and_leaks_nothing,
+        cloud_provider_kind_gives_the_gateway_an_address_and_an_unroutable_one_falls_back,
+        keep_cluster_leaves_it_with_its_kubeconfig_and_says_how_to_delete_it,
+        dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing,
+        a_typo_in_the_conformance_section_is_bad_input_naming_its_line_before_any_work,
+        a_bad_tag_is_located_in_the_config_and_a_bad_flag_is_named_as_the_flag,
+        a_tag_without_a_v_is_planned_as_it_is,
+        under_github_actions_each_step_is_one_group_and_the_summary_is_appended,
+        without_a_docker_engine_the_verification_could_not_run,
+    ]
 }

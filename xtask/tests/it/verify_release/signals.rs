@@ -52,7 +52,6 @@ fn hold(gate: &mut Gate, step: &str) {
 
 /// SIGINT and SIGTERM, alternating, during each step in turn: the run stops with 128 + the
 /// signal, after cleanup, and leaves no cluster, no owner record, no kubeconfig and no child.
-#[test]
 fn a_signal_during_any_step_cleans_up_and_exits_128_plus_the_signal() {
     if !components() {
         return;
@@ -137,7 +136,6 @@ fn killed_run() -> (Gate, String) {
     (gate, leaked)
 }
 
-#[test]
 fn the_next_run_deletes_a_killed_runs_cluster_and_nothing_else() {
     if !components() {
         return;
@@ -170,7 +168,6 @@ fn the_next_run_deletes_a_killed_runs_cluster_and_nothing_else() {
     );
 }
 
-#[test]
 fn kind_down_stale_deletes_only_clusters_of_killed_runs() {
     if !components() {
         return;
@@ -214,4 +211,12 @@ fn kind_down_stale_deletes_only_clusters_of_killed_runs() {
     );
     assert_eq!(gate.fakes.clusters(), ["someone-elses"]);
     assert!(gate.owner_records().is_empty());
+}
+
+pub(crate) fn tests() -> Vec<test_harness::Test> {
+    test_harness::tests![
+        a_signal_during_any_step_cleans_up_and_exits_128_plus_the_signal,
+        the_next_run_deletes_a_killed_runs_cluster_and_nothing_else,
+        kind_down_stale_deletes_only_clusters_of_killed_runs,
+    ]
 }
