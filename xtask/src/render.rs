@@ -158,7 +158,9 @@ fn one(note: &Note) -> Option<Line> {
             }
             lines.push(match forwarded_because {
                 None => format!("reaching the gateway directly at {url}"),
-                Some(why) => format!("reaching the gateway through a port-forward at {url}: {why}"),
+                Some(why) => {
+                    format!("reaching the gateway through a port-forward: {why}\ngateway URL {url}")
+                }
             });
             if let Some(second) = second_listener {
                 lines.push(format!("second listener at {second}"));
@@ -224,7 +226,7 @@ fn one(note: &Note) -> Option<Line> {
         Note::Notified {
             channel, detail, ..
         } => warning(format!(
-            "the {channel} notification was not delivered: {detail}"
+            "the {channel} notification could not be delivered: {detail}"
         )),
         Note::WouldNotify(WouldNotify::Webhook { on }) => info(format!(
             "POST the verdict to the webhook ({} run)",

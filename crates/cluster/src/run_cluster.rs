@@ -71,12 +71,13 @@ pub enum Fate {
 }
 
 impl Fate {
+    /// The name run.json records (`cluster.fate`).
     pub fn as_str(self) -> &'static str {
         match self {
-            Fate::NeverCreated => "not created",
+            Fate::NeverCreated => "never-created",
             Fate::Deleted => "deleted",
             Fate::Kept => "kept",
-            Fate::MayExist => "not deleted",
+            Fate::MayExist => "may-exist",
         }
     }
 }

@@ -388,7 +388,7 @@ impl fmt::Display for DownloadError {
             ),
             DownloadError::Transport { url, reason } => write!(f, "GET {url} failed: {reason}"),
             DownloadError::Cancelled { url } => {
-                write!(f, "GET {url} was interrupted; the partial file was removed")
+                write!(f, "GET {url} was interrupted; nothing of it was kept")
             }
             DownloadError::Io {
                 path,

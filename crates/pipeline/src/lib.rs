@@ -194,10 +194,22 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
         artifacts_dir: inputs.artifacts_dir.clone(),
         reports: Vec::new(),
         kept_cluster: state.kept_cluster.get().cloned(),
-        cluster: stdx::lock(&state.down)
-            .as_ref()
-            .map(|down| down.fate)
-            .or_else(|| state.cluster.get().map(|_| Fate::MayExist)),
+        cluster: match inputs.target_cluster {
+            inputs::Target::Existing { .. } => None,
+            // What the owner's `down` reported; an owner whose `down` never ran may have left
+            // its cluster; no owner means no cluster was ever started.
+            inputs::Target::Kind => Some(
+                stdx::lock(&state.down)
+                    .as_ref()
+                    .map(|down| down.fate)
+                    .unwrap_or(if state.cluster.get().is_some() {
+                        Fate::MayExist
+                    } else {
+                        Fate::NeverCreated
+                    }),
+            ),
+        },
+
         plan: shell.plan_by_step(),
         waves,
         steps: summaries,

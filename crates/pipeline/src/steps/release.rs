@@ -61,14 +61,10 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
                 }
                 resolution
             };
-            let path = resolution.program().map_err(|error| {
-                let fix = resolution
-                    .fix
-                    .as_deref()
-                    .map(|fix| format!("; fix: {fix}"))
-                    .unwrap_or_default();
-                Failure::infra(format!("{tool}: {error}{fix}"))
-            })?;
+            // The resolution's description already ends with its fix: said once.
+            let path = resolution
+                .program()
+                .map_err(|error| Failure::infra(error.to_string()))?;
             let path = path.to_owned();
             emit.note(Note::Tool(ToolFound {
                 tool,

@@ -439,12 +439,99 @@ fn the_documented_rbac_covers_what_the_run_does() {
     assert_eq!(role["rules"][0]["verbs"].as_sequence().unwrap().len(), 1);
 }
 
+/// When the tools step fails on the user's cluster, diagnostics has nothing to diagnose (as in
+/// kind mode when no cluster was made): it succeeds saying so, and is no failure in the JUnit.
+fn a_failed_tools_step_leaves_nothing_to_diagnose_on_an_existing_cluster() {
+    // (And a webhook variable the config names but nobody set is recorded, not silent.)
+    let gate_dir = tempfile::tempdir().unwrap();
+    let fakes = fake_tools::FakeTools::new().unwrap();
+    let config = kubeconfig(gate_dir.path(), CONTEXT);
+    let target = gate_dir.path().join("target.toml");
+    // The webhook's variable is named but not set: nothing can be posted, and that is said.
+    std::fs::write(
+        &target,
+        format!(
+            "{}\n[notify]\nwebhook_url_env = \"RELEASE_GATE_TEST_UNSET_HOOK\"\n",
+            target_config("none", &[])
+        ),
+    )
+    .unwrap();
+    let run = gate_dir.path().join("run");
+    let cmd = crate::context::xtask(
+        "verify-release with a kubectl that is not there",
+        gate_dir.path(),
+    )
+    .args([
+        "verify-release",
+        "--cluster",
+        "existing",
+        "--context",
+        CONTEXT,
+    ])
+    .arg("--kubeconfig")
+    .arg(&config)
+    .arg("--config")
+    .arg(&target)
+    .arg("--artifacts-dir")
+    .arg(&run)
+    .env("KUBECTL", gate_dir.path().join("no-such-kubectl"))
+    .env("XTASK_RUN_ID", RUN_ID);
+    let output = fakes.shell().run_unchecked(&cmd).unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    let step = |name: &str| {
+        json["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|step| step["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name} in {json}"))
+            .clone()
+    };
+    assert_eq!(step("tools")["status"], "failed", "{json}");
+    assert_eq!(step("diagnostics")["status"], "succeeded", "{json}");
+    assert!(
+        text(&output).contains("nothing to diagnose"),
+        "{}",
+        text(&output)
+    );
+    let notification = &json["notifications"][0];
+    assert_eq!(notification["channel"], "webhook", "{json}");
+    assert_eq!(notification["delivered"], false, "{json}");
+    assert!(
+        notification["detail"]
+            .as_str()
+            .unwrap()
+            .contains("RELEASE_GATE_TEST_UNSET_HOOK, which is not set"),
+        "{json}"
+    );
+    assert!(
+        text(&output).contains("the webhook notification could not be delivered"),
+        "a warning, not silence: {}",
+        text(&output)
+    );
+    let junit = std::fs::read_to_string(run.join("junit-pipeline.xml")).unwrap();
+    let diagnostics = junit
+        .split("<testcase")
+        .find(|case| case.contains("name=\"diagnostics\""))
+        .expect("a diagnostics testcase");
+    assert!(!diagnostics.contains("<failure"), "{junit}");
+    assert!(
+        std::fs::read_to_string(run.join("summary.md"))
+            .unwrap()
+            .contains("the user's cluster (context `staging-east`)"),
+        "the summary says whose cluster it was"
+    );
+}
+
 pub(crate) fn tests() -> Vec<test_harness::Test> {
     test_harness::tests![
         a_failure_on_the_users_cluster_is_diagnosed_then_its_namespace_removed,
         a_correct_gateway_passes_and_only_the_runs_labelled_objects_are_deleted,
         a_namespace_without_the_runs_label_is_never_deleted,
         a_wrong_current_context_refuses_to_start,
+        a_failed_tools_step_leaves_nothing_to_diagnose_on_an_existing_cluster,
         the_dry_run_shows_what_it_creates_and_deletes_on_an_existing_cluster,
         ctrl_c_during_the_suite_still_removes_the_runs_namespace,
         the_documented_rbac_covers_what_the_run_does,

@@ -538,8 +538,42 @@ fn without_a_docker_engine_the_verification_could_not_run() {
     gate.assert_nothing_leaked(&output);
 }
 
+/// A run that never got to create its cluster says so: the summary's cluster line is what the
+/// cluster's owner reported, never "deleted" by default.
+fn a_cluster_that_was_never_created_is_not_reported_deleted() {
+    let gate_dir = tempfile::tempdir().unwrap();
+    let fakes = FakeTools::new().unwrap();
+    let run = gate_dir.path().join("run");
+    let cmd = crate::context::xtask("verify-release with no kind", gate_dir.path())
+        .args(["verify-release", "--artifacts-dir"])
+        .arg(&run)
+        .env("KIND", gate_dir.path().join("no-such-kind"))
+        .env("KUBECTL", fakes.program("kubectl"))
+        .env("HELM", fakes.program("helm"))
+        .env("DOCKER", gate_dir.path().join("no-docker-here"))
+        .env("GITHUB_API_URL", "http://127.0.0.1:9");
+    let output = fakes.shell().run_unchecked(&cmd).unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let summary = std::fs::read_to_string(run.join("summary.md")).unwrap();
+    let line = summary
+        .lines()
+        .find(|line| line.starts_with("- Cluster:"))
+        .unwrap_or_else(|| panic!("no cluster line in {summary}"));
+    assert!(line.ends_with("(never created)"), "{line}");
+    assert!(!summary.contains("(deleted)"), "{summary}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(json["cluster"]["fate"], "never-created", "{json}");
+    assert!(
+        fakes.calls_of("kind").is_empty(),
+        "{:?}",
+        fakes.calls_of("kind")
+    );
+}
+
 pub(crate) fn tests() -> Vec<test_harness::Test> {
     test_harness::tests![
+        a_cluster_that_was_never_created_is_not_reported_deleted,
         a_correct_gateway_passes_with_every_report_and_nothing_left_behind,
         a_gateway_with_wrong_weights_fails_naming_the_case_with_diagnostics,
         a_failing_kind_create_could_not_run_and_leaks_nothing,
