@@ -223,7 +223,7 @@ fn plan_event(event: &Event, notes: &Mutex<BTreeMap<Stage, Vec<String>>>) {
     for line in lines(event, &quiet) {
         match line.0 {
             render::Level::Warning => render::say(&format!("[{}] ", event.step), &line),
-            render::Level::Info => stdx::lock(&notes)
+            render::Level::Info => stdx::lock(notes)
                 .entry(event.step)
                 .or_default()
                 .extend(line.1.lines().map(str::to_owned)),

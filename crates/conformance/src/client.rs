@@ -397,7 +397,7 @@ where
                         break;
                     }
                     let result = client.send(&make(index));
-                    let mut observe = stdx::lock(&observe);
+                    let mut observe = stdx::lock(observe);
                     if !(*observe)(result) {
                         stop.store(true, Ordering::Relaxed);
                     }

@@ -264,16 +264,6 @@ impl Shell {
         self.step.as_deref()
     }
 
-    /// The value this shell gives `key` (its own env first, then the process env).
-    pub fn var(&self, key: &str) -> Option<OsString> {
-        self.env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .or_else(|| std::env::var_os(key))
-    }
-
     /// Every command recorded so far (in dry-run mode: the plan; otherwise what ran).
     pub fn planned(&self) -> Vec<Cmd> {
         self.plan_by_step().into_iter().map(|p| p.cmd).collect()
@@ -309,7 +299,7 @@ impl Shell {
 
     fn log_line(&self, text: &str) {
         if let Some(log) = &self.log {
-            let mut file = stdx::lock(&log);
+            let mut file = stdx::lock(log);
             // A log write failure must not stop the run; the command itself still reports errors.
             let _ = writeln!(
                 file,

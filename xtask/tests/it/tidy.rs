@@ -98,6 +98,61 @@ fn only_the_exec_crate_spawns_processes() {
     );
 }
 
+/// Library crates never read the process environment: clippy's `disallowed-methods` in the
+/// workspace's clippy.toml bans it, and only the crates allowed to read it (the xtask, the
+/// echo binary, test support) have a clippy.toml of their own, which clippy reads instead.
+fn only_binaries_and_test_support_read_the_environment() {
+    let root = testkit::workspace_root();
+    let allowed = [
+        "xtask",
+        "crates/echo",
+        "crates/fake-tools",
+        "crates/testkit",
+        "crates/test-harness",
+    ];
+    let workspace = std::fs::read_to_string(root.join("clippy.toml")).unwrap();
+    for banned in [
+        "std::env::var",
+        "std::env::var_os",
+        "std::env::vars",
+        "std::env::vars_os",
+    ] {
+        assert!(
+            workspace.contains(&format!("path = \"{banned}\"")),
+            "clippy.toml must ban {banned} for library crates"
+        );
+    }
+    let mut own_configs: Vec<String> = std::iter::once(root.join("xtask"))
+        .chain(
+            std::fs::read_dir(root.join("crates"))
+                .unwrap()
+                .filter_map(Result::ok)
+                .map(|entry| entry.path()),
+        )
+        .filter(|dir| dir.join("clippy.toml").is_file())
+        .map(|dir| {
+            dir.strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    own_configs.sort();
+    let mut expected: Vec<String> = allowed.iter().map(|dir| (*dir).to_owned()).collect();
+    expected.sort();
+    assert_eq!(
+        own_configs, expected,
+        "a clippy.toml of its own lifts the environment ban: only these crates may have one"
+    );
+    for dir in allowed {
+        let own = std::fs::read_to_string(root.join(dir).join("clippy.toml")).unwrap();
+        assert!(
+            own.contains(&["std::process::Command", "::new"].concat()),
+            "{dir}/clippy.toml must keep the process ban"
+        );
+    }
+}
+
 fn pins_are_valid_and_consistent() {
     let root = testkit::workspace_root();
     let pins = pins::load(&root.join(pins::PIN_FILE)).unwrap_or_else(|error| panic!("{error}"));
@@ -226,6 +281,7 @@ pub(crate) fn tests() -> Vec<test_harness::Test> {
         rustfmt_is_clean,
         every_rust_file_opens_with_a_module_doc,
         only_the_exec_crate_spawns_processes,
+        only_binaries_and_test_support_read_the_environment,
         pins_are_valid_and_consistent,
         product_text_names_nothing_outside_the_repository,
         documented_destinations_are_the_tools_own_folders,
