@@ -235,6 +235,13 @@ impl FakeTools {
             .with_env("KUBECONFIG", self.user_kubeconfig())
     }
 
+    /// A Shell that only tells the fakes where their state is: PATH, HOME and KUBECONFIG stay
+    /// the caller's. For runs that mix fakes (named by path, `$KIND=…`) with real tools, whose
+    /// own homes (rustup's, cargo's, docker's config) must not move under them.
+    pub fn shell_for_real_tools(&self) -> exec::Shell {
+        exec::Shell::new().with_env("FAKE_TOOLS_STATE", self.state_dir())
+    }
+
     /// The user's kubeconfig as the fakes see it; nothing may create it.
     pub fn user_kubeconfig(&self) -> PathBuf {
         self.home().join(".kube/config")

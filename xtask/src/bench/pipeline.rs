@@ -326,9 +326,11 @@ fn measure(bench: &Bench, index: usize) -> anyhow::Result<Row> {
         }
     }
     let started = Instant::now();
+    // The fakes are named by path; the real docker and the toolchains the echo build uses keep
+    // the user's HOME (a fake HOME would hide rustup's toolchains from the host build).
     let output = bench
         .fakes
-        .shell()
+        .shell_for_real_tools()
         .run_unchecked(&cmd)
         .context("running verify-release")?;
     let wall = started.elapsed();

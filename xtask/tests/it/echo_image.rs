@@ -161,9 +161,27 @@ fn the_echo_image_is_proven_by_its_binary() {
     );
 }
 
+/// A dry run never needs an engine, not even to learn the platform: it plans for the host's
+/// architecture and says how to choose another.
+fn the_dry_run_without_a_platform_asks_no_engine() {
+    let nothing = tempfile::tempdir().unwrap();
+    let docker = nothing.path().join("no-docker-here");
+    let output = xtask(
+        &["echo-image", "--dry-run"],
+        &[("DOCKER", docker.to_str().unwrap())],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", output.stderr_str());
+    let stdout = output.stdout_str();
+    assert!(
+        stdout.contains("a dry run asks no engine") && stdout.contains("--platform"),
+        "{stdout}"
+    );
+}
+
 pub(crate) fn tests() -> Vec<test_harness::Test> {
     test_harness::tests![
         the_dry_run_shows_the_platform_path_and_pinned_toolchain,
+        the_dry_run_without_a_platform_asks_no_engine,
         a_pinned_rust_that_is_not_installed_is_an_error_saying_how_to_install_it,
         the_echo_image_is_proven_by_its_binary,
     ]
