@@ -306,6 +306,16 @@ fn last_lines(inputs: &pipeline::Inputs, outcome: &Outcome) {
                     outcome.failing_cases.join(", ")
                 ));
             }
+            if !outcome.missing.is_empty() {
+                ui::out("what this run lacks, all of it:");
+                for need in &outcome.missing {
+                    ui::out(&format!(
+                        "  - {}\n    next: {}",
+                        pipeline::report::need_text(need),
+                        need.next_step(inputs)
+                    ));
+                }
+            }
         }
     }
     if let Some(name) = &outcome.kept_cluster {

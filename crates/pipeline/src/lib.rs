@@ -14,6 +14,7 @@ pub mod echo;
 pub mod event;
 pub mod graph;
 pub mod inputs;
+pub mod needs;
 pub mod notifications;
 pub mod report;
 mod steps;
@@ -93,6 +94,8 @@ pub struct Outcome {
     pub record: Option<artifact::record::Record>,
     /// What the webhook and the GitHub issue were told (never the URL or the token).
     pub notifications: Vec<notifications::Notification>,
+    /// When the run could not run: everything it lacks, at once.
+    pub missing: Vec<needs::Need>,
 }
 
 /// A step as the plan shows it.
@@ -216,7 +219,15 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
         suite,
         record,
         notifications: Vec::new(),
+        missing: Vec::new(),
     };
+    if outcome.verdict == Verdict::CouldNotRun && !inputs.dry_run {
+        outcome.missing = needs::missing(
+            inputs,
+            &outcome.timings,
+            &shell.for_step(Stage::Run.as_str()).for_cleanup(),
+        );
+    }
     // After cleanup: a slow or broken receiver never holds a cluster up.
     outcome.notifications = notifications::send(inputs, &outcome, sink);
     if !inputs.dry_run {

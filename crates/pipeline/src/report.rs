@@ -199,6 +199,16 @@ pub fn timeline(timings: &[Timing], width: usize) -> String {
     text
 }
 
+/// One thing the run lacks, said.
+pub fn need_text(need: &crate::needs::Need) -> String {
+    use crate::needs::Need;
+    match need {
+        Need::Tool { found, .. } => found.clone(),
+        Need::Engine { why } => format!("the docker engine does not answer: {why}"),
+        Need::Network { step, why } => format!("{step} could not reach its host: {why}"),
+    }
+}
+
 /// What became of the cluster, as the owner reported it (never assumed from the flags).
 pub fn cluster_line(inputs: &Inputs, outcome: &Outcome) -> String {
     match &inputs.target_cluster {
@@ -264,6 +274,17 @@ pub fn summary(inputs: &Inputs, outcome: &Outcome) -> String {
             .unwrap_or_default()
     );
     let _ = writeln!(md, "- Cluster: {}", cluster_line(inputs, outcome));
+    if !outcome.missing.is_empty() {
+        let _ = writeln!(md, "- What this run lacks:");
+        for need in &outcome.missing {
+            let _ = writeln!(
+                md,
+                "  - {}; next: {}",
+                need_text(need).replace('\n', " "),
+                need.next_step(inputs)
+            );
+        }
+    }
     let _ = writeln!(md, "- Artifacts: `{}`\n", inputs.artifacts_dir.display());
     let _ = writeln!(md, "## Pins\n\n| Pin | Value |\n|---|---|");
     for (name, value) in pin_rows(inputs) {

@@ -13,17 +13,21 @@ use crate::graph::{Failure, StepContext};
 /// Resolves kind, kubectl and helm (installing the pinned version of a missing one, sha256
 /// first) and docker (at least the pinned floor, engine running); on the user's cluster,
 /// kubectl alone. A dry run installs nothing and needs no engine: it names the binaries the
-/// real run would use.
+/// real run would use. Every tool and the engine are tried before the step fails, so a first
+/// run offline, or with the engine down, learns everything it lacks at once, each with the
+/// next step.
 pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let sh = run.shell(context);
-    let tools_context = &run.inputs.settings.tools;
     // On the user's cluster nothing is created but the fixture: kubectl is all it takes.
     let existing = matches!(
         run.inputs.target_cluster,
         crate::inputs::Target::Existing { .. }
     );
     let mut paths = Vec::new();
+    let mut problems: Vec<Failure> = Vec::new();
+    // No docker CLI: asking its engine would only repeat that.
+    let mut docker_missing = false;
     for tool in [
         ToolName::Kind,
         ToolName::Kubectl,
@@ -31,56 +35,47 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         ToolName::Docker,
     ] {
         let path = if existing && tool != ToolName::Kubectl {
-            PathBuf::from(tool.as_str())
+            Ok(PathBuf::from(tool.as_str()))
         } else if run.dry_run() {
-            dry_program(run, &emit, tool)
+            Ok(dry_program(run, &emit, tool))
         } else {
-            let resolution = if tool == ToolName::Docker {
-                tools::resolve(&sh, tools_context, tool)
-            } else {
-                let client = download::Client::new(run.inputs.download_options(context.token));
-                let fetch = tools::http_fetch(&client);
-                let (resolution, installed) =
-                    tools::ensure_installed(&sh, tools_context, tool, &*fetch, &mut |_, _| {})
-                        .map_err(|error| {
-                            if context.token.is_cancelled() {
-                                Failure::cancelled(
-                                    context.token.reason().unwrap_or(exec::Reason::Signal(2)),
-                                    format!("installing the pinned {tool}: {error}"),
-                                )
-                            } else {
-                                Failure::infra(format!("installing the pinned {tool}: {error}"))
-                            }
-                        })?;
-                if let Some(installed) = installed {
-                    emit.note(Note::ToolInstalled {
-                        tool,
-                        version: installed.version.to_string(),
-                        path: installed.path.clone(),
-                    });
-                }
-                resolution
-            };
-            // The resolution's description already ends with its fix: said once.
-            let path = resolution
-                .program()
-                .map_err(|error| Failure::infra(error.to_string()))?;
-            let path = path.to_owned();
-            emit.note(Note::Tool(ToolFound {
-                tool,
-                description: resolution.describe(),
-                notices: resolution.notices.clone(),
-            }));
-            path
+            real_program(run, context, &emit, &sh, tool)
         };
-        paths.push(path);
+        match path {
+            Ok(path) => paths.push(path),
+            Err(failure) if failure.is_cancelled() => return Err(failure),
+            Err(failure) => {
+                problems.push(failure);
+                docker_missing |= tool == ToolName::Docker;
+                paths.push(PathBuf::from(tool.as_str()));
+            }
+        }
     }
     let docker = docker::Docker::new(&paths[3]);
-    let save_platform = if run.dry_run() || existing {
+    let save_platform = if run.dry_run() || existing || docker_missing {
         None
     } else {
-        engine_platform(&sh, &docker)?
+        match engine_platform(&sh, &docker) {
+            Ok(platform) => platform,
+            Err(failure) if failure.is_cancelled() => return Err(failure),
+            Err(failure) => {
+                problems.push(failure);
+                None
+            }
+        }
     };
+    if !problems.is_empty() {
+        let count = problems.len();
+        let mut message = problems
+            .into_iter()
+            .map(|failure| failure.message)
+            .collect::<Vec<_>>()
+            .join("; ");
+        if count > 1 {
+            message = format!("{count} things this run needs are missing: {message}");
+        }
+        return Err(Failure::infra(message));
+    }
     let [kind, kubectl, helm, docker_path]: [PathBuf; 4] = paths
         .try_into()
         .map_err(|_| Failure::infra("four tools were not resolved"))?;
@@ -92,6 +87,60 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         save_platform,
     });
     Ok(())
+}
+
+/// A real run's program: docker as found; kind, kubectl and helm installed at their pins when
+/// missing. A download that fails says how to get the tool without this network.
+fn real_program(
+    run: &Run<'_>,
+    context: &StepContext<'_>,
+    emit: &Emitter<'_>,
+    sh: &Shell,
+    tool: ToolName,
+) -> Result<PathBuf, Failure> {
+    let tools_context = &run.inputs.settings.tools;
+    let resolution = if tool == ToolName::Docker {
+        tools::resolve(sh, tools_context, tool)
+    } else {
+        let client = download::Client::new(run.inputs.download_options(context.token));
+        let fetch = tools::http_fetch(&client);
+        let (resolution, installed) =
+            tools::ensure_installed(sh, tools_context, tool, &*fetch, &mut |_, _| {}).map_err(
+                |error| match context.token.reason() {
+                    Some(reason) => Failure::cancelled(
+                        reason,
+                        format!("installing the pinned {tool}: {error}"),
+                    ),
+                    None => Failure::infra(format!(
+                        "installing the pinned {tool}: {error}; without this network, set XTASK_TOOLS_MIRROR to a mirror of the tools' download hosts, or put the pinned binary at {}",
+                        tools_context
+                            .wanted(tool)
+                            .map(|version| tools_context.cached_path(tool, version))
+                            .unwrap_or_default()
+                            .display()
+                    )),
+                },
+            )?;
+        if let Some(installed) = installed {
+            emit.note(Note::ToolInstalled {
+                tool,
+                version: installed.version.to_string(),
+                path: installed.path.clone(),
+            });
+        }
+        resolution
+    };
+    // The resolution's description already ends with its fix: said once.
+    let path = resolution
+        .program()
+        .map_err(|error| Failure::infra(error.to_string()))?
+        .to_owned();
+    emit.note(Note::Tool(ToolFound {
+        tool,
+        description: resolution.describe(),
+        notices: resolution.notices.clone(),
+    }));
+    Ok(path)
 }
 
 /// A dry run's program: what resolution finds now, else where the real run installs it.

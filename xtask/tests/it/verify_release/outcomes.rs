@@ -571,9 +571,63 @@ fn a_cluster_that_was_never_created_is_not_reported_deleted() {
     );
 }
 
+/// A first run offline with the engine down learns everything it lacks at once, each with its
+/// next step, not only whichever failure came first.
+fn a_first_run_offline_says_everything_it_lacks_at_once() {
+    let gate_dir = tempfile::tempdir().unwrap();
+    let fakes = FakeTools::new().unwrap();
+    fakes
+        .rule(
+            Rule::new("docker", &["version"])
+                .stdout(
+                    "{\"Client\":{\"Version\":\"28.2.2\",\"ApiVersion\":\"1.41\"},\"Server\":null}\n",
+                )
+                .stderr("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n")
+                .exit(1),
+        )
+        .unwrap();
+    let empty = gate_dir.path().join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = gate_dir.path().join("run");
+    let cmd = crate::context::xtask("verify-release offline", gate_dir.path())
+        .args(["verify-release", "--artifacts-dir"])
+        .arg(&run)
+        .env("PATH", &empty)
+        .env("DOCKER", fakes.program("docker"))
+        .env("XTASK_TOOLS_MIRROR", "http://127.0.0.1:9")
+        .env("GITHUB_API_URL", "http://127.0.0.1:9")
+        .timeout(std::time::Duration::from_secs(300));
+    let output = fakes.shell().run_unchecked(&cmd).unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let stdout = output.stdout_str();
+    let lacks = stdout
+        .split_once("what this run lacks, all of it:")
+        .unwrap_or_else(|| panic!("no list of what is missing: {}", text(&output)))
+        .1;
+    for expected in [
+        "kind ",
+        "kubectl ",
+        "helm ",
+        "the docker engine does not answer",
+        "start the docker engine",
+        "XTASK_TOOLS_MIRROR",
+        // Whichever network step failed first (the others were cancelled by it).
+        "could not reach its host: ",
+        "127.0.0.1:9",
+    ] {
+        assert!(
+            lacks.contains(expected),
+            "{expected:?} missing from:\n{lacks}"
+        );
+    }
+    let summary = std::fs::read_to_string(run.join("summary.md")).unwrap();
+    assert!(summary.contains("- What this run lacks:"), "{summary}");
+}
+
 pub(crate) fn tests() -> Vec<test_harness::Test> {
     test_harness::tests![
         a_cluster_that_was_never_created_is_not_reported_deleted,
+        a_first_run_offline_says_everything_it_lacks_at_once,
         a_correct_gateway_passes_with_every_report_and_nothing_left_behind,
         a_gateway_with_wrong_weights_fails_naming_the_case_with_diagnostics,
         a_failing_kind_create_could_not_run_and_leaks_nothing,
