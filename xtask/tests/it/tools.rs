@@ -8,11 +8,15 @@ use testkit::http::{Reply, Server};
 
 /// Fake tools written once, before any test runs one (see crates/tools' tests for why).
 fn fakes() -> &'static Path {
-    static ROOT: OnceLock<tempfile::TempDir> = OnceLock::new();
+    // Under cargo's per-target temporary folder, remade by each run: a static is never dropped,
+    // so a TempDir here would leave a folder in /tmp per run.
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
         use std::os::unix::fs::PermissionsExt;
         let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
-        let root = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("xtask-tool-fakes");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
         let scripts = [
             (
                 "pinned",
@@ -41,7 +45,7 @@ fn fakes() -> &'static Path {
             ),
         ];
         for (folder, tool, body) in scripts {
-            let dir = root.path().join(folder);
+            let dir = root.join(folder);
             std::fs::create_dir_all(&dir).unwrap();
             let path = dir.join(tool);
             std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
@@ -49,7 +53,6 @@ fn fakes() -> &'static Path {
         }
         root
     })
-    .path()
 }
 
 /// Runs xtask with a controlled environment: no tool overrides from the caller's shell, the

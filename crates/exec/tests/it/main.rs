@@ -165,11 +165,17 @@ fn guard_reports_ready_line_and_kills_on_drop() {
 #[test]
 fn guard_ready_line_timeout_kills_child() {
     let mut guard = Shell::new().spawn(&sh_c("sleep 30")).unwrap();
+    let pid = guard.id().expect("a running child");
     let error = guard
         .wait_for_line(Duration::from_millis(200), |_| Some(()))
         .unwrap_err();
     assert!(matches!(error, ExecError::TimedOut { .. }), "{error}");
-    assert!(guard.try_status().is_none() || guard.id().is_none());
+    // Killed and reaped: the guard holds no child, and the process is gone (not a zombie).
+    assert!(guard.id().is_none(), "the guard still holds the child");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "process {pid} still exists after the timeout"
+    );
 }
 
 #[test]

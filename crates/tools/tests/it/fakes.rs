@@ -63,12 +63,16 @@ exit 1"#,
 ];
 
 fn root() -> &'static Path {
-    static ROOT: OnceLock<tempfile::TempDir> = OnceLock::new();
+    // Under cargo's per-target temporary folder, remade by each run: a static is never dropped,
+    // so a TempDir here would leave a folder in /tmp per run.
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
         use std::os::unix::fs::PermissionsExt;
-        let root = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tools-fakes");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
         for (folder, tool, body) in FAKES {
-            let dir = root.path().join(folder);
+            let dir = root.join(folder);
             std::fs::create_dir_all(&dir).unwrap();
             let path = dir.join(tool);
             std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
@@ -76,7 +80,6 @@ fn root() -> &'static Path {
         }
         root
     })
-    .path()
 }
 
 /// The folder holding one fake installation, for PATH.
