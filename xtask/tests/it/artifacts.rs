@@ -18,7 +18,7 @@ struct Ran {
 
 /// xtask with `args`, its GitHub API pointed at `server`, no token and no docker.
 fn xtask_cmd(server: &Server, args: &[&str]) -> exec::Cmd {
-    exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask artifacts fetch")
+    crate::context::isolated("run xtask artifacts fetch")
         .args(args)
         .env("GITHUB_API_URL", server.base_url())
         .env_remove("GITHUB_ACTIONS")
@@ -371,7 +371,7 @@ fn ctrl_c_mid_download_exits_130_and_keeps_nothing() {
         Reply::ok(assets[1].1.clone()).stall_after(50_000, std::time::Duration::from_secs(2)),
     );
     let dest = tempfile::tempdir().unwrap();
-    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask artifacts fetch")
+    let cmd = crate::context::isolated("run xtask artifacts fetch")
         .args([
             "artifacts",
             "fetch",

@@ -11,7 +11,7 @@ fn all_cases() -> usize {
 }
 
 fn xtask(args: &[&str]) -> exec::Output {
-    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
+    let cmd = crate::context::isolated("run cargo xtask conformance")
         .arg("conformance")
         .args(args)
         .env_remove("GITHUB_ACTIONS")
@@ -159,7 +159,7 @@ fn failing_run_in_github_actions_annotates_and_appends_the_step_summary() {
     let summary = dir.path().join("step-summary.md");
     std::fs::write(&summary, "earlier step output\n").unwrap();
     let replica_list = ports.map(|port| port.to_string()).join(",");
-    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
+    let cmd = crate::context::isolated("run cargo xtask conformance")
         .arg("conformance")
         .args([
             "--local",
@@ -335,7 +335,7 @@ fn echo_image_builds_from_scratch_and_serves_the_contract() {
     let tag = format!("release-gate/echo:test-{}", std::process::id());
     let output = exec::Shell::new()
         .run_unchecked(
-            &exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "build the echo image")
+            &crate::context::isolated("build the echo image")
                 .args(["echo-image", "--tag", &tag])
                 .timeout(Duration::from_secs(600)),
         )
@@ -433,7 +433,7 @@ fn start_gateway_with_a_variant_fails_exactly_its_case() {
     let ports: [u16; 6] = gateways::free_ports(&[]).unwrap();
     let replica_list = ports.map(|port| port.to_string()).join(",");
     let envoy = found.unwrap();
-    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
+    let cmd = crate::context::isolated("run cargo xtask conformance")
         .arg("conformance")
         .args([
             "--local",
@@ -472,7 +472,7 @@ fn an_interrupted_local_run_stops_its_gateway_and_exits_130() {
     let ports: [u16; 6] = gateways::free_ports(&[]).unwrap();
     let replica_list = ports.map(|port| port.to_string()).join(",");
     let reports = tempfile::tempdir().unwrap();
-    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
+    let cmd = crate::context::isolated("run cargo xtask conformance")
         .arg("conformance")
         .args([
             "--local",
@@ -604,7 +604,7 @@ fn an_unwritable_report_dir_is_bad_input_before_any_case_runs() {
 fn two_local_runs_at_once_both_pass() {
     let Some(program) = haproxy() else { return };
     let run = || {
-        let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run cargo xtask conformance")
+        let cmd = crate::context::isolated("run cargo xtask conformance")
             .arg("conformance")
             .args(["--local", "--start-gateway", "haproxy"])
             .env("HAPROXY", &program)

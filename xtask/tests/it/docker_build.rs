@@ -10,7 +10,7 @@ fn xtask(args: &[&str]) -> exec::Output {
 
 /// xtask with the pins as written, plus the given overrides.
 fn xtask_with(args: &[&str], env: &[(&str, &str)]) -> exec::Output {
-    let mut cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask under test")
+    let mut cmd = crate::context::isolated("run xtask under test")
         .args(args)
         // The test must see the pins, not whatever overrides the caller's shell has.
         .env_remove("GO_VERSION")
@@ -226,7 +226,7 @@ fn a_malformed_tag_is_bad_input_before_any_work() {
         if command == "docker-build" {
             args.extend(["--file", "/nonexistent/Dockerfile"]);
         }
-        let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask under test")
+        let cmd = crate::context::isolated("run xtask under test")
             .args(&args)
             // Anything run would fail differently: these programs do not exist.
             .env("DOCKER", "/nonexistent/docker")

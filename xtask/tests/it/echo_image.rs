@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 fn xtask(args: &[&str], env: &[(&str, &str)]) -> exec::Output {
-    let mut cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask echo-image")
+    let mut cmd = crate::context::isolated("run xtask echo-image")
         .args(args)
         .env_remove("RUST_VERSION")
         .env_remove("DOCKER")

@@ -173,7 +173,7 @@ fn pins_are_valid_and_consistent() {
             );
         }
     }
-    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "check pinned versions")
+    let cmd = crate::context::isolated("check pinned versions")
         .args(["versions", "check", "--root"])
         .arg(&root);
     let output = exec::Shell::new().run_unchecked(&cmd).unwrap();

@@ -58,7 +58,7 @@ fn fakes() -> &'static Path {
 /// Runs xtask with a controlled environment: no tool overrides from the caller's shell, the
 /// given PATH, and a private tools cache.
 fn xtask(args: &[&str], path: &str, cache: &Path, extra: &[(&str, &str)]) -> exec::Output {
-    let mut cmd = crate::context::xtask("run xtask under test", cache)
+    let mut cmd = crate::context::isolated("run xtask under test")
         .args(args)
         .env("PATH", path)
         .env("XTASK_TOOLS_DIR", cache);

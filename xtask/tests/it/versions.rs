@@ -4,7 +4,7 @@
 use std::path::Path;
 
 fn xtask(args: &[&str]) -> exec::Output {
-    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run xtask under test").args(args);
+    let cmd = crate::context::isolated("run xtask under test").args(args);
     exec::Shell::new().run_unchecked(&cmd).unwrap()
 }
 

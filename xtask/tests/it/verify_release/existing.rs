@@ -257,23 +257,20 @@ fn a_wrong_current_context_refuses_to_start() {
     let gate_dir = tempfile::tempdir().unwrap();
     let fakes = fake_tools::FakeTools::new().unwrap();
     let config = kubeconfig(gate_dir.path(), "production");
-    let cmd = exec::Cmd::new(
-        env!("CARGO_BIN_EXE_xtask"),
-        "run verify-release on the wrong context",
-    )
-    .args([
-        "verify-release",
-        "--cluster",
-        "existing",
-        "--context",
-        CONTEXT,
-        "--kubeconfig",
-    ])
-    .arg(&config)
-    .arg("--artifacts-dir")
-    .arg(gate_dir.path().join("run"))
-    .env("KUBECTL", fakes.program("kubectl"))
-    .env("XTASK_VERIFY_DIR", gate_dir.path().join("verify"));
+    let cmd = crate::context::isolated("run verify-release on the wrong context")
+        .args([
+            "verify-release",
+            "--cluster",
+            "existing",
+            "--context",
+            CONTEXT,
+            "--kubeconfig",
+        ])
+        .arg(&config)
+        .arg("--artifacts-dir")
+        .arg(gate_dir.path().join("run"))
+        .env("KUBECTL", fakes.program("kubectl"))
+        .env("XTASK_VERIFY_DIR", gate_dir.path().join("verify"));
     let output = fakes.shell().run_unchecked(&cmd).unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(
@@ -287,12 +284,9 @@ fn a_wrong_current_context_refuses_to_start() {
     assert!(fakes.calls().is_empty(), "a tool ran: {:?}", fakes.calls());
     assert!(!gate_dir.path().join("run").exists());
     // And without --context at all.
-    let cmd = exec::Cmd::new(
-        env!("CARGO_BIN_EXE_xtask"),
-        "run verify-release without a context",
-    )
-    .args(["verify-release", "--cluster", "existing", "--kubeconfig"])
-    .arg(&config);
+    let cmd = crate::context::isolated("run verify-release without a context")
+        .args(["verify-release", "--cluster", "existing", "--kubeconfig"])
+        .arg(&config);
     let output = fakes.shell().run_unchecked(&cmd).unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(
@@ -308,25 +302,22 @@ fn the_dry_run_shows_what_it_creates_and_deletes_on_an_existing_cluster() {
     let config = kubeconfig(gate_dir.path(), CONTEXT);
     let target = gate_dir.path().join("target.toml");
     std::fs::write(&target, target_config("none", &[])).unwrap();
-    let cmd = exec::Cmd::new(
-        env!("CARGO_BIN_EXE_xtask"),
-        "plan verify-release on an existing cluster",
-    )
-    .args([
-        "verify-release",
-        "--dry-run",
-        "--cluster",
-        "existing",
-        "--context",
-        CONTEXT,
-    ])
-    .arg("--kubeconfig")
-    .arg(&config)
-    .arg("--config")
-    .arg(&target)
-    .env("KUBECTL", fakes.program("kubectl"))
-    .env("XTASK_RUN_ID", RUN_ID)
-    .env("XTASK_VERIFY_DIR", gate_dir.path().join("verify"));
+    let cmd = crate::context::isolated("plan verify-release on an existing cluster")
+        .args([
+            "verify-release",
+            "--dry-run",
+            "--cluster",
+            "existing",
+            "--context",
+            CONTEXT,
+        ])
+        .arg("--kubeconfig")
+        .arg(&config)
+        .arg("--config")
+        .arg(&target)
+        .env("KUBECTL", fakes.program("kubectl"))
+        .env("XTASK_RUN_ID", RUN_ID)
+        .env("XTASK_VERIFY_DIR", gate_dir.path().join("verify"));
     let output = fakes.shell().run_unchecked(&cmd).unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let plan = output.stdout_str();

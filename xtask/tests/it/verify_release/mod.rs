@@ -180,7 +180,7 @@ impl Gate {
     }
 
     pub(crate) fn cmd_in(&self, artifacts_dir: &Path, extra: &[&str]) -> exec::Cmd {
-        let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run verify-release under test")
+        let cmd = crate::context::isolated("run verify-release under test")
             .args(["verify-release", "--repo", REPO, "--tag", TAG, "--config"])
             .arg(&self.config)
             .arg("--artifacts-dir")

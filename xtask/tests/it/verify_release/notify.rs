@@ -200,16 +200,13 @@ fn a_webhook_that_never_answers_changes_neither_cleanup_nor_the_exit_code() {
 fn notification_settings_are_checked_before_anything_runs() {
     let gate_dir = tempfile::tempdir().unwrap();
     let fakes = fake_tools::FakeTools::new().unwrap();
-    let base = exec::Cmd::new(
-        env!("CARGO_BIN_EXE_xtask"),
-        "run verify-release with bad notify settings",
-    )
-    .args(["verify-release", "--artifacts-dir"])
-    .arg(gate_dir.path().join("run"))
-    .env("KIND", fakes.program("kind"))
-    .env("XTASK_VERIFY_DIR", gate_dir.path().join("verify"))
-    .env_remove("GITHUB_REPOSITORY")
-    .env_remove("GITHUB_TOKEN");
+    let base = crate::context::isolated("run verify-release with bad notify settings")
+        .args(["verify-release", "--artifacts-dir"])
+        .arg(gate_dir.path().join("run"))
+        .env("KIND", fakes.program("kind"))
+        .env("XTASK_VERIFY_DIR", gate_dir.path().join("verify"))
+        .env_remove("GITHUB_REPOSITORY")
+        .env_remove("GITHUB_TOKEN");
     let insecure = fakes
         .shell()
         .run_unchecked(

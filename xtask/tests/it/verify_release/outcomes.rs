@@ -260,7 +260,7 @@ fn keep_cluster_leaves_it_with_its_kubeconfig_and_says_how_to_delete_it() {
 fn dry_run(dir: &Path, fakes: &FakeTools, config: &str, extra: &[&str]) -> exec::Output {
     let path = dir.join("target.toml");
     std::fs::write(&path, config).unwrap();
-    let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "plan verify-release")
+    let cmd = crate::context::isolated("plan verify-release")
         .args(["verify-release", "--dry-run", "--config"])
         .arg(&path)
         .arg("--artifacts-dir")

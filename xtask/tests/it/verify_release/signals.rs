@@ -174,7 +174,7 @@ fn kind_down_stale_deletes_only_clusters_of_killed_runs() {
     }
     let (gate, leaked) = killed_run();
     let down = |extra: &[&str]| {
-        let cmd = exec::Cmd::new(env!("CARGO_BIN_EXE_xtask"), "run kind-down --stale")
+        let cmd = crate::context::isolated("run kind-down --stale")
             .args(["kind-down", "--stale"])
             .args(extra);
         gate.fakes
