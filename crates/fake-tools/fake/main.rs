@@ -43,8 +43,20 @@ fn main() {
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     let args: Vec<String> = argv.get(1..).unwrap_or_default().to_vec();
-    let Some(state) = env::var_os("FAKE_TOOLS_STATE").map(PathBuf::from) else {
-        eprintln!("fake {tool}: FAKE_TOOLS_STATE is not set; tests set it on the Shell");
+    // The state beside the fake's own folder when it is run by path (`$KIND=/…/bin/kind`), so
+    // a caller that cannot set the variable (a library under test, in process) still reaches it.
+    let beside = argv
+        .first()
+        .filter(|argv0| argv0.contains('/'))
+        .and_then(|argv0| Path::new(argv0).parent()?.parent().map(|root| root.join("state")))
+        .filter(|state| state.is_dir());
+    let Some(state) = env::var_os("FAKE_TOOLS_STATE")
+        .map(PathBuf::from)
+        .or(beside)
+    else {
+        eprintln!(
+            "fake {tool}: FAKE_TOOLS_STATE is not set and it was not run by path; tests set it on the Shell"
+        );
         exit(97);
     };
     record_call(&state, &tool, &args);
