@@ -13,6 +13,8 @@ use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub mod k8s;
+
 #[path = "../fake/codec.rs"]
 mod codec;
 

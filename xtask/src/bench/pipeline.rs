@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use fake_tools::{FakeTools, Rule};
+use fake_tools::{FakeTools, Rule, k8s};
 use pipeline::graph::{Span, When, critical_path};
 use testkit::http::{Reply, Server};
 
@@ -231,33 +231,44 @@ fn script_ready_cluster(fakes: &FakeTools, root: &Path) -> anyhow::Result<()> {
         cluster::fixture::Fixture::load(&root.join(cluster::fixture::FIXTURE_DIR), "bench")
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     let gateway = fixture.gateway();
-    let condition = |kind: &str| {
-        format!(r#"{{"type":"{kind}","status":"True","reason":"{kind}","observedGeneration":1}}"#)
-    };
-    fakes.rule(Rule::new("kubectl", &["get", "gateways.gateway.networking.k8s.io"]).stdout(format!(
-        r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"spec":{{"listeners":[{{"name":"http","port":80}}]}},"status":{{"addresses":[{{"value":"127.0.0.2"}}],"conditions":[{},{}],"listeners":[{{"name":"http","conditions":[{}]}}]}}}}"#,
-        gateway.name, gateway.namespace, condition("Accepted"), condition("Programmed"), condition("Programmed")
-    )))?;
+    fakes.rule(
+        Rule::new("kubectl", &["get", "gateways.gateway.networking.k8s.io"]).stdout(
+            k8s::Gateway {
+                name: &gateway.name,
+                namespace: &gateway.namespace,
+                class: "bench",
+                listeners: &[("http", 80)],
+                address: Some("127.0.0.2"),
+            }
+            .programmed(),
+        ),
+    )?;
     for route in fixture.routes.iter().chain(&fixture.accepted_only) {
-        fakes.rule(Rule::new("kubectl", &["get", "httproutes.gateway.networking.k8s.io", &route.name]).stdout(format!(
-            r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"status":{{"parents":[{{"parentRef":{{"name":"{}","namespace":"{}"}},"conditions":[{},{}]}}]}}}}"#,
-            route.name, route.namespace, gateway.name, gateway.namespace, condition("Accepted"), condition("ResolvedRefs")
-        )))?;
+        fakes.rule(
+            Rule::new(
+                "kubectl",
+                &["get", "httproutes.gateway.networking.k8s.io", &route.name],
+            )
+            .stdout(k8s::route_accepted(
+                &route.name,
+                &route.namespace,
+                "bench.example/gateway",
+                (&gateway.name, &gateway.namespace),
+            )),
+        )?;
     }
-    let pod = |name: &str| {
-        format!(
-            r#"{{"metadata":{{"name":"{name}"}},"status":{{"phase":"Running","conditions":[{{"type":"Ready","status":"True"}}]}}}}"#
-        )
-    };
-    fakes.rule(Rule::new("kubectl", &["get", "pods"]).stdout(format!(
-        r#"{{"items":[{},{}]}}"#,
-        pod("infra-backend-v1-a-b"),
-        pod("infra-backend-v1-c-d")
-    )))?;
-    fakes.rule(Rule::new("kubectl", &["get", "services"]).stdout(format!(
-        r#"{{"items":[{{"metadata":{{"name":"{}","labels":{{"gateway.networking.k8s.io/gateway-name":"{}"}}}},"spec":{{"ports":[{{"port":80}}]}}}}]}}"#,
-        gateway.name, gateway.name
-    )))?;
+    fakes.rule(Rule::new("kubectl", &["get", "pods"]).stdout(k8s::list(&[
+        k8s::pod_ready("infra-backend-v1-a-b", &gateway.namespace),
+        k8s::pod_ready("infra-backend-v1-c-d", &gateway.namespace),
+    ])))?;
+    fakes.rule(
+        Rule::new("kubectl", &["get", "services"]).stdout(k8s::gateway_service(
+            &gateway.name,
+            &gateway.namespace,
+            &gateway.name,
+            &[("http", 80)],
+        )),
+    )?;
     Ok(())
 }
 

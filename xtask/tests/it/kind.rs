@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use fake_tools::{FakeTools, Rule};
+use fake_tools::{FakeTools, Rule, k8s};
 use testkit::http::{Reply, Server};
 
 struct Run {
@@ -35,10 +35,7 @@ impl Run {
             .set_version("helm", &pins.helm.version.to_string())
             .unwrap();
         // A reused cluster runs the pinned node image's Kubernetes.
-        let nodes = format!(
-            r#"{{"apiVersion":"v1","kind":"List","items":[{{"metadata":{{"name":"release-gate-control-plane"}},"status":{{"nodeInfo":{{"kubeletVersion":"{}"}}}}}}]}}"#,
-            pins.node_image.kubernetes
-        );
+        let nodes = k8s::nodes("release-gate", &pins.node_image.kubernetes.to_string());
         fakes
             .rule(Rule::new("kubectl", &["get", "nodes"]).stdout(nodes))
             .unwrap();
@@ -479,45 +476,37 @@ fn script_a_healthy_release(run: &Run) -> cluster::fixture::Fixture {
     )
     .unwrap_or_else(|error| panic!("{error}"));
     let gateway = fixture.gateway().clone();
-    let condition = |kind: &str| {
-        format!(
-            r#"{{"type":"{kind}","status":"True","reason":"{kind}","message":"","observedGeneration":1}}"#
-        )
-    };
-    let gateway_json = format!(
-        r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"spec":{{"gatewayClassName":"kgateway","listeners":[{{"name":"http","port":80}}]}},"status":{{"conditions":[{},{}],"listeners":[{{"name":"http","conditions":[{}]}}]}}}}"#,
-        gateway.name,
-        gateway.namespace,
-        condition("Accepted"),
-        condition("Programmed"),
-        condition("Programmed")
-    );
     run.fakes
         .rule(
             Rule::new(
                 "kubectl",
                 &["get", "gateways.gateway.networking.k8s.io", &gateway.name],
             )
-            .stdout(gateway_json),
+            .stdout(
+                k8s::Gateway {
+                    name: &gateway.name,
+                    namespace: &gateway.namespace,
+                    class: "kgateway",
+                    listeners: &[("http", 80)],
+                    address: None,
+                }
+                .programmed(),
+            ),
         )
         .unwrap();
     for route in fixture.routes.iter().chain(&fixture.accepted_only) {
-        let route_json = format!(
-            r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"status":{{"parents":[{{"controllerName":"kgateway.dev/kgateway","parentRef":{{"name":"{}","namespace":"{}"}},"conditions":[{},{}]}}]}}}}"#,
-            route.name,
-            route.namespace,
-            gateway.name,
-            gateway.namespace,
-            condition("Accepted"),
-            condition("ResolvedRefs")
-        );
         run.fakes
             .rule(
                 Rule::new(
                     "kubectl",
                     &["get", "httproutes.gateway.networking.k8s.io", &route.name],
                 )
-                .stdout(route_json),
+                .stdout(k8s::route_accepted(
+                    &route.name,
+                    &route.namespace,
+                    "kgateway.dev/kgateway",
+                    (&gateway.name, &gateway.namespace),
+                )),
             )
             .unwrap();
     }
@@ -528,20 +517,20 @@ fn script_a_healthy_release(run: &Run) -> cluster::fixture::Fixture {
         .max()
         .unwrap_or(1);
     let pods: Vec<String> = (0..replicas)
-        .map(|index| format!(r#"{{"metadata":{{"name":"pod-{index}"}},"status":{{"phase":"Running","conditions":[{{"type":"Ready","status":"True"}}]}}}}"#))
+        .map(|index| k8s::pod_ready(&format!("pod-{index}"), &gateway.namespace))
         .collect();
     run.fakes
-        .rule(
-            Rule::new("kubectl", &["get", "pods"])
-                .stdout(format!(r#"{{"items":[{}]}}"#, pods.join(","))),
-        )
+        .rule(Rule::new("kubectl", &["get", "pods"]).stdout(k8s::list(&pods)))
         .unwrap();
-    let service = format!(
-        r#"{{"items":[{{"metadata":{{"name":"{}","namespace":"{}","labels":{{"gateway.networking.k8s.io/gateway-name":"{}"}}}},"spec":{{"type":"LoadBalancer","ports":[{{"name":"http","port":80,"nodePort":31234}}]}}}}]}}"#,
-        gateway.name, gateway.namespace, gateway.name
-    );
     run.fakes
-        .rule(Rule::new("kubectl", &["get", "services"]).stdout(service))
+        .rule(
+            Rule::new("kubectl", &["get", "services"]).stdout(k8s::gateway_service(
+                &gateway.name,
+                &gateway.namespace,
+                &gateway.name,
+                &[("http", 80)],
+            )),
+        )
         .unwrap();
     fixture
 }

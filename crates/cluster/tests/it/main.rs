@@ -3,6 +3,7 @@
 //! docker driver against the real engine when one is usable.
 
 mod docker;
+mod fake_objects;
 mod fixture;
 mod kubectl_cli;
 mod lifecycle;
@@ -21,6 +22,7 @@ fn tests() -> Vec<test_harness::Test> {
     test_harness::tests![
         ;
         docker,
+        fake_objects,
         fixture,
         kubectl_cli,
         lifecycle,

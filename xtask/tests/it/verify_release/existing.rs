@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fake_tools::Rule;
+use fake_tools::{Rule, k8s};
 
 use super::*;
 
@@ -28,26 +28,26 @@ fn kubeconfig(dir: &Path, current: &str) -> PathBuf {
 /// The installed release as a working cluster shows it, and the run's namespace as the run
 /// labelled it (or, with `labelled` false, a namespace of the same name someone else made).
 fn script_installed_release(gate: &Gate, labelled: bool) {
-    let condition = |kind: &str| {
-        format!(r#"{{"type":"{kind}","status":"True","reason":"{kind}","observedGeneration":1}}"#)
-    };
     gate.fakes
         .rule(
-            Rule::new("kubectl", &["get", "deployments", "example-gateway"]).stdout(format!(
-                r#"{{"metadata":{{"name":"example-gateway","namespace":"example-system","generation":1}},"status":{{"conditions":[{}]}}}}"#,
-                condition("Available")
-            )),
+            Rule::new("kubectl", &["get", "deployments", "example-gateway"]).stdout(
+                k8s::deployment_available("example-gateway", "example-system"),
+            ),
         )
         .unwrap();
     gate.fakes
         .rule(
             Rule::new(
                 "kubectl",
-                &["get", "gatewayclasses.gateway.networking.k8s.io", "envoy-test"],
+                &[
+                    "get",
+                    "gatewayclasses.gateway.networking.k8s.io",
+                    "envoy-test",
+                ],
             )
-            .stdout(format!(
-                r#"{{"metadata":{{"name":"envoy-test","generation":1}},"status":{{"conditions":[{}]}}}}"#,
-                condition("Accepted")
+            .stdout(k8s::gateway_class_accepted(
+                "envoy-test",
+                "example.com/gateway",
             )),
         )
         .unwrap();
@@ -67,25 +67,24 @@ fn script_installed_release(gate: &Gate, labelled: bool) {
                 "kubectl",
                 &["get", "httproutes.gateway.networking.k8s.io", &route.name],
             )
-            .stdout(format!(
-                r#"{{"metadata":{{"name":"{}","namespace":"{NAMESPACE}","generation":1}},"status":{{"parents":[{{"parentRef":{{"name":"{gateway}","namespace":"{NAMESPACE}"}},"conditions":[{},{}]}}]}}}}"#,
-                route.name,
-                condition("Accepted"),
-                condition("ResolvedRefs")
+            .stdout(k8s::route_accepted(
+                &route.name,
+                NAMESPACE,
+                "example.com/gateway",
+                (&gateway, NAMESPACE),
             ))
         })
         .collect();
     prepend_rules(&gate.fakes, routes);
-    let labels = if labelled {
-        format!(r#"{{"release-gate.run":"{RUN_ID}"}}"#)
+    let labels: &[(&str, &str)] = if labelled {
+        &[("release-gate.run", RUN_ID)]
     } else {
-        "{}".to_owned()
+        &[]
     };
     gate.fakes
         .rule(
-            Rule::new("kubectl", &["get", "namespaces", NAMESPACE]).stdout(format!(
-                r#"{{"metadata":{{"name":"{NAMESPACE}","labels":{labels}}}}}"#
-            )),
+            Rule::new("kubectl", &["get", "namespaces", NAMESPACE])
+                .stdout(k8s::namespace(NAMESPACE, labels)),
         )
         .unwrap();
 }

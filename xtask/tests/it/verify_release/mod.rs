@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use conformance::fixture::LocalFixture;
 use conformance::gateways::{self, Gateway, Kind, Ports};
-use fake_tools::{FakeTools, Rule};
+use fake_tools::{FakeTools, Rule, k8s};
 use testkit::http::{Reply, Server};
 
 mod existing;
@@ -411,17 +411,14 @@ pub(crate) fn give_the_gateway_an_address(fakes: &FakeTools) {
     )
     .unwrap();
     let gateway = fixture.gateway();
-    let condition = |kind: &str| {
-        format!(r#"{{"type":"{kind}","status":"True","reason":"{kind}","observedGeneration":1}}"#)
-    };
-    let json = format!(
-        r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"spec":{{"listeners":[{{"name":"http","port":80}}]}},"status":{{"addresses":[{{"type":"IPAddress","value":"127.0.0.2"}}],"conditions":[{},{}],"listeners":[{{"name":"http","conditions":[{}]}}]}}}}"#,
-        gateway.name,
-        gateway.namespace,
-        condition("Accepted"),
-        condition("Programmed"),
-        condition("Programmed")
-    );
+    let json = k8s::Gateway {
+        name: &gateway.name,
+        namespace: &gateway.namespace,
+        class: "envoy-test",
+        listeners: &[("http", 80)],
+        address: Some("127.0.0.2"),
+    }
+    .programmed();
     prepend_rules(
         fakes,
         vec![
@@ -458,19 +455,14 @@ pub(crate) fn script_cluster(
     envoy: &Gateway,
 ) {
     let gateway = fixture.gateway().clone();
-    let condition = |kind: &str| {
-        format!(
-            r#"{{"type":"{kind}","status":"True","reason":"{kind}","message":"","observedGeneration":1}}"#
-        )
-    };
-    let gateway_json = format!(
-        r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"spec":{{"gatewayClassName":"envoy-test","listeners":[{{"name":"http","port":80}}]}},"status":{{"conditions":[{},{}],"listeners":[{{"name":"http","conditions":[{}]}}]}}}}"#,
-        gateway.name,
-        gateway.namespace,
-        condition("Accepted"),
-        condition("Programmed"),
-        condition("Programmed")
-    );
+    let gateway_json = k8s::Gateway {
+        name: &gateway.name,
+        namespace: &gateway.namespace,
+        class: "envoy-test",
+        listeners: &[("http", 80)],
+        address: None,
+    }
+    .programmed();
     fakes
         .rule(
             Rule::new(
@@ -481,31 +473,22 @@ pub(crate) fn script_cluster(
         )
         .unwrap();
     for route in fixture.routes.iter().chain(&fixture.accepted_only) {
-        let route_json = format!(
-            r#"{{"metadata":{{"name":"{}","namespace":"{}","generation":1}},"status":{{"parents":[{{"controllerName":"example.com/gateway","parentRef":{{"name":"{}","namespace":"{}"}},"conditions":[{},{}]}}]}}}}"#,
-            route.name,
-            route.namespace,
-            gateway.name,
-            gateway.namespace,
-            condition("Accepted"),
-            condition("ResolvedRefs")
-        );
         fakes
             .rule(
                 Rule::new(
                     "kubectl",
                     &["get", "httproutes.gateway.networking.k8s.io", &route.name],
                 )
-                .stdout(route_json),
+                .stdout(k8s::route_accepted(
+                    &route.name,
+                    &route.namespace,
+                    "example.com/gateway",
+                    (&gateway.name, &gateway.namespace),
+                )),
             )
             .unwrap();
     }
-    let pod = |name: &str| {
-        format!(
-            r#"{{"metadata":{{"name":"{name}","namespace":"{}"}},"status":{{"phase":"Running","conditions":[{{"type":"Ready","status":"True"}}]}}}}"#,
-            conformance::fixture::NAMESPACE
-        )
-    };
+    let pod = |name: &str| k8s::pod_ready(name, conformance::fixture::NAMESPACE);
     let v1: Vec<&conformance::fixture::LocalReplica> = replicas
         .replicas
         .iter()
@@ -518,19 +501,20 @@ pub(crate) fn script_cluster(
                 "kubectl",
                 &["get", "pods", "--selector", "app=infra-backend-v1"],
             )
-            .stdout(format!(r#"{{"items":[{}]}}"#, v1_pods.join(","))),
+            .stdout(k8s::list(&v1_pods)),
         )
         .unwrap();
     fakes
-        .rule(Rule::new("kubectl", &["get", "pods"]).stdout(format!(
-            r#"{{"items":[{},{}]}}"#,
-            pod("other-a-b"),
-            pod("other-c-d")
-        )))
+        .rule(
+            Rule::new("kubectl", &["get", "pods"])
+                .stdout(k8s::list(&[pod("other-a-b"), pod("other-c-d")])),
+        )
         .unwrap();
-    let service = format!(
-        r#"{{"items":[{{"metadata":{{"name":"{}","namespace":"{}","labels":{{"gateway.networking.k8s.io/gateway-name":"{}"}}}},"spec":{{"type":"LoadBalancer","ports":[{{"name":"http","port":80}},{{"name":"http-8080","port":8080}}]}}}}]}}"#,
-        gateway.name, gateway.namespace, gateway.name
+    let service = k8s::gateway_service(
+        &gateway.name,
+        &gateway.namespace,
+        &gateway.name,
+        &[("http", 80), ("http-8080", 8080)],
     );
     fakes
         .rule(Rule::new("kubectl", &["get", "services"]).stdout(service))
