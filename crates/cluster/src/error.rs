@@ -23,7 +23,10 @@ pub enum ClusterError {
     /// A tool answered, but not in the shape its documentation promises.
     Unexpected { step: String, message: String },
     /// The run was cancelled (a signal, a failed sibling step) while this waited.
-    Cancelled { step: String, reason: exec::Reason },
+    Cancelled {
+        step: String,
+        reason: cancel::Reason,
+    },
     /// Reading or writing a local file failed.
     Io {
         step: String,
@@ -43,7 +46,7 @@ impl ClusterError {
     }
 
     /// Why the work was cancelled, when it was (a wait, or a command killed by the token).
-    pub fn cancelled(&self) -> Option<&exec::Reason> {
+    pub fn cancelled(&self) -> Option<&cancel::Reason> {
         match self {
             ClusterError::Cancelled { reason, .. } => Some(reason),
             ClusterError::Infra { source, .. } => source.cancelled(),

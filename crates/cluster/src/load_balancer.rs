@@ -100,13 +100,11 @@ pub fn wait_for_address(
                 last,
             });
         }
-        if sh.cancel().sleep(poll) {
-            return Err(ClusterError::Cancelled {
-                step,
-                reason: sh.cancel().reason().unwrap_or(exec::Reason::Deadline(
-                    "the address wait was cancelled".to_owned(),
-                )),
-            });
+        // A token's reason is set before it wakes sleepers: a sleep cut short has one.
+        if sh.cancel().sleep(poll)
+            && let Some(reason) = sh.cancel().reason()
+        {
+            return Err(ClusterError::Cancelled { step, reason });
         }
     }
 }

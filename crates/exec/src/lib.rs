@@ -4,7 +4,7 @@
 //! printed for `--dry-run`, compared in unit tests and logged before it runs. A [`Shell`] runs
 //! commands with the per-run environment (for example a PATH with fake tools first), records
 //! the plan in dry-run mode, appends every command (step, command line, exit status, duration)
-//! to a log file, and observes the run's cancellation [`Token`]: no command starts once it is
+//! to a log file, and observes the run's cancellation [`cancel::Token`]: no command starts once it is
 //! cancelled, and running ones are killed with their process group.
 //!
 //! This crate must never build a shell string, never merge stderr into parsed stdout and never
@@ -17,7 +17,6 @@ mod cmd;
 mod shell;
 mod usage;
 
-pub use cancel::{Reason, Token};
 pub use child::ChildGuard;
 pub use cmd::{Cmd, quote_for_display};
 pub use shell::{ExecError, Output, Planned, Shell};

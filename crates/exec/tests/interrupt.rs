@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use exec::{Cmd, ExecError, Reason, Shell, Token};
+use cancel::{Reason, Token};
+use exec::{Cmd, ExecError, Shell};
 
 fn sh_c(script: &str) -> Cmd {
     Cmd::new("/bin/sh", "run a test script")

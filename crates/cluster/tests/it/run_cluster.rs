@@ -134,7 +134,7 @@ fn dropping_the_owner_deletes_the_cluster_even_on_panic_logs_first() {
 
 fn a_cancelled_run_still_tears_down() {
     let setup = Setup::new();
-    let token = exec::Token::new();
+    let token = cancel::Token::new();
     let sh = setup.fakes.shell().with_cancel(token.clone());
     let cluster = RunCluster::new(
         spec(
@@ -149,7 +149,7 @@ fn a_cancelled_run_still_tears_down() {
         "cleanup",
     );
     cluster.up(&sh, &mut |_| {}).unwrap();
-    token.cancel(exec::Reason::Signal(15));
+    token.cancel(cancel::Reason::Signal(15));
     let report = cluster.down(&mut |_| {});
     assert_eq!(report.fate, Fate::Deleted, "{report:?}");
     assert!(setup.fakes.clusters().is_empty());

@@ -167,7 +167,7 @@ pub fn artifact_failure(error: &ArtifactError) -> Failure {
             error: DownloadError::Cancelled { .. },
             ..
         } => Failure::cancelled(
-            exec::Reason::Deadline("the download was cancelled".to_owned()),
+            cancel::Reason::Deadline("the download was cancelled".to_owned()),
             message,
         ),
         ArtifactError::Download {
