@@ -433,50 +433,44 @@ fn down_without_kind(
     token: &cancel::Token,
 ) -> anyhow::Result<ExitCode> {
     let install = "install kind with `cargo xtask tools install kind`, then run this again";
-    let Some(docker) = &settings.docker else {
-        ui::out(
-            "no kind binary and no docker CLI: nothing on this machine can have created a kind cluster; nothing to delete",
-        );
-        return Ok(ExitCode::SUCCESS);
+    let docker = settings.docker.as_ref().map(docker::Docker::new);
+    let wanted = if args.stale {
+        dev::Wanted::Stale
+    } else {
+        dev::Wanted::Named(&args.name)
     };
     let sh = Shell::new().with_cancel(token.clone());
-    let clusters = match stages::engine_clusters(&sh, &docker::Docker::new(docker)) {
-        Ok(clusters) => clusters,
-        Err(error) => {
+    match dev::without_kind(&sh, docker.as_ref(), wanted) {
+        dev::WithoutKind::NoEngineCli => {
+            ui::out(
+                "no kind binary and no docker CLI: nothing on this machine can have created a kind cluster; nothing to delete",
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        dev::WithoutKind::Nothing => {
+            ui::out(&match wanted {
+                dev::Wanted::Stale => "no kind binary, and the engine has no verify-release cluster's nodes: nothing to delete".to_owned(),
+                dev::Wanted::Named(name) => format!(
+                    "no kind binary, and the engine has no node of a kind cluster named {name}: nothing to delete"
+                ),
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        dev::WithoutKind::Nodes(names) => {
+            ui::error(&format!(
+                "the engine has the nodes of kind cluster(s) {} but there is no kind binary to delete them: {install}",
+                names.join(", ")
+            ));
+            Ok(ExitCode::from(1))
+        }
+        dev::WithoutKind::Unreachable(error) => {
             ui::error(&format!(
                 "no kind binary, and the docker engine cannot list kind's node containers ({:#}): the clusters cannot be listed; start the engine (stopped clusters come back with it) or {install}",
                 anyhow::Error::new(error)
             ));
-            return Ok(ExitCode::from(1));
+            Ok(ExitCode::from(1))
         }
-    };
-    let wanted: Vec<&String> = clusters
-        .iter()
-        .filter(|name| {
-            if args.stale {
-                name.starts_with(cluster::owner::CLUSTER_PREFIX)
-            } else {
-                **name == args.name
-            }
-        })
-        .collect();
-    if wanted.is_empty() {
-        ui::out(&if args.stale {
-            "no kind binary, and the engine has no verify-release cluster's nodes: nothing to delete".to_owned()
-        } else {
-            format!(
-                "no kind binary, and the engine has no node of a kind cluster named {}: nothing to delete",
-                args.name
-            )
-        });
-        return Ok(ExitCode::SUCCESS);
     }
-    let names: Vec<&str> = wanted.iter().map(|name| name.as_str()).collect();
-    ui::error(&format!(
-        "the engine has the nodes of kind cluster(s) {} but there is no kind binary to delete them: {install}",
-        names.join(", ")
-    ));
-    Ok(ExitCode::from(1))
 }
 
 /// `kind-down --stale`: the clusters of verify-release runs that were killed.

@@ -428,3 +428,54 @@ fn gateway_ready(
         .map(|parsed| parsed.readiness().is_ok())
         .unwrap_or(false))
 }
+
+/// Which clusters `kind-down` is after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted<'a> {
+    /// The cluster of exactly this name.
+    Named(&'a str),
+    /// The clusters of verify-release runs (`release-gate-run-…`).
+    Stale,
+}
+
+/// What there is to delete when no kind binary exists, from the engine's node containers.
+#[derive(Debug)]
+pub enum WithoutKind {
+    /// No docker CLI either: nothing here can have created a kind cluster.
+    NoEngineCli,
+    /// The engine has no node of a wanted cluster: nothing to delete.
+    Nothing,
+    /// The engine has nodes of these wanted clusters: kind is needed to delete them.
+    Nodes(Vec<String>),
+    /// The engine could not be asked; its stopped clusters come back with it.
+    Unreachable(ClusterError),
+}
+
+/// `kind-down` without a kind binary: asks the engine (if there is a docker CLI) for kind's
+/// node containers and keeps the wanted clusters' names. Deletes nothing.
+pub fn without_kind(
+    sh: &Shell,
+    docker: Option<&docker::Docker>,
+    wanted: Wanted<'_>,
+) -> WithoutKind {
+    let Some(docker) = docker else {
+        return WithoutKind::NoEngineCli;
+    };
+    match crate::stages::engine_clusters(sh, docker) {
+        Err(error) => WithoutKind::Unreachable(error),
+        Ok(clusters) => {
+            let found: Vec<String> = clusters
+                .into_iter()
+                .filter(|name| match wanted {
+                    Wanted::Named(wanted) => name == wanted,
+                    Wanted::Stale => name.starts_with(crate::owner::CLUSTER_PREFIX),
+                })
+                .collect();
+            if found.is_empty() {
+                WithoutKind::Nothing
+            } else {
+                WithoutKind::Nodes(found)
+            }
+        }
+    }
+}
