@@ -293,6 +293,8 @@ fn dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing() {
     let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
     for expected in [
         "#   wave 1: tools ‖ resolve ‖ crd-bundle",
+        "# the run's folder: ",
+        "; downloads are cached in ",
         "#   wave 2: assets ‖ images ‖ cluster ‖ echo-image",
         &format!("# GET http://127.0.0.1:9/repos/{REPO}/releases/latest"),
         "docker pull --quiet 'registry.example/gw:<resolved tag>'",
