@@ -204,6 +204,14 @@ pub enum ArtifactError {
 }
 
 impl ArtifactError {
+    /// The cancellation's reason, when a download was stopped.
+    pub fn cancelled(&self) -> Option<&cancel::Reason> {
+        match self {
+            ArtifactError::Download { error, .. } => error.cancelled(),
+            _ => None,
+        }
+    }
+
     /// A mistake in the request (exit 2), as opposed to a release or infrastructure failure.
     pub fn is_bad_input(&self) -> bool {
         matches!(

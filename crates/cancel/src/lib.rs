@@ -21,8 +21,6 @@ pub enum Reason {
     Signal(i32),
     /// Another step of the run failed (named), so the work in flight is pointless.
     SiblingFailed(String),
-    /// A deadline set by the caller passed.
-    Deadline(String),
 }
 
 impl Reason {
@@ -47,7 +45,6 @@ impl fmt::Display for Reason {
             Reason::Signal(1) => f.write_str("hung up (SIGHUP)"),
             Reason::Signal(other) => write!(f, "stopped by signal {other}"),
             Reason::SiblingFailed(step) => write!(f, "stopped because {step} failed"),
-            Reason::Deadline(what) => write!(f, "stopped: {what}"),
         }
     }
 }
@@ -238,6 +235,6 @@ mod tests {
         assert_eq!(Reason::Signal(2).signal_exit_code(), Some(130));
         assert_eq!(Reason::Signal(15).signal_exit_code(), Some(143));
         assert_eq!(Reason::SiblingFailed("x".into()).signal_exit_code(), None);
-        assert!(!Reason::Deadline("x".into()).is_signal());
+        assert!(!Reason::SiblingFailed("x".into()).is_signal());
     }
 }

@@ -287,9 +287,11 @@ pub enum DownloadError {
         expected: String,
         actual: String,
     },
-    /// Stopped on request (Ctrl-C); nothing was kept.
+    /// Stopped on request (a signal, a failed sibling step: `reason` says which); nothing was
+    /// kept.
     Cancelled {
         url: String,
+        reason: cancel::Reason,
     },
     /// A transport failure retrying cannot fix (TLS certificate, …).
     Transport {
@@ -301,6 +303,17 @@ pub enum DownloadError {
         action: &'static str,
         source: io::Error,
     },
+}
+
+impl DownloadError {
+    /// The cancellation's reason, when this error is one (as `ExecError::cancelled` and
+    /// `ClusterError::cancelled` say it).
+    pub fn cancelled(&self) -> Option<&cancel::Reason> {
+        match self {
+            DownloadError::Cancelled { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for DownloadError {
@@ -387,8 +400,11 @@ impl fmt::Display for DownloadError {
                 "{url} has sha256 {actual} but {expected} was published; the file was discarded"
             ),
             DownloadError::Transport { url, reason } => write!(f, "GET {url} failed: {reason}"),
-            DownloadError::Cancelled { url } => {
-                write!(f, "GET {url} was interrupted; nothing of it was kept")
+            DownloadError::Cancelled { url, reason } => {
+                write!(
+                    f,
+                    "GET {url} was interrupted ({reason}); nothing of it was kept"
+                )
             }
             DownloadError::Io {
                 path,
@@ -653,9 +669,10 @@ impl Client {
         let deadline = started + self.options.total_timeout;
         let mut failures = 0;
         loop {
-            if self.cancelled() {
+            if let Some(reason) = self.options.cancel.reason() {
                 return Err(DownloadError::Cancelled {
                     url: url.to_owned(),
+                    reason,
                 });
             }
             match attempt(deadline, on_event) {
@@ -697,16 +714,16 @@ impl Client {
         }
     }
 
-    fn cancelled(&self) -> bool {
-        self.options.cancel.is_cancelled()
-    }
-
     /// Sleeps `delay` on the cancellation token, so a cancel does not wait out a long
     /// `Retry-After`.
     fn wait(&self, url: &str, delay: Duration) -> Result<(), DownloadError> {
-        if self.options.cancel.sleep(delay) {
+        // A token's reason is set before it wakes sleepers: a sleep cut short has one.
+        if self.options.cancel.sleep(delay)
+            && let Some(reason) = self.options.cancel.reason()
+        {
             return Err(DownloadError::Cancelled {
                 url: url.to_owned(),
+                reason,
             });
         }
         Ok(())
@@ -819,8 +836,8 @@ impl Client {
                     retry_after: None,
                 });
             }
-            if self.cancelled() {
-                return Err(Failure::Fatal(DownloadError::Cancelled { url }));
+            if let Some(reason) = self.options.cancel.reason() {
+                return Err(Failure::Fatal(DownloadError::Cancelled { url, reason }));
             }
             if ended {
                 break;

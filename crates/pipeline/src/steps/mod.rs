@@ -162,14 +162,10 @@ pub fn artifact_failure(error: &ArtifactError) -> Failure {
             message,
         };
     }
+    if let Some(reason) = error.cancelled() {
+        return Failure::cancelled(reason.clone(), message);
+    }
     match error {
-        ArtifactError::Download {
-            error: DownloadError::Cancelled { .. },
-            ..
-        } => Failure::cancelled(
-            cancel::Reason::Deadline("the download was cancelled".to_owned()),
-            message,
-        ),
         ArtifactError::Download {
             error:
                 DownloadError::ChecksumMismatch { .. }
