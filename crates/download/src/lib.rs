@@ -15,6 +15,7 @@
 mod cache;
 mod hasher;
 mod retry;
+mod secret;
 mod url;
 
 use std::fmt;
@@ -27,6 +28,7 @@ use hasher::BackgroundHasher;
 
 pub use cache::Cache;
 pub use retry::{backoff, parse_retry_after};
+pub use secret::Secret;
 pub use url::{Origin, check_transport, resolve};
 
 /// Redirect hops followed before giving up (GitHub asset downloads take one or two).
@@ -82,7 +84,7 @@ impl Default for Options {
 /// A bearer token bound to the one origin allowed to receive it.
 #[derive(Clone)]
 pub struct Bearer {
-    token: String,
+    token: Secret,
     origin: Origin,
 }
 
@@ -90,7 +92,7 @@ impl Bearer {
     /// `origin_url` is any URL on the origin (for GitHub: the API base URL).
     pub fn new(token: impl Into<String>, origin_url: &str) -> Result<Bearer, DownloadError> {
         Ok(Bearer {
-            token: token.into(),
+            token: Secret::new(token),
             origin: Origin::of(origin_url)?,
         })
     }
@@ -981,7 +983,7 @@ impl Client {
             if let Some(bearer) = &request.bearer
                 && bearer.origin == origin
             {
-                headers.push(("Authorization", format!("Bearer {}", bearer.token)));
+                headers.push(("Authorization", format!("Bearer {}", bearer.token.expose())));
             }
             if let Some(offset) = range {
                 headers.push(("Range", format!("bytes={offset}-")));

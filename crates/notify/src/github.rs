@@ -10,7 +10,9 @@ use std::time::Duration;
 use download::{Bearer, Client, DownloadError, Method, Request};
 use serde_json::{Value, json};
 
-use crate::{Message, NotifyError, Secret};
+use download::Secret;
+
+use crate::{Message, NotifyError};
 
 /// Where the issues live and who may write them.
 #[derive(Debug, Clone)]

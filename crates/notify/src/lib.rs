@@ -5,7 +5,7 @@
 //! All HTTP goes through `download` (retries, the loopback-only rule for plain `http://`, a
 //! bearer token bound to the API origin). This crate never prints and never reads the process
 //! environment: values come in, typed results go out. The webhook URL and the token are
-//! [`Secret`]s: no error, `Debug` output or returned value contains them.
+//! [`download::Secret`]s: no error, `Debug` output or returned value contains them.
 
 mod github;
 mod message;
@@ -17,33 +17,6 @@ use std::time::{Duration, SystemTime};
 pub use github::{GithubOptions, IssueAction, issue_title, sync_github_issue};
 pub use message::{Message, run_url};
 pub use webhook::{Delivery, WebhookOptions, post_webhook, webhook_payload};
-
-/// A value that must never be shown: its `Debug` and `Display` print `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The value itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
 
 /// Why a notification did not happen. None of them carries the webhook URL or the token.
 #[derive(Debug)]
@@ -139,7 +112,7 @@ mod tests {
 
     #[test]
     fn secrets_never_show() {
-        let secret = Secret::new("https://hooks.example/T0/B0/XYZ");
+        let secret = download::Secret::new("https://hooks.example/T0/B0/XYZ");
         assert_eq!(format!("{secret:?} {secret}"), "*** ***");
         assert_eq!(secret.expose(), "https://hooks.example/T0/B0/XYZ");
     }

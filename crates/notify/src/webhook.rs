@@ -7,7 +7,9 @@ use std::time::Duration;
 use download::{Client, DownloadError, Event, Method, Request};
 use serde_json::json;
 
-use crate::{Message, NotifyError, Secret};
+use download::Secret;
+
+use crate::{Message, NotifyError};
 
 /// Where and how patiently to post.
 #[derive(Debug, Clone)]

@@ -384,7 +384,7 @@ fn notify_settings(request: &Request, settings: &settings::Settings) -> Result<N
             download::check_transport(url.trim()).map_err(|_| {
                 bad("the webhook URL must be https:// (http:// only to a loopback host); it is not repeated here because it is a secret")
             })?;
-            let mut options = notify::WebhookOptions::new(notify::Secret::new(url.trim()));
+            let mut options = notify::WebhookOptions::new(download::Secret::new(url.trim()));
             options.total_timeout = Duration::from_secs(section.webhook_timeout_secs);
             options.request_timeout = options.request_timeout.min(options.total_timeout);
             Some(options)

@@ -84,7 +84,7 @@ pub struct Request {
 pub struct Github {
     pub api_base: String,
     /// `GITHUB_TOKEN`: sent to the API origin only, never printed (`***` in Debug).
-    pub token: Option<notify::Secret>,
+    pub token: Option<download::Secret>,
 }
 
 /// The machine the command runs on.
@@ -190,7 +190,7 @@ impl Settings {
             dev_dir: root.join(DEV_DIR),
             github: Github {
                 api_base,
-                token: env.raw("GITHUB_TOKEN").map(notify::Secret::new),
+                token: env.raw("GITHUB_TOKEN").map(download::Secret::new),
             },
             docker,
             host: Host {

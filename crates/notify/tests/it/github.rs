@@ -1,7 +1,8 @@
 //! The release's GitHub issue against a local stand-in for the issues API: opened once,
 //! commented on, closed by a passing run; permissions, rate limits and the token's origin.
 
-use notify::{GithubOptions, IssueAction, NotifyError, Secret, sync_github_issue};
+use download::Secret;
+use notify::{GithubOptions, IssueAction, NotifyError, sync_github_issue};
 use serde_json::{Value, json};
 use testkit::github::Issues;
 use testkit::http::{Reply, Server};

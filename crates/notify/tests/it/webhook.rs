@@ -4,7 +4,8 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use notify::{Delivery, NotifyError, Secret, WebhookOptions, post_webhook};
+use download::Secret;
+use notify::{Delivery, NotifyError, WebhookOptions, post_webhook};
 use serde_json::Value;
 use testkit::http::{Reply, Server};
 
