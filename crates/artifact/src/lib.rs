@@ -603,7 +603,7 @@ pub fn download_assets(
             .fetch(&request, &dest, &mut |event| {
                 on_event(Event::Download {
                     asset: asset.name.clone(),
-                    event: event.clone(),
+                    event,
                 })
             })
             .map_err(|error| ArtifactError::Download {

@@ -476,7 +476,7 @@ impl From<DownloadError> for Failure {
 }
 
 /// One try at a request, given the overall deadline and the event sink.
-type Attempt<'a> = dyn FnMut(Instant, &mut dyn FnMut(&Event)) -> Result<(), Failure> + 'a;
+type Attempt<'a> = dyn FnMut(Instant, &mut dyn FnMut(Event)) -> Result<(), Failure> + 'a;
 
 /// The state of a body being written: kept across attempts so a resume continues it.
 struct Sink<'a> {
@@ -544,7 +544,7 @@ impl Client {
         &self,
         request: &Request,
         dest: &Path,
-        on_event: &mut dyn FnMut(&Event),
+        on_event: &mut dyn FnMut(Event),
     ) -> Result<Fetched, DownloadError> {
         check_transport(&request.url)?;
         if let Some(expected) = &request.expected_sha256
@@ -586,7 +586,7 @@ impl Client {
                         source,
                     }
                 })?;
-                on_event(&Event::CacheHit {
+                on_event(Event::CacheHit {
                     sha256: expected.clone(),
                 });
                 return Ok(Fetched {
@@ -635,7 +635,7 @@ impl Client {
         &self,
         request: &Request,
         part: &Path,
-        on_event: &mut dyn FnMut(&Event),
+        on_event: &mut dyn FnMut(Event),
     ) -> Result<(String, u64, u32), DownloadError> {
         let file = File::create(part).map_err(|source| DownloadError::Io {
             path: part.to_owned(),
@@ -664,7 +664,7 @@ impl Client {
     fn with_retries(
         &self,
         url: &str,
-        on_event: &mut dyn FnMut(&Event),
+        on_event: &mut dyn FnMut(Event),
         attempt: &mut Attempt<'_>,
     ) -> Result<u32, DownloadError> {
         let started = Instant::now();
@@ -705,7 +705,7 @@ impl Client {
                         });
                     }
                     failures += 1;
-                    on_event(&Event::Retrying {
+                    on_event(Event::Retrying {
                         attempt: failures,
                         delay,
                         reason,
@@ -738,7 +738,7 @@ impl Client {
         sink: &mut Sink<'_>,
         limit: u64,
         deadline: Instant,
-        on_event: &mut dyn FnMut(&Event),
+        on_event: &mut dyn FnMut(Event),
     ) -> Result<(), Failure> {
         let offset = sink.written;
         let range = (offset > 0).then_some(offset);
@@ -783,7 +783,7 @@ impl Client {
                 size: total,
             }));
         }
-        on_event(&Event::Started {
+        on_event(Event::Started {
             url: url.clone(),
             total,
             offset: sink.written,
@@ -826,7 +826,7 @@ impl Client {
                     })?;
                 sink.hasher.update(buffer, filled);
                 sink.written += filled as u64;
-                on_event(&Event::Progress {
+                on_event(Event::Progress {
                     done: sink.written,
                     total,
                 });
@@ -861,7 +861,7 @@ impl Client {
     pub fn get(
         &self,
         request: &Request,
-        on_event: &mut dyn FnMut(&Event),
+        on_event: &mut dyn FnMut(Event),
     ) -> Result<Page, DownloadError> {
         self.answer(None, request, on_event)
     }
@@ -874,7 +874,7 @@ impl Client {
         method: Method,
         request: &Request,
         body: &[u8],
-        on_event: &mut dyn FnMut(&Event),
+        on_event: &mut dyn FnMut(Event),
     ) -> Result<Page, DownloadError> {
         self.answer(Some((method, body)), request, on_event)
     }
@@ -884,7 +884,7 @@ impl Client {
         &self,
         write: Option<(Method, &[u8])>,
         request: &Request,
-        on_event: &mut dyn FnMut(&Event),
+        on_event: &mut dyn FnMut(Event),
     ) -> Result<Page, DownloadError> {
         check_transport(&request.url)?;
         let mut page = None;

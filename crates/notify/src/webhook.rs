@@ -84,7 +84,7 @@ pub fn post_webhook(message: &Message, options: &WebhookOptions) -> Result<Deliv
     let mut retries = 0;
     let sent = client.send(Method::Post, &request, body.as_bytes(), &mut |event| {
         if let Event::Retrying { attempt, .. } = event {
-            retries = *attempt;
+            retries = attempt;
         }
     });
     match sent {

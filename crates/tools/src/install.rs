@@ -27,8 +27,8 @@ pub fn http_fetch(client: &download::Client) -> Box<Fetch<'_>> {
         let request = download::Request::new(url).sha256(sha256.as_hex());
         let fetched = client
             .fetch(&request, dest, &mut |event| match event {
-                download::Event::Started { total, offset, .. } => progress(*offset, *total),
-                download::Event::Progress { done, total } => progress(*done, *total),
+                download::Event::Started { total, offset, .. } => progress(offset, total),
+                download::Event::Progress { done, total } => progress(done, total),
                 download::Event::Retrying { .. } | download::Event::CacheHit { .. } => {}
             })
             .map_err(|error| error.to_string())?;

@@ -37,7 +37,7 @@ fn fetch(
     dest: &Path,
 ) -> (Result<download::Fetched, DownloadError>, Vec<Event>) {
     let mut events = Vec::new();
-    let result = client.fetch(request, dest, &mut |event| events.push(event.clone()));
+    let result = client.fetch(request, dest, &mut |event| events.push(event));
     (result, events)
 }
 
