@@ -1,6 +1,9 @@
 //! Asset-name safety: a release asset's name becomes a file name in `--dest`, so anything
 //! that could leave the folder or hide in it is refused before a single byte is written.
 
+/// The name of the artifacts record in a release's folder; no asset may take it.
+pub(crate) const RECORD_FILE: &str = "artifacts.json";
+
 /// Why a name was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsafe {
@@ -44,7 +47,7 @@ pub fn check(name: &str) -> Result<(), Unsafe> {
     if name.ends_with(".part") {
         return refuse("it ends with .part, the suffix of unfinished downloads");
     }
-    if name == crate::record::FILE_NAME {
+    if name == RECORD_FILE {
         return refuse("it would overwrite the artifacts record");
     }
     if name.len() > 255 {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// The file name inside the destination folder.
-pub const FILE_NAME: &str = "artifacts.json";
+pub const FILE_NAME: &str = crate::names::RECORD_FILE;
 /// Bumped when a field changes meaning; readers refuse versions they do not know.
 pub const SCHEMA: u32 = 1;
 

@@ -65,6 +65,16 @@ pub enum Mode {
     Cluster,
 }
 
+impl Mode {
+    /// The name reports use (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Local => "local",
+            Mode::Cluster => "cluster",
+        }
+    }
+}
+
 /// Gateway API support levels, as the ConformanceReport groups results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::cmd::Cmd;
-use crate::shell::{ExecError, Shell, tail};
+use crate::error::{ExecError, tail};
 
 /// A running child process. Dropping the guard kills the child's whole process group with
 /// SIGKILL and waits for it, so no child outlives its owner's scope.
@@ -34,12 +34,12 @@ impl ChildGuard {
         }
     }
 
+    /// Starts `command` (the shell built it from `cmd`, with its environment).
     pub(crate) fn start(
-        shell: &Shell,
+        mut command: std::process::Command,
         cmd: &Cmd,
         cancel: cancel::Token,
     ) -> Result<ChildGuard, ExecError> {
-        let mut command = shell.build(cmd);
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

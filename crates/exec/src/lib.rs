@@ -14,10 +14,12 @@
 
 mod child;
 mod cmd;
+mod error;
 mod shell;
 mod usage;
 
 pub use child::ChildGuard;
 pub use cmd::{Cmd, quote_for_display};
-pub use shell::{ExecError, Output, Planned, Shell};
+pub use error::ExecError;
+pub use shell::{Output, Planned, Shell};
 pub use usage::{Usage, cpu_time};

@@ -38,7 +38,7 @@ pub fn junit_xml(results: &SuiteResults) -> String {
         Property::new("implementation.project", implementation.project.as_str()),
         Property::new("implementation.version", implementation.version.as_str()),
         Property::new("gateway.url", results.gateway_url.as_str()),
-        Property::new("mode", mode_name(results)),
+        Property::new("mode", results.mode.as_str()),
         Property::new("gatewayAPI.version", results.gateway_api.version.as_str()),
         Property::new("gatewayAPI.channel", results.gateway_api.channel.as_str()),
     ]);
@@ -103,11 +103,4 @@ pub fn junit_xml(results: &SuiteResults) -> String {
     report
         .to_string()
         .expect("quick-junit serializes to memory without I/O errors")
-}
-
-pub(super) fn mode_name(results: &SuiteResults) -> &'static str {
-    match results.mode {
-        crate::results::Mode::Local => "local",
-        crate::results::Mode::Cluster => "cluster",
-    }
 }

@@ -5,7 +5,6 @@
 
 use std::fmt::Write;
 
-use super::junit::mode_name;
 use crate::results::{ObservedSplit, Outcome, SuiteResults};
 
 /// Width of a 100% bar, in characters.
@@ -38,7 +37,7 @@ pub fn markdown(results: &SuiteResults) -> String {
         tally.failed,
         tally.skipped,
         seconds(results.duration),
-        mode_name(results),
+        results.mode.as_str(),
         results.gateway_url,
         results.gateway_api.version,
         results.gateway_api.channel
