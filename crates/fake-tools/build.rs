@@ -14,8 +14,8 @@ fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets it"));
     let binary = out_dir.join("fake-tool");
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    println!("cargo::rerun-if-changed=fake/main.rs");
-    println!("cargo::rerun-if-changed=fake/codec.rs");
+    // The whole folder: main.rs and the modules it declares, one per faked tool.
+    println!("cargo::rerun-if-changed=fake");
     let status = Command::new(rustc)
         .args([
             "--edition",
