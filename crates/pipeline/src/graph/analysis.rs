@@ -1,0 +1,109 @@
+//! The graph read as a plan, without running it: [`validate`] (every need names a step, no
+//! cycle), [`waves`] (which steps may start together) and [`critical_path`] (the least wall
+//! time any scheduler could take over measured step durations).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{Step, When};
+use crate::event::StepId;
+
+/// Checks the graph: unique names, needs that exist and come from normal steps, no cycles.
+pub fn validate(steps: &[Step<'_>]) -> Result<(), String> {
+    let mut seen = BTreeMap::new();
+    for (index, step) in steps.iter().enumerate() {
+        if seen.insert(step.id, index).is_some() {
+            return Err(format!("step {} is defined twice", step.id));
+        }
+    }
+    for step in steps {
+        for need in &step.needs {
+            let Some(&index) = seen.get(need) else {
+                return Err(format!(
+                    "step {} needs {need}, which does not exist",
+                    step.id
+                ));
+            };
+            if steps[index].when != When::Normal {
+                return Err(format!(
+                    "step {} needs {need}, which only runs at the end",
+                    step.id
+                ));
+            }
+        }
+    }
+    waves(steps).map(|_| ())
+}
+
+/// The normal steps grouped by depth: every step of a wave can run beside the others of its
+/// wave once the earlier waves are done. What the dry-run plan shows as overlap.
+pub fn waves(steps: &[Step<'_>]) -> Result<Vec<Vec<StepId>>, String> {
+    let mut depth: BTreeMap<StepId, usize> = BTreeMap::new();
+    let normal: Vec<&Step<'_>> = steps.iter().filter(|s| s.when == When::Normal).collect();
+    while depth.len() < normal.len() {
+        let before = depth.len();
+        for step in &normal {
+            if depth.contains_key(&step.id) {
+                continue;
+            }
+            let needs: Option<Vec<usize>> = step
+                .needs
+                .iter()
+                .map(|need| depth.get(need).copied())
+                .collect();
+            if let Some(needs) = needs {
+                depth.insert(step.id, needs.into_iter().max().map_or(0, |d| d + 1));
+            }
+        }
+        if depth.len() == before {
+            let stuck: Vec<&str> = normal
+                .iter()
+                .map(|s| s.id)
+                .filter(|id| !depth.contains_key(id))
+                .map(StepId::as_str)
+                .collect();
+            return Err(format!("the steps {stuck:?} need each other in a cycle"));
+        }
+    }
+    let mut waves: Vec<Vec<StepId>> = Vec::new();
+    for step in &normal {
+        let d = depth[&step.id];
+        if waves.len() <= d {
+            waves.resize(d + 1, Vec::new());
+        }
+        waves[d].push(step.id);
+    }
+    Ok(waves)
+}
+
+/// A step as the lower bound sees it: what it needs, when it runs, how long it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span<'a> {
+    pub name: &'a str,
+    pub needs: Vec<&'a str>,
+    pub when: When,
+    pub duration: Duration,
+}
+
+/// The least wall time any scheduler could take with these durations: the longest chain of
+/// normal steps along their needs, then the end steps (diagnostics, cleanup) one after another.
+/// Spans come in graph order (every need before its dependents), as [`run`] and run.json list
+/// them.
+pub fn critical_path(spans: &[Span<'_>]) -> Duration {
+    let mut finish: BTreeMap<&str, Duration> = BTreeMap::new();
+    let mut tail = Duration::ZERO;
+    for span in spans {
+        if span.when != When::Normal {
+            tail += span.duration;
+            continue;
+        }
+        let start = span
+            .needs
+            .iter()
+            .filter_map(|need| finish.get(need).copied())
+            .max()
+            .unwrap_or_default();
+        finish.insert(span.name, start + span.duration);
+    }
+    finish.values().copied().max().unwrap_or_default() + tail
+}
