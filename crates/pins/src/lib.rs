@@ -6,6 +6,7 @@
 //! files and environment snapshots it is given; it never reads the process environment itself,
 //! never prints and never touches the network.
 
+pub mod drift;
 mod model;
 mod overrides;
 mod version;
