@@ -58,43 +58,39 @@ impl Utc {
     }
 }
 
+/// The date and the time of day of `unix_seconds`, joined the way `shape` says.
+fn format(unix_seconds: u64, shape: fn(&Utc) -> String) -> String {
+    shape(&Utc::from_unix_seconds(unix_seconds))
+}
+
 /// `1700000000` → `2023-11-14T22:13:20Z`.
 pub fn rfc3339(unix_seconds: u64) -> String {
-    let Utc {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-    } = Utc::from_unix_seconds(unix_seconds);
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+    format(unix_seconds, |t| {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
+        )
+    })
 }
 
 /// `1700000000` → `20231114T221320Z`: sorts like the instant and is safe in a file name.
 pub fn compact(unix_seconds: u64) -> String {
-    let Utc {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-    } = Utc::from_unix_seconds(unix_seconds);
-    format!("{year:04}{month:02}{day:02}T{hour:02}{minute:02}{second:02}Z")
+    format(unix_seconds, |t| {
+        format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
+        )
+    })
 }
 
 /// `1700000000` → `2023-11-14 22:13:20 UTC`, for messages people read.
 pub fn readable(unix_seconds: u64) -> String {
-    let Utc {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-    } = Utc::from_unix_seconds(unix_seconds);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02} UTC")
+    format(unix_seconds, |t| {
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
+        )
+    })
 }
 
 /// The time of day with milliseconds, `22:13:20.042`, for log lines whose date is known from
