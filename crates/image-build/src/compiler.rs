@@ -55,7 +55,18 @@ pub fn identify(bytes: &[u8]) -> Result<Compiler, String> {
             .and_then(|section| section.data().ok())
     };
 
-    let buildinfo = section(".go.buildinfo").or_else(|| find_buildinfo_magic(bytes));
+    // Only a file without section headers is searched for the build info's magic: with them,
+    // `.go.buildinfo` is where Go puts it, and the bytes elsewhere may be anything (this very
+    // checker holds the magic as a constant, and a Rust binary that links it must not read as
+    // Go because the linker happened to align that constant to 16 bytes).
+    let has_sections = file.sections().next().is_some();
+    let buildinfo = section(".go.buildinfo").or_else(|| {
+        if has_sections {
+            None
+        } else {
+            find_buildinfo_magic(bytes)
+        }
+    });
     let go_runtime = buildinfo.is_some()
         || section(".note.go.buildid").is_some()
         || section(".gopclntab").is_some()
@@ -235,6 +246,26 @@ mod tests {
         let cut = &buildinfo("go1.27.1", "")[..BUILDINFO_HEADER + 3];
         assert!(decode_buildinfo(cut).unwrap_err().contains("cut short"));
         assert!(decode_buildinfo(b"not build info at all, not at all").is_err());
+    }
+
+    /// A Rust binary with section headers whose data holds a well-formed Go build info blob at
+    /// a 16-byte boundary (as a constant, for example): still Rust.
+    #[test]
+    fn build_info_bytes_outside_go_buildinfo_do_not_make_a_binary_go() {
+        let mut me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let (start, size) = {
+            let file = object::File::parse(&*me).unwrap();
+            let rodata = file.section_by_name(".rodata").expect("a .rodata section");
+            rodata.file_range().expect("stored in the file")
+        };
+        let blob = buildinfo("go1.27.1", "");
+        let at = usize::try_from(start).unwrap().next_multiple_of(16);
+        assert!(at + blob.len() <= usize::try_from(start + size).unwrap());
+        me[at..at + blob.len()].copy_from_slice(&blob);
+        match identify(&me).unwrap() {
+            Compiler::Rust { .. } => {}
+            other => panic!("a Rust binary with Go's magic in .rodata reads as {other:?}"),
+        }
     }
 
     #[test]
