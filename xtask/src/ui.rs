@@ -55,14 +55,33 @@ pub fn notice(notice: &settings::Notice) {
 
 /// Runs `body` inside a foldable group in GitHub Actions, or under a heading elsewhere.
 pub fn group<T>(title: &str, body: impl FnOnce() -> T) -> T {
-    if github_actions() {
-        eprintln!("::group::{title}");
-        let result = body();
-        eprintln!("::endgroup::");
-        result
-    } else {
-        eprintln!("== {title}");
-        body()
+    let _group = Group::open(title);
+    body()
+}
+
+/// A group of log lines that opens with [`Group::open`] and closes when dropped: for a group
+/// that starts in the middle of a callback.
+pub struct Group {
+    github: bool,
+}
+
+impl Group {
+    pub fn open(title: &str) -> Group {
+        let github = github_actions();
+        if github {
+            eprintln!("::group::{title}");
+        } else {
+            eprintln!("== {title}");
+        }
+        Group { github }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if self.github {
+            eprintln!("::endgroup::");
+        }
     }
 }
 

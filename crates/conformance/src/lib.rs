@@ -7,6 +7,7 @@
 
 pub mod cases;
 pub mod client;
+pub mod command;
 pub mod fixture;
 pub mod gateways;
 pub mod report;
