@@ -32,7 +32,7 @@ pub const TOOLS: [&str; 4] = ["kind", "kubectl", "helm", "docker"];
 /// HOME. The shell puts `bin` first on PATH, so tests that need the real docker name it by path
 /// or use a plain `exec::Shell`.
 pub struct FakeTools {
-    root: tempfile::TempDir,
+    root: stdx::temp::TempDir,
 }
 
 /// One recorded invocation.
@@ -189,7 +189,7 @@ impl Rule {
 impl FakeTools {
     /// A fresh bin directory with the three fakes, an empty state and an empty HOME.
     pub fn new() -> io::Result<FakeTools> {
-        let root = tempfile::Builder::new().prefix("fake-tools-").tempdir()?;
+        let root = stdx::temp::TempDir::new("fake-tools-")?;
         let fakes = FakeTools { root };
         fs::create_dir_all(fakes.bin_dir())?;
         fs::create_dir_all(fakes.state_dir())?;

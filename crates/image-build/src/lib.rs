@@ -242,7 +242,7 @@ pub fn image_executables(
         .map_err(|error| BuildError::failed(&doing, error))?;
     let container = created.stdout_str().trim().to_owned();
     let result = (|| {
-        let dir = tempfile::tempdir().map_err(|error| {
+        let dir = stdx::temp::TempDir::new("image-build-export-").map_err(|error| {
             BuildError::failed(&doing, format!("cannot create a temporary folder: {error}"))
         })?;
         let tar_path = dir.path().join("filesystem.tar");

@@ -10,13 +10,13 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde_json::json;
 
 use crate::graph::{Status, Timing, When};
 use crate::inputs::Inputs;
 use crate::{Outcome, Verdict};
 use cluster::run_cluster::Fate;
+use stdx::junit;
 
 pub const RUN_JSON: &str = "run.json";
 pub const SUMMARY_MD: &str = "summary.md";
@@ -357,50 +357,56 @@ pub fn summary(inputs: &Inputs, outcome: &Outcome) -> String {
 }
 
 pub fn junit(inputs: &Inputs, outcome: &Outcome) -> String {
-    let mut suite = TestSuite::new(format!(
-        "verify-release {} {}",
-        inputs.project(),
-        outcome.tag
-    ));
     let total = outcome
         .timings
         .iter()
         .filter_map(|timing| timing.finished)
         .max()
         .unwrap_or_default();
-    suite.set_time(total);
-    for timing in &outcome.timings {
-        let status = match &timing.status {
-            Status::Succeeded => TestCaseStatus::success(),
-            Status::Failed(failure) => {
-                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                status
-                    .set_message(failure.message.as_str())
-                    .set_type(if failure.is_cancelled() {
+    let cases = outcome
+        .timings
+        .iter()
+        .map(|timing| {
+            let status = match &timing.status {
+                Status::Succeeded => junit::Status::Passed,
+                Status::Failed(failure) => junit::Status::Failed {
+                    message: failure.message.clone(),
+                    kind: if failure.is_cancelled() {
                         "cancelled"
                     } else {
                         "failure"
-                    });
-                status
-            }
-            Status::Skipped(why) => {
-                let mut status = TestCaseStatus::skipped();
-                status.set_message(why.as_str());
-                status
-            }
-        };
-        let mut case = TestCase::new(timing.id.as_str(), status);
-        case.set_classname(match timing.when {
-            When::Normal => "verify-release.step",
-            When::OnFailure => "verify-release.diagnostics",
-            When::Always => "verify-release.cleanup",
+                    }
+                    .into(),
+                    description: String::new(),
+                },
+                Status::Skipped(why) => junit::Status::Skipped {
+                    message: why.clone(),
+                },
+            };
+            let mut case = junit::Case::new(timing.id.as_str(), status);
+            case.classname = Some(
+                match timing.when {
+                    When::Normal => "verify-release.step",
+                    When::OnFailure => "verify-release.diagnostics",
+                    When::Always => "verify-release.cleanup",
+                }
+                .into(),
+            );
+            case.time = Some(timing.duration());
+            case
         })
-        .set_time(timing.duration());
-        suite.add_test_case(case);
+        .collect();
+    junit::Report {
+        name: "verify-release".into(),
+        time: None,
+        suites: vec![junit::Suite {
+            name: format!("verify-release {} {}", inputs.project(), outcome.tag),
+            time: Some(total),
+            cases,
+            ..junit::Suite::default()
+        }],
     }
-    let mut report = Report::new("verify-release");
-    report.add_test_suite(suite);
-    report.to_string().unwrap_or_default()
+    .to_xml()
 }
 
 #[cfg(test)]

@@ -127,7 +127,7 @@ pub fn go_toolchains() -> Vec<(String, PathBuf)> {
 /// at `go` into `out`, offline: no module download, no toolchain switch, a cache under
 /// `target/`. `flags` go to `go build` (e.g. `-ldflags=-s -w`).
 pub fn go_build(go: &Path, out: &Path, flags: &[&str]) -> Result<(), String> {
-    let source = tempfile::tempdir().map_err(|error| error.to_string())?;
+    let source = stdx::temp::TempDir::new("testkit-go-").map_err(|error| error.to_string())?;
     std::fs::write(
         source.path().join("go.mod"),
         "module example.com/kmsplugin\n\ngo 1.21\n",

@@ -128,9 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })?;
     let target = crate::workspace_root().join("target");
     std::fs::create_dir_all(&target).context("creating target/")?;
-    let dir = tempfile::Builder::new()
-        .prefix("bench-artifacts-")
-        .tempdir_in(&target)
+    let dir = stdx::temp::TempDir::new_in(&target, "bench-artifacts-")
         .context("creating a scratch folder under target/")?;
     let small_mib = (args.size_mib / 10).max(1);
     let large = make_file(&dir.path().join("large.bin"), args.size_mib)?;

@@ -41,7 +41,7 @@ fn envoy_config() -> anyhow::Result<String> {
 struct Stack {
     gateway: Gateway,
     _fixture: LocalFixture,
-    _run_dir: tempfile::TempDir,
+    _run_dir: stdx::temp::TempDir,
 }
 
 fn start_stack(envoy: &Path, template: &str) -> anyhow::Result<Stack> {
@@ -49,7 +49,8 @@ fn start_stack(envoy: &Path, template: &str) -> anyhow::Result<Stack> {
     let replica_ports: Vec<u16> = fixture.addresses().iter().map(|a| a.port()).collect();
     let ports = Ports::free(replica_ports.try_into().expect("six replicas"))
         .context("picking free ports")?;
-    let run_dir = tempfile::tempdir().context("creating a temp dir for Envoy")?;
+    let run_dir =
+        stdx::temp::TempDir::new("bench-envoy-").context("creating a temp dir for Envoy")?;
     let config = gateways::render(template, &ports, run_dir.path()).map_err(anyhow::Error::msg)?;
     let gateway = Gateway::start(
         Kind::Envoy,
@@ -176,7 +177,8 @@ fn consistency_to_pass(args: &Args, envoy: &Path, template: &str) -> anyhow::Res
         let replica_ports: Vec<u16> = fixture.addresses().iter().map(|a| a.port()).collect();
         let ports = Ports::free(replica_ports.try_into().expect("six replicas"))
             .context("picking free ports")?;
-        let run_dir = tempfile::tempdir().context("creating a temp dir for Envoy")?;
+        let run_dir =
+            stdx::temp::TempDir::new("bench-envoy-").context("creating a temp dir for Envoy")?;
         let config =
             gateways::render(template, &ports, run_dir.path()).map_err(anyhow::Error::msg)?;
         let suite = SuiteConfig::new(&ports.gateway_url(), Mode::Local);

@@ -46,7 +46,7 @@ const ASSET_DELAY: Duration = Duration::from_secs(3);
 struct Bench {
     fakes: FakeTools,
     server: Server,
-    work: tempfile::TempDir,
+    work: stdx::temp::TempDir,
     bundle_sha: String,
     docker: std::path::PathBuf,
 }
@@ -209,7 +209,7 @@ fn setup() -> anyhow::Result<Bench> {
         .context("the pinned CRD URL has no scheme")?;
     server.route(&format!("/{path}"), Reply::ok(bundle.clone()));
     let bundle_sha = download::hex(&sha2::Sha256::digest(&bundle));
-    let work = tempfile::tempdir()?;
+    let work = stdx::temp::TempDir::new("bench-pipeline-")?;
     std::fs::write(work.path().join("target.toml"), config())?;
     let real = testkit::find_program("docker", "DOCKER").context(
         "bench pipeline builds the echo image with the real docker engine: install docker",

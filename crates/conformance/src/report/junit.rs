@@ -1,8 +1,9 @@
-//! junit: the suite as JUnit XML (the Jenkins dialect every CI reads), written with quick-junit.
-//! One `<testsuite>` for the run, one `<testcase>` per case: failures carry the one-line message
-//! as the `message` attribute and the evidence as the element's text; skips carry the reason.
+//! junit: the suite as JUnit XML (the Jenkins dialect every CI reads), built as a
+//! `stdx::junit` document. One `<testsuite>` for the run, one `<testcase>` per case: failures
+//! carry the one-line message as the `message` attribute and the evidence as the element's
+//! text; skips carry the reason.
 
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use stdx::junit::{Case, Report, Status, Suite};
 
 use super::markdown::split_lines;
 use crate::results::{Outcome, SuiteResults};
@@ -10,97 +11,92 @@ use crate::results::{Outcome, SuiteResults};
 /// Renders the JUnit XML document.
 pub fn junit_xml(results: &SuiteResults) -> String {
     let implementation = &results.implementation;
-    let mut suite = TestSuite::new(format!(
-        "conformance: {} {}{}",
-        implementation.project,
-        implementation.version,
-        if results.interrupted {
-            " (interrupted)"
-        } else {
-            ""
-        }
-    ));
-    suite.set_time(results.duration);
-    // quick-junit takes a chrono timestamp; the attribute is plain text, so pass our own.
-    suite.extra.insert(
-        "timestamp".into(),
-        stdx::time::rfc3339(results.started_unix_seconds).into(),
-    );
-    // quick-junit counts skips as `disabled`; many readers (GitLab, Jenkins plugins) look for
-    // `skipped` on the suite, so state it too.
-    suite
-        .extra
-        .insert("skipped".into(), results.tally().skipped.to_string().into());
+    let mut properties = Vec::new();
     if results.interrupted {
-        suite.add_property(Property::new("interrupted", "true"));
+        properties.push(("interrupted".to_owned(), "true".to_owned()));
     }
-    suite.add_properties([
-        Property::new("implementation.project", implementation.project.as_str()),
-        Property::new("implementation.version", implementation.version.as_str()),
-        Property::new("gateway.url", results.gateway_url.as_str()),
-        Property::new("mode", results.mode.as_str()),
-        Property::new("gatewayAPI.version", results.gateway_api.version.as_str()),
-        Property::new("gatewayAPI.channel", results.gateway_api.channel.as_str()),
-    ]);
-    for case in &results.cases {
-        let status = match &case.outcome {
-            Outcome::Passed => TestCaseStatus::success(),
-            Outcome::Failed { message, detail } => {
-                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                status.set_message(message.as_str()).set_type("failure");
-                let mut body = detail.clone();
-                if let Some(split) = &case.split {
-                    if !body.is_empty() {
-                        body.push_str("\n\n");
-                    }
-                    body.push_str("observed split:\n");
-                    body.push_str(&split_lines(split).join("\n"));
-                }
-                if !body.is_empty() {
-                    status.set_description(body);
-                }
-                status
-            }
-            Outcome::Skipped { reason } => {
-                let mut status = TestCaseStatus::skipped();
-                status.set_message(reason.as_str());
-                status
-            }
-        };
-        let mut test_case = TestCase::new(case.name.as_str(), status);
-        test_case
-            .set_classname(format!("conformance.{}", case.support.as_str()))
-            .set_time(case.duration);
-        if !case.upstream.is_empty() {
-            test_case.add_property(Property::new("upstream", case.upstream.join(", ")));
-        }
-        test_case.add_properties([
-            Property::new("feature", case.feature.as_str()),
-            Property::new("support", case.support.as_str()),
-            Property::new("requests", case.requests.to_string()),
-        ]);
-        if let Some(split) = &case.split {
-            for share in &split.backends {
-                test_case.add_property(Property::new(
-                    format!("split.{}", share.backend),
-                    format!("{} (expected {:.1}%)", share.count, share.expected * 100.0),
-                ));
-            }
-        }
-        let system_out: Vec<&str> = [Some(case.description.as_str()), case.decision.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter(|text| !text.is_empty())
-            .collect();
-        if !system_out.is_empty() {
-            test_case.set_system_out(system_out.join("\n"));
-        }
-        suite.add_test_case(test_case);
+    for (name, value) in [
+        ("implementation.project", &implementation.project),
+        ("implementation.version", &implementation.version),
+        ("gateway.url", &results.gateway_url),
+        ("mode", &results.mode.as_str().to_owned()),
+        ("gatewayAPI.version", &results.gateway_api.version),
+        ("gatewayAPI.channel", &results.gateway_api.channel),
+    ] {
+        properties.push((name.to_owned(), value.clone()));
     }
-    let mut report = Report::new("gateway-conformance");
-    report.set_time(results.duration);
-    report.add_test_suite(suite);
-    report
-        .to_string()
-        .expect("quick-junit serializes to memory without I/O errors")
+    let suite = Suite {
+        name: format!(
+            "conformance: {} {}{}",
+            implementation.project,
+            implementation.version,
+            if results.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            }
+        ),
+        time: Some(results.duration),
+        timestamp: Some(stdx::time::rfc3339(results.started_unix_seconds)),
+        properties,
+        cases: results.cases.iter().map(case).collect(),
+    };
+    Report {
+        name: "gateway-conformance".into(),
+        time: Some(results.duration),
+        suites: vec![suite],
+    }
+    .to_xml()
+}
+
+fn case(case: &crate::results::CaseResult) -> Case {
+    let status = match &case.outcome {
+        Outcome::Passed => Status::Passed,
+        Outcome::Failed { message, detail } => {
+            let mut description = detail.clone();
+            if let Some(split) = &case.split {
+                if !description.is_empty() {
+                    description.push_str("\n\n");
+                }
+                description.push_str("observed split:\n");
+                description.push_str(&split_lines(split).join("\n"));
+            }
+            Status::Failed {
+                message: message.clone(),
+                kind: "failure".into(),
+                description,
+            }
+        }
+        Outcome::Skipped { reason } => Status::Skipped {
+            message: reason.clone(),
+        },
+    };
+    let mut properties = Vec::new();
+    if !case.upstream.is_empty() {
+        properties.push(("upstream".to_owned(), case.upstream.join(", ")));
+    }
+    properties.push(("feature".to_owned(), case.feature.clone()));
+    properties.push(("support".to_owned(), case.support.as_str().to_owned()));
+    properties.push(("requests".to_owned(), case.requests.to_string()));
+    if let Some(split) = &case.split {
+        for share in &split.backends {
+            properties.push((
+                format!("split.{}", share.backend),
+                format!("{} (expected {:.1}%)", share.count, share.expected * 100.0),
+            ));
+        }
+    }
+    let system_out: Vec<&str> = [Some(case.description.as_str()), case.decision.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|text| !text.is_empty())
+        .collect();
+    Case {
+        name: case.name.clone(),
+        classname: Some(format!("conformance.{}", case.support.as_str())),
+        time: Some(case.duration),
+        properties,
+        status,
+        system_out: (!system_out.is_empty()).then(|| system_out.join("\n")),
+    }
 }
