@@ -106,7 +106,11 @@ pub fn run(
         version: args.version,
     };
     let venv = settings.root.join("target/venv/bin");
-    let find_program = |name: &str| settings.tools.find_program(name, std::slice::from_ref(&venv));
+    let find_program = |name: &str| {
+        settings
+            .tools
+            .find_program(name, std::slice::from_ref(&venv))
+    };
     let plan = command::plan(
         &request,
         &settings.root,

@@ -125,11 +125,10 @@ impl fmt::Display for DownloadError {
                 write!(f, "rate limited by {} (HTTP {status})", host_of(url))?;
                 if let Some(reset_at) = reset_at {
                     let now = stdx::time::unix_seconds(SystemTime::now());
-                    let minutes = reset_at.saturating_sub(now).div_ceil(60);
                     write!(
                         f,
-                        "; the limit resets at {} (in about {minutes} min)",
-                        stdx::time::readable(*reset_at)
+                        "; the limit resets at {}",
+                        stdx::time::reset_time(*reset_at, now)
                     )?;
                 }
                 if let Some(retry_after) = retry_after {

@@ -93,6 +93,13 @@ pub fn readable(unix_seconds: u64) -> String {
     })
 }
 
+/// When a rate limit ends, for messages: `2023-11-14 22:13:20 UTC (in about 3 min)`, counted
+/// from `now` and rounded up to whole minutes.
+pub fn reset_time(reset_at: u64, now: u64) -> String {
+    let minutes = reset_at.saturating_sub(now).div_ceil(60);
+    format!("{} (in about {minutes} min)", readable(reset_at))
+}
+
 /// The time of day with milliseconds, `22:13:20.042`, for log lines whose date is known from
 /// elsewhere.
 pub fn clock_millis(time: SystemTime) -> String {
@@ -141,6 +148,18 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn reset_time_rounds_up_to_minutes_and_never_goes_negative() {
+        assert_eq!(
+            reset_time(1_700_000_000, 1_700_000_000 - 121),
+            "2023-11-14 22:13:20 UTC (in about 3 min)"
+        );
+        assert_eq!(
+            reset_time(1_700_000_000, 1_700_000_100),
+            "2023-11-14 22:13:20 UTC (in about 0 min)"
+        );
+    }
 
     #[test]
     fn known_instants_in_every_format() {

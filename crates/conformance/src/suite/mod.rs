@@ -229,24 +229,25 @@ pub fn run_case(config: &SuiteConfig, case: &CaseInfo) -> CaseResult {
         }
     };
     CaseResult {
-        name: case.name.to_owned(),
-        feature: case.feature.to_owned(),
-        support: case.support,
-        description: case.description.to_owned(),
-        upstream: case
-            .upstream
-            .iter()
-            .map(|name| (*name).to_owned())
-            .collect(),
-        outcome,
         duration: started.elapsed(),
         requests: context.requests.load(Ordering::Relaxed),
         split,
         decision,
+        ..result_of(case, outcome)
     }
 }
 
 fn skipped_result(case: &CaseInfo, reason: &str) -> CaseResult {
+    result_of(
+        case,
+        Outcome::Skipped {
+            reason: reason.to_owned(),
+        },
+    )
+}
+
+/// The case's own facts with `outcome`, no requests and no time.
+fn result_of(case: &CaseInfo, outcome: Outcome) -> CaseResult {
     CaseResult {
         name: case.name.to_owned(),
         feature: case.feature.to_owned(),
@@ -257,9 +258,7 @@ fn skipped_result(case: &CaseInfo, reason: &str) -> CaseResult {
             .iter()
             .map(|name| (*name).to_owned())
             .collect(),
-        outcome: Outcome::Skipped {
-            reason: reason.to_owned(),
-        },
+        outcome,
         duration: Duration::ZERO,
         requests: 0,
         split: None,
