@@ -42,6 +42,10 @@ pub struct UpArgs {
     /// (default: target/kind/NAME)
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// The Kubernetes minor of the cluster, e.g. 1.35: its node image and a kubectl within
+    /// one minor of it, both from the pin file (default: the pin file's default image)
+    #[arg(long, value_name = "MINOR")]
+    pub kubernetes: Option<String>,
     /// Print the exact commands without running any of them
     #[arg(long)]
     pub dry_run: bool,
@@ -174,6 +178,14 @@ pub fn up(
 ) -> anyhow::Result<ExitCode> {
     // Every input is checked before any tool runs: bad input never leaves a cluster behind.
     cluster::kind::validate_cluster_name(&args.name).map_err(crate::bad_input)?;
+    let narrowed;
+    let settings = match &args.kubernetes {
+        Some(minor) => {
+            narrowed = settings.for_kubernetes(minor).map_err(anyhow::Error::new)?;
+            &narrowed
+        }
+        None => settings,
+    };
     if let Some(tag) = &args.release {
         config::install::validate_release_tag(tag).map_err(crate::bad_input)?;
     }

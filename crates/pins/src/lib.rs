@@ -7,13 +7,14 @@
 //! never prints and never touches the network.
 
 pub mod drift;
+mod kubernetes;
 mod model;
 mod overrides;
 mod version;
 
 pub use model::{
     Build, BuildArg, Channel, DigestImage, Docker, GatewayApi, Images, NodeImage, PIN_FILE, Pins,
-    Platform, Sha256, ToolName, ToolPin,
+    Platform, Sha256, ToolName, ToolPin, ToolRelease,
 };
 pub use overrides::{OVERRIDE_VARIABLES, Override, OverrideError};
 pub use version::Version;

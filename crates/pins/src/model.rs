@@ -13,17 +13,48 @@ use crate::{PinError, Version, line_col};
 pub const PIN_FILE: &str = "hack/versions.toml";
 
 /// Everything the pin file states.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Pins {
     pub kind: ToolPin,
+    /// The kubectl for [`Pins::node_image`]'s cluster; [`ToolPin::also`] holds the other
+    /// pinned kubectl releases (see [`Pins::for_kubernetes`]).
     pub kubectl: ToolPin,
     pub helm: ToolPin,
+    /// The node image a cluster of this run gets: the pin file's default, the image
+    /// `KIND_NODE_IMAGE` names, or the one [`Pins::for_kubernetes`] picked.
     pub node_image: NodeImage,
+    /// Every node image the pin file holds (the default among them), newest Kubernetes first;
+    /// just the one `KIND_NODE_IMAGE` names when that is set.
+    pub node_images: Vec<NodeImage>,
+    /// `Some("KIND_NODE_IMAGE")` when that variable replaced the pinned images.
+    pub node_image_override: Option<String>,
     pub gateway_api: GatewayApi,
     pub images: Images,
     pub build: Build,
     pub docker: Docker,
+}
+
+/// The pin file as written; [`parse`] checks it and makes it a [`Pins`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPins {
+    kind: ToolPin,
+    kubectl: ToolPin,
+    helm: ToolPin,
+    node_image: RawNodeImages,
+    gateway_api: GatewayApi,
+    images: Images,
+    build: Build,
+    docker: Docker,
+}
+
+/// `[node_image]`: the default image and the others the pinned kind release publishes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNodeImages {
+    image: toml::Spanned<String>,
+    #[serde(default)]
+    others: Vec<toml::Spanned<String>>,
 }
 
 /// The tools this workspace downloads and runs.
@@ -210,6 +241,21 @@ pub struct ToolPin {
     pub archive_member: Option<String>,
     /// sha256 of what `url` serves, per platform (`linux-amd64 = "…"`).
     pub sha256: BTreeMap<Platform, Sha256>,
+    /// Further releases of the same tool from the same URL, each with its own checksums
+    /// (`[[kubectl.also]]`): kubectl only, so that every pinned node image has a kubectl within
+    /// one minor version.
+    #[serde(default)]
+    pub also: Vec<ToolRelease>,
+}
+
+/// One more pinned release of a tool: its version and the checksums of what the tool's URL
+/// serves at that version.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolRelease {
+    #[serde(deserialize_with = "complete_version")]
+    pub version: Version,
+    pub sha256: BTreeMap<Platform, Sha256>,
 }
 
 impl ToolPin {
@@ -307,18 +353,6 @@ impl FromStr for NodeImage {
             kubernetes,
             digest,
         })
-    }
-}
-
-impl<'de> Deserialize<'de> for NodeImage {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<NodeImage, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Raw {
-            image: String,
-        }
-        let raw = Raw::deserialize(deserializer)?;
-        raw.image.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -472,7 +506,7 @@ impl Pins {
 }
 
 pub(crate) fn parse(path: &Path, text: &str) -> Result<Pins, PinError> {
-    let pins: Pins = toml::from_str(text).map_err(|error| PinError {
+    let raw: RawPins = toml::from_str(text).map_err(|error| PinError {
         path: path.to_owned(),
         line_col: error.span().map(|span| line_col(text, span.start)),
         message: format!(
@@ -480,6 +514,30 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Pins, PinError> {
             error.message().trim_end_matches('.')
         ),
     })?;
+    let pins = crate::kubernetes::assemble(path, text, raw.node_image.image, raw.node_image.others)
+        .map(|(node_image, node_images)| Pins {
+            kind: raw.kind,
+            kubectl: raw.kubectl,
+            helm: raw.helm,
+            node_image,
+            node_images,
+            node_image_override: None,
+            gateway_api: raw.gateway_api,
+            images: raw.images,
+            build: raw.build,
+            docker: raw.docker,
+        })?;
+    for tool in [ToolName::Kind, ToolName::Helm] {
+        if !pins.tool(tool).expect("downloadable tool").also.is_empty() {
+            return Err(PinError {
+                path: path.to_owned(),
+                line_col: find_line(text, &format!("[[{tool}.also]]")),
+                message: format!(
+                    "[[{tool}.also]]: only kubectl pins further releases (one per node image's skew window); pin one {tool} release"
+                ),
+            });
+        }
+    }
     for tool in [ToolName::Kind, ToolName::Kubectl, ToolName::Helm] {
         let pin = pins.tool(tool).expect("downloadable tool");
         if !pin.url.contains("{version}") {
@@ -501,32 +559,12 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Pins, PinError> {
             });
         }
     }
-    // kubectl supports one minor version of skew with the API server; a pin file that breaks
-    // that would fail every cluster run, so it is refused here.
-    if pins
-        .kubectl
-        .version
-        .minor_distance(&pins.node_image.kubernetes)
-        .is_none_or(|distance| distance > 1)
-    {
-        return Err(PinError {
-            path: path.to_owned(),
-            line_col: find_line(text, "[kubectl]"),
-            message: format!(
-                "kubectl {} is more than one minor version away from the node image's Kubernetes {}; pin a kubectl {}.x release",
-                pins.kubectl.version,
-                pins.node_image.kubernetes,
-                pins.node_image.kubernetes.minor_pair().0.to_string()
-                    + "."
-                    + &pins.node_image.kubernetes.minor_pair().1.to_string()
-            ),
-        });
-    }
+    crate::kubernetes::check_kubectl_skew(path, text, &pins)?;
     Ok(pins)
 }
 
 /// The first line that starts with `needle`, skipping comments (the header mentions every table).
-fn find_line(text: &str, needle: &str) -> Option<(usize, usize)> {
+pub(crate) fn find_line(text: &str, needle: &str) -> Option<(usize, usize)> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         if line.starts_with(needle) {

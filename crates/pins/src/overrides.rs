@@ -91,11 +91,19 @@ impl Pins {
                         value: value.to_owned(),
                     });
                     // Keep the pinned spelling convention (kind/kubectl/helm tags all start with v).
+                    // A release pinned among `[[kubectl.also]]` keeps its pinned checksums.
+                    pin.sha256 = pin
+                        .also
+                        .iter()
+                        .find(|release| release.version == version)
+                        .map(|release| release.sha256.clone())
+                        .unwrap_or_default();
                     pin.version = Version {
                         v_prefix: true,
                         ..version
                     };
-                    pin.sha256.clear();
+                    // The override is the kubectl of every cluster the run talks to.
+                    pin.also.clear();
                 }
             }
             if let Some(value) = get(&checksum_variable) {
@@ -185,7 +193,9 @@ impl Pins {
                 pinned: pins.node_image.reference.clone(),
                 value: value.to_owned(),
             });
+            pins.node_images = vec![image.clone()];
             pins.node_image = image;
+            pins.node_image_override = Some("KIND_NODE_IMAGE".into());
         }
         Ok((pins, used))
     }

@@ -132,6 +132,16 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// These settings for a cluster of Kubernetes `minor` (`1.35`): its pinned node image and
+    /// the pinned kubectl within skew of it, everywhere the pins are read.
+    pub fn for_kubernetes(&self, minor: &str) -> Result<Settings, BadInput> {
+        let pins = self.pins.for_kubernetes(minor).map_err(BadInput::new)?;
+        let mut narrowed = self.clone();
+        narrowed.tools.pins = pins.clone();
+        narrowed.pins = pins;
+        Ok(narrowed)
+    }
+
     /// Reads the pin file and the target config and takes what the environment says. Every
     /// mistake is bad input naming the file, line or variable and the fix.
     pub fn load(request: &Request, env: Env) -> Result<Settings, BadInput> {

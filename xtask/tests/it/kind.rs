@@ -341,6 +341,86 @@ fn ctrl_c_during_create_stops_kind_deletes_the_cluster_and_exits_130() {
     assert!(last.has(&["delete", "cluster"]), "{}", last.line());
 }
 
+/// `--kubernetes MINOR` takes that minor's pinned node image (and the pinned kubectl within
+/// skew of it); a minor the pin file has no image for, or one beside `KIND_NODE_IMAGE`, is
+/// exit 2 before any cluster call.
+fn kubernetes_picks_the_pinned_image_of_that_minor() {
+    let run = Run::new();
+    let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
+    let narrowed = pins.for_kubernetes("1.35").unwrap();
+    run.fakes
+        .set_version("kubectl", &narrowed.kubectl.version.to_string())
+        .unwrap();
+    let dir = run.run_dir().join("plan");
+    let output = run.xtask(&[
+        "kind-up",
+        "--dry-run",
+        "--kubernetes",
+        "1.35",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let create = format!(
+        "{} create cluster --name release-gate --image kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0 ",
+        run.fakes.program("kind").display()
+    );
+    assert!(
+        output.stdout_str().lines().any(|l| l.starts_with(&create)),
+        "missing `{create}` in {}",
+        text(&output)
+    );
+    assert!(run.cluster_calls().is_empty());
+
+    let dir = dir.to_str().unwrap().to_owned();
+    bad_input(
+        &run,
+        &[
+            "kind-up",
+            "--dry-run",
+            "--dir",
+            &dir,
+            "--kubernetes",
+            "1.32",
+        ],
+        "the pin file has no node image for Kubernetes 1.32; the pinned minors are 1.37, 1.36, 1.35, 1.34",
+    );
+    let output = run.xtask_with(
+        &[
+            "kind-up",
+            "--dry-run",
+            "--dir",
+            &dir,
+            "--kubernetes",
+            "1.36",
+        ],
+        &[("KIND_NODE_IMAGE", &pins.node_image.reference)],
+    );
+    // The pinned default named explicitly is no override: 1.36 is still picked.
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let other = "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5";
+    let output = run.xtask_with(
+        &[
+            "kind-up",
+            "--dry-run",
+            "--dir",
+            &dir,
+            "--kubernetes",
+            "1.36",
+        ],
+        &[("KIND_NODE_IMAGE", other)],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        output
+            .stderr_str()
+            .contains("KIND_NODE_IMAGE names one image"),
+        "{}",
+        text(&output)
+    );
+    assert!(run.cluster_calls().is_empty());
+}
+
 fn bad_input(run: &Run, args: &[&str], expected: &str) {
     let output = run.xtask(args);
     assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
@@ -936,6 +1016,7 @@ pub(crate) fn tests() -> Vec<test_harness::Test> {
         kind_up_twice_creates_once_and_kind_down_empties_the_list,
         a_cluster_with_a_longer_name_is_not_reused_or_deleted,
         dry_run_prints_the_plan_and_runs_nothing,
+        kubernetes_picks_the_pinned_image_of_that_minor,
         a_failing_create_exits_1_and_leaves_no_cluster,
         ctrl_c_during_create_stops_kind_deletes_the_cluster_and_exits_130,
         bad_input_exits_2_before_any_cluster_call,
