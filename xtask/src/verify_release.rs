@@ -39,6 +39,11 @@ pub struct Args {
     /// installed: only the fixture is deployed, in a labelled namespace of its own, then removed)
     #[arg(long, value_enum, default_value = "kind")]
     pub cluster: ClusterMode,
+    /// The throwaway cluster's Kubernetes minor, e.g. 1.35: its node image and a kubectl within
+    /// one minor, from the pin file (default: the pin file's default image); one of the
+    /// target's `[kubernetes] minors` when it lists them
+    #[arg(long, value_name = "MINOR")]
+    pub kubernetes: Option<String>,
     /// With --cluster existing: the kubeconfig context that must be current
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
@@ -81,6 +86,7 @@ pub fn run(
         notify_webhook: args.notify_webhook,
         notify_on: args.notify_on,
         notify_github_issue: args.notify_github_issue,
+        kubernetes: args.kubernetes,
     };
     let inputs = pipeline::inputs::load(&request, settings.clone())?;
     if inputs.dry_run {
@@ -104,6 +110,7 @@ pub fn run(
         inputs.tag,
         inputs.artifacts_dir.display()
     ));
+    ui::info(&inputs.kubernetes.line());
     let renderer = Renderer::new(ui::github_actions());
     let outcome = pipeline::run(&inputs, token, &|event| renderer.render(event));
     last_lines(&inputs, &outcome);
@@ -239,6 +246,7 @@ fn print_plan(inputs: &pipeline::Inputs, outcome: &Outcome, notes: &BTreeMap<Sta
         inputs.artifacts_dir.display(),
         inputs.settings.artifact_cache.display()
     ));
+    ui::out(&format!("# {}", inputs.kubernetes.line()));
     ui::out("#");
     ui::out("# steps that start together (each wave starts when what it needs is done):");
     for (index, wave) in outcome.waves.iter().enumerate() {

@@ -15,6 +15,7 @@ pub mod artifacts;
 pub mod cluster;
 pub mod conformance;
 pub mod install;
+pub mod kubernetes;
 pub mod notify;
 pub mod release;
 
@@ -37,6 +38,8 @@ pub struct Target {
     pub install: install::Install,
     #[serde(default)]
     pub conformance: conformance::Conformance,
+    #[serde(default)]
+    pub kubernetes: kubernetes::Kubernetes,
     #[serde(default)]
     pub load_balancer: cluster::LoadBalancer,
     #[serde(default)]
@@ -106,6 +109,7 @@ impl Document {
             target.artifacts.validate(),
             target.install.validate(),
             target.conformance.validate(),
+            target.kubernetes.validate(),
             target.load_balancer.validate(),
             target.diagnostics.validate(),
             target.existing.validate(),
@@ -313,6 +317,9 @@ concurrency = 10
 listeners = []
 health_urls = []
 
+[kubernetes]
+minors = ["1.36", "1.35"]
+
 [load_balancer]
 address_timeout_secs = 120
 
@@ -343,6 +350,19 @@ webhook_timeout_secs = 30
     #[test]
     fn the_noisy_target_is_valid() {
         parse(Path::new("t.toml"), NOISY).unwrap();
+    }
+
+    #[test]
+    fn kubernetes_minors_problems_point_at_the_entry() {
+        for (to, expected) in [
+            (r#"minors = ["1.36", @@"1.36"]"#, "\"1.36\" is listed twice"),
+            (r#"minors = [@@"1.35.8"]"#, "is not a Kubernetes minor"),
+            ("minors = @@[]", "minors is empty"),
+        ] {
+            let (error, at) = located(r#"minors = ["1.36", "1.35"]"#, to);
+            assert_eq!(error.line_col, Some(at), "{to}: {error}");
+            assert!(error.message.contains(expected), "{to}: {error}");
+        }
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct Request {
     pub notify_on: Option<config::notify::On>,
     /// `--notify-github-issue`.
     pub notify_github_issue: bool,
+    /// `--kubernetes MINOR`: the throwaway cluster's Kubernetes minor (its pinned node image and
+    /// kubectl); the pin file's default image when None.
+    pub kubernetes: Option<String>,
 }
 
 /// Who hears about the run.
@@ -91,6 +94,8 @@ pub struct Inputs {
     pub fixture: Fixture,
     pub deadlines: Deadlines,
     pub notify: Notify,
+    /// The cluster's Kubernetes minor, why, and the supported minors this run does not verify.
+    pub kubernetes: crate::kubernetes::Choice,
 }
 
 impl Inputs {
@@ -184,6 +189,8 @@ pub fn run_folder_name(tag: &str, now: SystemTime, run_id: &str) -> String {
 
 /// Checks this command's flags against `settings` and decides everything a run needs.
 pub fn load(request: &Request, settings: settings::Settings) -> Result<Inputs, BadInput> {
+    let (settings, kubernetes) =
+        crate::kubernetes::choose(request.kubernetes.as_deref(), request.existing, settings)?;
     let target = &settings.target;
     let repo = request
         .repo
@@ -288,6 +295,7 @@ pub fn load(request: &Request, settings: settings::Settings) -> Result<Inputs, B
         fixture,
         deadlines,
         notify,
+        kubernetes,
         settings,
     })
 }

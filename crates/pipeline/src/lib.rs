@@ -14,6 +14,7 @@ pub mod echo;
 pub mod event;
 pub mod graph;
 pub mod inputs;
+pub mod kubernetes;
 pub mod needs;
 pub mod notifications;
 pub mod report;

@@ -124,6 +124,7 @@ pub fn run_json(inputs: &Inputs, outcome: &Outcome) -> String {
         "config": inputs.settings.config_path,
         "failing_step": outcome.failing_step.as_ref().map(|(step, message)| json!({"step": step.as_str(), "message": message})),
         "failing_cases": outcome.failing_cases,
+        "kubernetes": inputs.kubernetes.to_json(),
         "cluster": match &inputs.target_cluster {
             crate::inputs::Target::Kind => json!({"mode": "kind", "name": inputs.cluster_name, "kept": outcome.kept_cluster.is_some(), "fate": outcome.cluster.map(|fate| fate.as_str())}),
             crate::inputs::Target::Existing { context, namespace, run_id, .. } => json!({"mode": "existing", "context": context, "namespace": namespace, "run_label": format!("{}={run_id}", crate::inputs::RUN_LABEL)}),
@@ -273,6 +274,7 @@ pub fn summary(inputs: &Inputs, outcome: &Outcome) -> String {
             .map(|record| format!(", {}", record.release_url))
             .unwrap_or_default()
     );
+    let _ = writeln!(md, "- {}", inputs.kubernetes.line());
     let _ = writeln!(md, "- Cluster: {}", cluster_line(inputs, outcome));
     if !outcome.missing.is_empty() {
         let _ = writeln!(md, "- What this run lacks:");

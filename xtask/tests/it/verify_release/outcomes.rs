@@ -277,6 +277,81 @@ fn dry_run(dir: &Path, fakes: &FakeTools, config: &str, extra: &[&str]) -> exec:
     fakes.shell().run_unchecked(&cmd).unwrap()
 }
 
+/// A target that lists its supported Kubernetes minors is verified on the newest of them with a
+/// pinned node image, never on one it does not claim; the others are named as not verified, and
+/// why. `--kubernetes` picks another listed minor; an unlisted one, or one on a cluster you
+/// bring, is exit 2.
+fn the_cluster_runs_the_newest_supported_minor_and_the_plan_names_the_others() {
+    let gate_dir = tempfile::tempdir().unwrap();
+    let fakes = FakeTools::new().unwrap();
+    let config = format!(
+        "{}\n[kubernetes]\nminors = [\"1.36\", \"1.35\", \"1.33\"]\n",
+        target_config("cloud-provider-kind", &["registry.example/gw:{version}"])
+    );
+    let output = dry_run(gate_dir.path(), &fakes, &config, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let plan = output.stdout_str();
+    for expected in [
+        "# Kubernetes 1.36 (the newest of the target's supported minors with a pinned node image); not verified in this run: 1.35 (not this run's minor: verify it with --kubernetes 1.35), 1.33 (no pinned node image: kind v0.33.0 publishes none for it)",
+        " create cluster --name release-gate-run-",
+        "--image kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed ",
+    ] {
+        assert!(
+            plan.contains(expected),
+            "the plan lacks `{expected}`:\n{plan}"
+        );
+    }
+
+    let output = dry_run(gate_dir.path(), &fakes, &config, &["--kubernetes", "1.35"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let plan = output.stdout_str();
+    for expected in [
+        "# Kubernetes 1.35 (--kubernetes 1.35); not verified in this run: 1.36 (not this run's minor: verify it with --kubernetes 1.36), 1.33 (",
+        "--image kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0 ",
+    ] {
+        assert!(
+            plan.contains(expected),
+            "the plan lacks `{expected}`:\n{plan}"
+        );
+    }
+
+    for (extra, expected) in [
+        (
+            &["--kubernetes", "1.37"][..],
+            "does not list Kubernetes 1.37 as supported ([kubernetes] minors = [1.36, 1.35, 1.33])",
+        ),
+        (
+            &["--kubernetes", "1.33"],
+            "the pin file has no node image for Kubernetes 1.33; the pinned minors are 1.37, 1.36, 1.35, 1.34",
+        ),
+        (
+            &[
+                "--kubernetes",
+                "1.35",
+                "--cluster",
+                "existing",
+                "--context",
+                "kind-x",
+            ],
+            "a cluster you bring (--cluster existing) runs its own version: drop --kubernetes",
+        ),
+    ] {
+        let output = dry_run(gate_dir.path(), &fakes, &config, extra);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{extra:?}: {}",
+            text(&output)
+        );
+        assert!(
+            output.stderr_str().contains(expected),
+            "{extra:?}: {}",
+            text(&output)
+        );
+    }
+    assert!(calls_but_version_probes(&fakes).is_empty());
+}
+
 fn dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing() {
     // No docker, no network and no installed tool are needed: nothing runs.
     let gate_dir = tempfile::tempdir().unwrap();
@@ -636,6 +711,7 @@ pub(crate) fn tests() -> Vec<test_harness::Test> {
         cloud_provider_kind_gives_the_gateway_an_address_and_an_unroutable_one_falls_back,
         keep_cluster_leaves_it_with_its_kubeconfig_and_says_how_to_delete_it,
         dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing,
+        the_cluster_runs_the_newest_supported_minor_and_the_plan_names_the_others,
         a_typo_in_the_conformance_section_is_bad_input_naming_its_line_before_any_work,
         a_bad_tag_is_located_in_the_config_and_a_bad_flag_is_named_as_the_flag,
         a_tag_without_a_v_is_planned_as_it_is,
