@@ -404,11 +404,33 @@ pub fn junit(inputs: &Inputs, outcome: &Outcome) -> String {
         suites: vec![junit::Suite {
             name: format!("verify-release {} {}", inputs.project(), outcome.tag),
             time: Some(total),
+            properties: kubernetes_properties(&inputs.kubernetes),
             cases,
             ..junit::Suite::default()
         }],
     }
     .to_xml()
+}
+
+/// The run's Kubernetes minor and the supported minors it did not verify, as JUnit properties.
+fn kubernetes_properties(choice: &crate::kubernetes::Choice) -> Vec<(String, String)> {
+    let mut properties = vec![
+        (
+            "kubernetes.minor".to_owned(),
+            choice
+                .minor
+                .clone()
+                .unwrap_or_else(|| "the cluster's own".to_owned()),
+        ),
+        ("kubernetes.why".to_owned(), choice.why.clone()),
+    ];
+    for skipped in &choice.not_verified {
+        properties.push((
+            format!("kubernetes.not_verified.{}", skipped.minor),
+            skipped.reason.clone(),
+        ));
+    }
+    properties
 }
 
 #[cfg(test)]

@@ -212,6 +212,31 @@ fn a_release_the_api_does_not_know_is_bad_input_and_leaves_no_cluster() {
     ));
     assert_eq!(run.step_status("cleanup"), "succeeded");
     assert_eq!(run.run_json()["verdict"], "bad-input");
+    // Every report says which Kubernetes the run used and why (this target lists no minors).
+    let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
+    let default = pins.node_image.kubernetes.minor_pair();
+    let minor = format!("{}.{}", default.0, default.1);
+    let kubernetes = &run.run_json()["kubernetes"];
+    assert_eq!(kubernetes["minor"], minor.as_str(), "{kubernetes}");
+    assert_eq!(
+        kubernetes["why"],
+        "the pin file's default node image; the target lists no [kubernetes] minors"
+    );
+    assert_eq!(kubernetes["not_verified"], serde_json::json!([]));
+    let report =
+        |name: &str| std::fs::read_to_string(run.work.path().join("run").join(name)).unwrap();
+    assert!(
+        report("summary.md").contains(&format!("- Kubernetes {minor} (the pin file's default")),
+        "{}",
+        report("summary.md")
+    );
+    assert!(
+        report("junit-pipeline.xml").contains(&format!(
+            "<property name=\"kubernetes.minor\" value=\"{minor}\"/>"
+        )),
+        "{}",
+        report("junit-pipeline.xml")
+    );
 }
 
 #[test]
