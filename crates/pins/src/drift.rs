@@ -86,6 +86,10 @@ struct Rule {
     word_start: bool,
     compare: Compare,
     expected: String,
+    /// Other pinned values a token may equal as well (the node images of the other Kubernetes
+    /// minors); a drifted token is fixed to the one of these or `expected` it names the same
+    /// release of, else to `expected`.
+    alternatives: Vec<String>,
 }
 
 const ALL: &[FileKind] = &[
@@ -107,6 +111,7 @@ fn rules(pins: &Pins) -> Vec<Rule> {
         word_start,
         compare,
         expected,
+        alternatives: Vec::new(),
     };
     let mut rules = Vec::new();
     for arg in pins.build_args() {
@@ -232,6 +237,32 @@ fn rules(pins: &Pins) -> Vec<Rule> {
             pins.gateway_api.version.with_v(),
         ),
     ]);
+    // Every pinned node image is a valid reference, not only the default one.
+    let others: Vec<&str> = pins
+        .node_images
+        .iter()
+        .filter(|image| **image != pins.node_image)
+        .map(|image| image.reference.as_str())
+        .collect();
+    for rule in &mut rules {
+        match rule.name {
+            "KIND_NODE_IMAGE" => {
+                rule.alternatives = others.iter().map(|other| (*other).to_owned()).collect();
+            }
+            "kind node image" => {
+                rule.alternatives = others
+                    .iter()
+                    .map(|other| {
+                        other
+                            .strip_prefix("kindest/node:")
+                            .unwrap_or(other)
+                            .to_owned()
+                    })
+                    .collect();
+            }
+            _ => {}
+        }
+    }
     rules
 }
 
@@ -420,11 +451,18 @@ fn is_token_char(c: char, compare: Compare) -> bool {
 fn judge(token: &str, rule: &Rule) -> Option<String> {
     match rule.compare {
         Compare::Exact => {
-            if token.is_empty() || token == rule.expected {
-                None
-            } else {
-                Some(rule.expected.clone())
+            if token.is_empty()
+                || token == rule.expected
+                || rule.alternatives.iter().any(|a| a == token)
+            {
+                return None;
             }
+            // `kindest/node:v1.35.8` (no digest, or a stale one) is the pinned 1.35.8 image.
+            let name = token.split('@').next().unwrap_or(token);
+            let same = std::iter::once(&rule.expected)
+                .chain(&rule.alternatives)
+                .find(|candidate| candidate.split('@').next() == Some(name));
+            Some(same.unwrap_or(&rule.expected).clone())
         }
         Compare::Version | Compare::VersionPrefix => {
             let found: Version = token.parse().ok()?;
@@ -491,6 +529,35 @@ mod tests {
             "{fixed}"
         );
         assert!(fixed.contains(&format!("image: {}\n", pins.node_image.reference)));
+    }
+
+    #[test]
+    fn every_pinned_node_image_is_accepted_and_a_stale_one_becomes_its_own_minor_s() {
+        let pins = pins();
+        let other = pins
+            .node_images
+            .iter()
+            .find(|image| **image != pins.node_image)
+            .expect("several pinned images")
+            .clone();
+        let (name, _) = other.reference.split_once('@').unwrap();
+        let text = format!(
+            "KIND_NODE_IMAGE={}\nimage: {}\nimage: {name}\nimage: {name}@sha256:{}\n",
+            other.reference,
+            other.reference,
+            "0".repeat(64)
+        );
+        let (fixed, findings) = check_text(&text, FileKind::Workflow, &rules(&pins));
+        // The pinned references agree; the undigested and the stale one are fixed to that
+        // minor's pinned image, not to the default.
+        assert_eq!(findings.len(), 2, "{findings:?}");
+        assert_eq!(
+            fixed,
+            format!(
+                "KIND_NODE_IMAGE={0}\nimage: {0}\nimage: {0}\nimage: {0}\n",
+                other.reference
+            )
+        );
     }
 
     #[test]
