@@ -147,6 +147,10 @@ fn show_event(event: Event, dry_run: bool) {
         Event::Step(step) => ui::info(&format!("-> {step}")),
         Event::Unchanged(what) => ui::info(&format!("unchanged: {what}")),
         Event::Warning(warning) => ui::warn(&warning),
+        Event::InotifyLow {
+            clusters,
+            shortfalls,
+        } => ui::warn(&crate::render::inotify_low(clusters, &shortfalls)),
     }
 }
 
@@ -299,7 +303,16 @@ pub fn up(
         },
     };
 
-    let outcome = dev::up(&sh, &tools, &spec, &mut event(args.dry_run));
+    let mut show = event(args.dry_run);
+    if let Some(warning) = cluster::host::check(
+        &sh,
+        &cluster::kind::Kind::new(&tools.kind),
+        &settings.host.proc_sys,
+        std::slice::from_ref(&spec.name),
+    ) {
+        show(warning);
+    }
+    let outcome = dev::up(&sh, &tools, &spec, &mut show);
     if args.dry_run {
         print_plan(&sh);
         ui::out("# the kind config written before `kind create cluster`:");

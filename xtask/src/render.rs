@@ -194,6 +194,21 @@ fn one(note: &Note) -> Option<Line> {
             "kept cluster {name} (--keep-cluster): kubectl --kubeconfig {} get pods -A; delete it with `kind delete cluster --name {name}`",
             kubeconfig.display()
         )),
+        Note::ServerVersion {
+            context,
+            server: Some(server),
+            kubectl,
+        } => info(format!(
+            "context {context}: the API server runs Kubernetes {server}; kubectl {} is within one minor version of it",
+            kubectl.as_deref().unwrap_or("(as resolved)")
+        )),
+        Note::ServerVersion {
+            context,
+            server: None,
+            ..
+        } => info(format!(
+            "the real run first reads the API server's version through context {context}, then uses the pinned kubectl within one minor version of it"
+        )),
         Note::Ready { object, condition } => info(format!("{object} is {condition}")),
         Note::WillCreate {
             namespace,
@@ -249,7 +264,30 @@ pub fn cluster(event: &cluster::Event) -> Line {
         cluster::Event::Step(line) => (Level::Info, line.clone()),
         cluster::Event::Unchanged(line) => (Level::Info, format!("unchanged: {line}")),
         cluster::Event::Warning(line) => (Level::Warning, line.clone()),
+        cluster::Event::InotifyLow {
+            clusters,
+            shortfalls,
+        } => (Level::Warning, inotify_low(*clusters, shortfalls)),
     }
+}
+
+/// Limits below what the clusters need, and the command that raises them.
+pub fn inotify_low(clusters: usize, shortfalls: &[cluster::host::Shortfall]) -> String {
+    let limits = shortfalls
+        .iter()
+        .map(|short| {
+            format!(
+                "{} >= {} (it is {})",
+                short.setting, short.needed, short.value
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let plural = if clusters == 1 { "" } else { "s" };
+    format!(
+        "{clusters} kind cluster{plural} on this host at once need {limits}, or pods may fail with \"too many open files\" (kind's known issue); raise them with `{}` (and persist them in /etc/sysctl.d/)",
+        cluster::host::raise_command(shortfalls).join(" ")
+    )
 }
 
 /// A conformance case's end, said.
@@ -401,6 +439,26 @@ mod tests {
                 (Level::Info, "kind 0.27.0 at /x/kind".to_owned()),
                 (Level::Warning, "$KIND is used as is".to_owned())
             ]
+        );
+    }
+
+    #[test]
+    fn low_inotify_limits_are_a_warning_naming_each_limit_and_the_command() {
+        let shortfalls = cluster::host::shortfalls(
+            cluster::host::Inotify {
+                max_user_instances: 128,
+                max_user_watches: 8192,
+            },
+            2,
+        );
+        let (level, line) = cluster(&cluster::Event::InotifyLow {
+            clusters: 2,
+            shortfalls,
+        });
+        assert_eq!(level, Level::Warning);
+        assert_eq!(
+            line,
+            "2 kind clusters on this host at once need fs.inotify.max_user_instances >= 256 (it is 128) and fs.inotify.max_user_watches >= 262144 (it is 8192), or pods may fail with \"too many open files\" (kind's known issue); raise them with `sudo sysctl -w fs.inotify.max_user_instances=512 fs.inotify.max_user_watches=524288` (and persist them in /etc/sysctl.d/)"
         );
     }
 }

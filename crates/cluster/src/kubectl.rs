@@ -68,6 +68,14 @@ impl Kubectl {
         }
     }
 
+    /// `kubectl version -o json`: the client's and the API server's versions (parse the
+    /// server's with `tools::parse::kubectl_server_version`; stderr stays apart, for kubectl
+    /// writes its skew warning there).
+    pub fn version(&self) -> Cmd {
+        self.cmd("read the API server's Kubernetes version")
+            .args(["version", "-o", "json"])
+    }
+
     /// `kubectl delete TYPES --namespace NS --selector SEL --ignore-not-found --wait=false`:
     /// removes only the objects carrying `selector` (a run's label).
     pub fn delete_selected(&self, types: &str, namespace: &str, selector: &str) -> Cmd {

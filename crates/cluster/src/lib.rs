@@ -24,6 +24,7 @@ pub mod dev;
 pub mod diagnostics;
 pub mod fixture;
 pub mod helm;
+pub mod host;
 pub mod images;
 pub mod kind;
 pub mod kind_config;
@@ -51,4 +52,9 @@ pub enum Event {
     Unchanged(String),
     /// Something worth a warning (a cleanup that failed after the real error).
     Warning(String),
+    /// The host's inotify limits are below what `clusters` kind clusters at once need.
+    InotifyLow {
+        clusters: usize,
+        shortfalls: Vec<host::Shortfall>,
+    },
 }

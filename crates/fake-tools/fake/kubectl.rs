@@ -14,11 +14,30 @@ pub(crate) fn kubectl(state: &Path, args: &[String], relay: Option<String>) -> i
     let words: Vec<&str> = positional.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["version"] => {
-            println!(
-                "{{\"clientVersion\":{{\"gitVersion\":\"{}\"}},\"kustomizeVersion\":\"v5.7.1\"}}",
+            let client = format!(
+                "\"clientVersion\":{{\"gitVersion\":\"{}\"}},\"kustomizeVersion\":\"v5.7.1\"",
                 version_of(state, "kubectl", "v1.37.1")
             );
-            0
+            if args.iter().any(|arg| arg == "--client") {
+                println!("{{{client}}}");
+                return 0;
+            }
+            // Without --client, kubectl asks the API server too: the fake's server runs
+            // `versions` key `kubernetes` (default the default node image's); `unreachable`
+            // answers as real kubectl does when the server refuses the connection.
+            match version_of(state, "kubernetes", "v1.37.0").as_str() {
+                "unreachable" => {
+                    println!("{{{client}}}");
+                    eprintln!(
+                        "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?"
+                    );
+                    1
+                }
+                server => {
+                    println!("{{{client},\"serverVersion\":{{\"gitVersion\":\"{server}\"}}}}");
+                    0
+                }
+            }
         }
         ["apply", ..] => {
             for file in flag_values(args, "-f")

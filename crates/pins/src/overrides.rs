@@ -102,9 +102,10 @@ impl Pins {
                         v_prefix: true,
                         ..version
                     };
-                    // The override is the kubectl of every cluster the run talks to.
-                    pin.also.clear();
                 }
+                // The variable names the kubectl of every cluster the run talks to, even when
+                // it names the default pin.
+                pin.also.clear();
             }
             if let Some(value) = get(&checksum_variable) {
                 let sha: Sha256 = value.parse().map_err(|message: String| OverrideError {

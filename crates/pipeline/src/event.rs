@@ -236,6 +236,13 @@ pub enum Note {
         name: String,
         kubeconfig: PathBuf,
     },
+    /// The user's cluster's API server version, and the kubectl chosen within skew of it
+    /// (None: a dry run, which reads it first thing in the real run).
+    ServerVersion {
+        context: String,
+        server: Option<String>,
+        kubectl: Option<String>,
+    },
     /// The installed release on the user's cluster.
     Ready {
         object: String,

@@ -157,6 +157,14 @@ impl Inputs {
         }
     }
 
+    /// The kind clusters this run holds at once (one per run today; none on the user's).
+    pub fn cluster_names(&self) -> Vec<String> {
+        match self.target_cluster {
+            Target::Kind => vec![self.cluster_name.clone()],
+            Target::Existing { .. } => Vec::new(),
+        }
+    }
+
     /// The project name reports use.
     pub fn project(&self) -> String {
         self.settings

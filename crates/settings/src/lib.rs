@@ -93,6 +93,9 @@ pub struct Host {
     /// `linux`, `macos`: decides whether the kind network is routable from the host.
     pub os: String,
     pub arch: String,
+    /// The kernel's tunables (`/proc/sys`): where the inotify limits kind clusters share are
+    /// read. A folder without them (macOS) means unknown.
+    pub proc_sys: PathBuf,
 }
 
 /// Something the user should see before the work starts; rendered by the xtask.
@@ -206,6 +209,7 @@ impl Settings {
             host: Host {
                 os: std::env::consts::OS.to_owned(),
                 arch: std::env::consts::ARCH.to_owned(),
+                proc_sys: PathBuf::from("/proc/sys"),
             },
             root,
             config_path,

@@ -45,6 +45,10 @@ pub struct Context {
     /// A base URL that serves `<host>/<path>` for every pinned download URL (an air-gapped
     /// mirror, or a local server in tests). Checksums are the pinned ones either way.
     pub mirror: Option<String>,
+    /// The Kubernetes kubectl must be within one minor version of: None means the node
+    /// image's (a throwaway cluster); [`Context::for_server`] sets the API server's version of
+    /// a cluster the user brings.
+    pub server: Option<Version>,
 }
 
 impl Context {
@@ -60,7 +64,35 @@ impl Context {
             cache_root,
             platform,
             mirror: None,
+            server: None,
         }
+    }
+
+    /// This context for a cluster whose API server runs `server`: kubectl is judged against
+    /// it, and (unless `$KUBECTL` names a binary) the wanted kubectl becomes the pinned
+    /// release within skew of it ([`Pins::kubectl_for`]; `KUBECTL_VERSION` has left only
+    /// itself to choose from). None within skew is the error, naming the server and the pins.
+    pub fn for_server(&self, server: &Version) -> Result<Context, String> {
+        let mut narrowed = self.clone();
+        narrowed.server = Some(server.clone());
+        if self.names_binary(ToolName::Kubectl) {
+            return Ok(narrowed);
+        }
+        let releases = self
+            .pins
+            .kubectl_releases()
+            .iter()
+            .map(|version| version.with_v())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let pin = self.pins.kubectl_for(server).ok_or_else(|| {
+            format!(
+                "the cluster's API server runs Kubernetes {server}, and no pinned kubectl ({releases}) is within one minor version of it (kubectl's supported skew); set KUBECTL_VERSION to a v{}.{}.x release with KUBECTL_SHA256, or point $KUBECTL at a kubectl within one minor version of {server}",
+                server.major, server.minor
+            )
+        })?;
+        narrowed.pins.kubectl = pin;
+        Ok(narrowed)
     }
 
     pub fn with_mirror(mut self, mirror: Option<String>) -> Context {
@@ -83,6 +115,11 @@ impl Context {
             .get(name)
             .map(String::as_str)
             .filter(|value| !value.is_empty())
+    }
+
+    /// Whether `$KIND`, `$KUBECTL`, … names the binary of `tool` (the user's, not a pin).
+    pub fn names_binary(&self, tool: ToolName) -> bool {
+        self.var(tool.binary_env()).is_some()
     }
 
     /// Whether `XTASK_FORCE_HOST_TOOLS` is on (`1` or `true`).
@@ -425,11 +462,14 @@ pub fn check_obtainable(sh: &Shell, context: &Context, tool: ToolName) -> Result
 fn floor_violation(context: &Context, tool: ToolName, found: &Version) -> Option<String> {
     match tool {
         ToolName::Kubectl => {
-            let kubernetes = &context.pins.node_image.kubernetes;
+            let (kubernetes, whose) = match &context.server {
+                Some(server) => (server, "the cluster's API server"),
+                None => (&context.pins.node_image.kubernetes, "the node image's"),
+            };
             match found.minor_distance(kubernetes) {
                 Some(distance) if distance <= 1 => None,
                 _ => Some(format!(
-                    "kubectl must be within one minor version of the node image's Kubernetes {kubernetes} (kubectl's supported skew)"
+                    "kubectl must be within one minor version of {whose} Kubernetes {kubernetes} (kubectl's supported skew)"
                 )),
             }
         }

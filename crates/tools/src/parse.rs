@@ -29,6 +29,12 @@ struct KubectlVersion {
 }
 
 #[derive(Deserialize)]
+struct KubectlServer {
+    #[serde(rename = "serverVersion")]
+    server_version: Option<KubectlClient>,
+}
+
+#[derive(Deserialize)]
 struct KubectlClient {
     #[serde(rename = "gitVersion")]
     git_version: String,
@@ -45,6 +51,31 @@ pub fn kubectl_version(stdout: &str) -> Result<Version, String> {
     let git_version = parsed.client_version.git_version;
     Version::parse_lenient(&git_version)
         .ok_or_else(|| format!("kubectl clientVersion.gitVersion `{git_version}` is not a version"))
+}
+
+/// `kubectl version -o json` against a cluster: `serverVersion.gitVersion` (`v1.31.4`,
+/// `v1.30.2-eks-1552ad0`). A server kubectl could not reach leaves `serverVersion` out (kubectl
+/// then exits 1 and says why on stderr, which `stderr` passes in for the error).
+pub fn kubectl_server_version(stdout: &str, stderr: &str) -> Result<Version, String> {
+    let why = || match stderr.lines().rev().find(|line| !line.trim().is_empty()) {
+        Some(line) => format!("kubectl said: {}", line.trim()),
+        None => format!("it printed: {}", first_line(stdout)),
+    };
+    let parsed: KubectlServer = serde_json::from_str(stdout.trim()).map_err(|error| {
+        format!(
+            "`kubectl version -o json` did not print the expected JSON ({error}); {}",
+            why()
+        )
+    })?;
+    let Some(server) = parsed.server_version else {
+        return Err(format!("the API server did not answer; {}", why()));
+    };
+    Version::parse_lenient(&server.git_version).ok_or_else(|| {
+        format!(
+            "serverVersion.gitVersion `{}` is not a version",
+            server.git_version
+        )
+    })
 }
 
 /// `helm version --template '{{.Version}}'` prints just the version (`v3.19.0`), no newline.
@@ -131,6 +162,31 @@ mod tests {
         assert_eq!(kubectl_version(json).unwrap().to_string(), "v1.37.1");
         let with_warning = format!("WARNING: version difference between client and server\n{json}");
         assert!(kubectl_version(&with_warning).is_err());
+    }
+
+    // Recorded from the real kubectl v1.32.4 against a kubeconfig whose server refuses
+    // connections (exit 1): the client half on stdout, the reason on stderr.
+    const KUBECTL_UNREACHABLE: &str = r#"{
+  "clientVersion": {
+    "major": "1",
+    "minor": "32+",
+    "gitVersion": "v1.32.4-dispatcher",
+    "platform": "linux/amd64"
+  },
+  "kustomizeVersion": "v5.5.0"
+}"#;
+
+    #[test]
+    fn the_server_version_comes_from_server_version_and_its_absence_says_why() {
+        let reachable = r#"{"clientVersion":{"major":"1","minor":"37","gitVersion":"v1.37.1"},"kustomizeVersion":"v5.7.1","serverVersion":{"major":"1","minor":"30","gitVersion":"v1.30.2-eks-1552ad0","platform":"linux/amd64"}}"#;
+        let server = kubectl_server_version(reachable, "").unwrap();
+        assert_eq!((server.major, server.minor), (1, 30));
+        let refused = "The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?\n";
+        let error = kubectl_server_version(KUBECTL_UNREACHABLE, refused).unwrap_err();
+        assert!(error.contains("did not answer"), "{error}");
+        assert!(error.contains("127.0.0.1:1 was refused"), "{error}");
+        let error = kubectl_server_version("error: no context", "").unwrap_err();
+        assert!(error.contains("expected JSON"), "{error}");
     }
 
     #[test]

@@ -77,6 +77,19 @@ fn kind_node_image_names_the_only_image() {
 }
 
 #[test]
+fn a_kubectl_override_naming_the_default_pin_still_names_every_cluster_s_kubectl() {
+    let default = real_pins().kubectl.version.with_v();
+    let (pins, used) = real_pins()
+        .with_overrides(&env(&[("KUBECTL_VERSION", &default)]), &linux_amd64())
+        .unwrap();
+    // Nothing replaced, so nothing announced; but no other pinned kubectl is chosen either.
+    assert!(used.is_empty());
+    assert!(pins.kubectl.also.is_empty());
+    assert!(pins.kubectl.sha256_for(&linux_amd64()).is_some());
+    assert!(pins.for_kubernetes("1.34").is_err());
+}
+
+#[test]
 fn a_kubectl_override_is_every_cluster_s_kubectl_and_must_be_within_skew() {
     let (pins, used) = real_pins()
         .with_overrides(&env(&[("KUBECTL_VERSION", "v1.36.2")]), &linux_amd64())

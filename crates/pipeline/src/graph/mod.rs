@@ -99,6 +99,13 @@ impl Failure {
         }
     }
 
+    pub fn bad_input(message: impl Into<String>) -> Failure {
+        Failure {
+            class: Class::BadInput,
+            message: message.into(),
+        }
+    }
+
     pub fn cancelled(reason: Reason, message: impl Into<String>) -> Failure {
         Failure {
             class: Class::Cancelled(reason),

@@ -7,6 +7,7 @@ mod cluster;
 mod existing;
 mod finish;
 mod release;
+mod skew;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -139,10 +140,7 @@ pub fn cluster_failure(error: &ClusterError, release: bool) -> Failure {
         return Failure::cancelled(reason.clone(), error_chain(error));
     }
     match error {
-        ClusterError::BadInput(message) => Failure {
-            class: crate::graph::Class::BadInput,
-            message: message.clone(),
-        },
+        ClusterError::BadInput(message) => Failure::bad_input(message.clone()),
         // An object that never became ready is the release's failure to serve.
         ClusterError::Stuck { .. } => Failure::release(error_chain(error)),
         _ if release => Failure::release(error_chain(error)),
@@ -157,10 +155,7 @@ pub fn artifact_failure(error: &ArtifactError) -> Failure {
     use download::DownloadError;
     let message = error.to_string();
     if error.is_bad_input() {
-        return Failure {
-            class: crate::graph::Class::BadInput,
-            message,
-        };
+        return Failure::bad_input(message);
     }
     if let Some(reason) = error.cancelled() {
         return Failure::cancelled(reason.clone(), message);

@@ -36,10 +36,12 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     ] {
         let path = if existing && tool != ToolName::Kubectl {
             Ok(PathBuf::from(tool.as_str()))
+        } else if existing {
+            super::skew::kubectl_for_server(run, context, &emit, &sh)
         } else if run.dry_run() {
             Ok(dry_program(run, &emit, tool))
         } else {
-            real_program(run, context, &emit, &sh, tool)
+            real_program(run, context, &emit, &sh, tool, &run.inputs.settings.tools)
         };
         match path {
             Ok(path) => paths.push(path),
@@ -66,6 +68,10 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     };
     if !problems.is_empty() {
         let count = problems.len();
+        // A tool the user named wrongly, or a cluster no pinned kubectl fits, is theirs to fix.
+        let bad_input = problems
+            .iter()
+            .any(|failure| failure.class == crate::graph::Class::BadInput);
         let mut message = problems
             .into_iter()
             .map(|failure| failure.message)
@@ -74,11 +80,22 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         if count > 1 {
             message = format!("{count} things this run needs are missing: {message}");
         }
-        return Err(Failure::infra(message));
+        // A sibling's failure or a signal stopped the probes: that is why they failed.
+        if let Some(reason) = context.token.reason() {
+            return Err(Failure::cancelled(reason, message));
+        }
+        return Err(if bad_input {
+            Failure::bad_input(message)
+        } else {
+            Failure::infra(message)
+        });
     }
     let [kind, kubectl, helm, docker_path]: [PathBuf; 4] = paths
         .try_into()
         .map_err(|_| Failure::infra("four tools were not resolved"))?;
+    if !existing {
+        inotify_check(run, &emit, &sh, &kind);
+    }
     let _ = run.state.programs.set(Programs {
         kind,
         kubectl,
@@ -89,16 +106,30 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Several kind clusters on one host exhaust the default inotify limits: warn (with the
+/// command that raises them) when this run's clusters and the ones already on the engine need
+/// more than the host allows.
+fn inotify_check(run: &Run<'_>, emit: &Emitter<'_>, sh: &Shell, kind: &std::path::Path) {
+    if let Some(warning) = cluster::host::check(
+        sh,
+        &cluster::kind::Kind::new(kind),
+        &run.inputs.settings.host.proc_sys,
+        &run.inputs.cluster_names(),
+    ) {
+        emit.cluster(warning);
+    }
+}
+
 /// A real run's program: docker as found; kind, kubectl and helm installed at their pins when
 /// missing. A download that fails says how to get the tool without this network.
-fn real_program(
+pub(super) fn real_program(
     run: &Run<'_>,
     context: &StepContext<'_>,
     emit: &Emitter<'_>,
     sh: &Shell,
     tool: ToolName,
+    tools_context: &tools::Context,
 ) -> Result<PathBuf, Failure> {
-    let tools_context = &run.inputs.settings.tools;
     let resolution = if tool == ToolName::Docker {
         tools::resolve(sh, tools_context, tool)
     } else {
@@ -144,7 +175,7 @@ fn real_program(
 }
 
 /// A dry run's program: what resolution finds now, else where the real run installs it.
-fn dry_program(run: &Run<'_>, emit: &Emitter<'_>, tool: ToolName) -> PathBuf {
+pub(super) fn dry_program(run: &Run<'_>, emit: &Emitter<'_>, tool: ToolName) -> PathBuf {
     let tools_context = &run.inputs.settings.tools;
     let resolution = tools::resolve(&Shell::new(), tools_context, tool);
     match resolution.program() {

@@ -21,6 +21,9 @@ struct Run {
     fakes: FakeTools,
     server: Server,
     work: tempfile::TempDir,
+    /// The kernel's inotify limits the run sees (instances, watches): the host's own would
+    /// make the tests depend on the machine.
+    inotify: (u64, u64),
 }
 
 impl Run {
@@ -44,7 +47,19 @@ impl Run {
             fakes,
             server: Server::start(),
             work: tempfile::tempdir().unwrap(),
+            inotify: (8192, 1_048_576),
         }
+    }
+
+    /// A `/proc/sys` with the run's inotify limits.
+    fn proc_sys(&self) -> PathBuf {
+        let root = self.work.path().join("proc-sys");
+        let inotify = root.join("fs/inotify");
+        std::fs::create_dir_all(&inotify).unwrap();
+        let (instances, watches) = self.inotify;
+        std::fs::write(inotify.join("max_user_instances"), format!("{instances}\n")).unwrap();
+        std::fs::write(inotify.join("max_user_watches"), format!("{watches}\n")).unwrap();
+        root
     }
 
     fn config(&self) -> PathBuf {
@@ -126,7 +141,7 @@ provider = "none"
                 .map(|(key, value)| (key.to_owned(), value)),
             ),
         );
-        let settings = settings::Settings::load(
+        let mut settings = settings::Settings::load(
             &settings::Request {
                 root: testkit::workspace_root(),
                 config: Some(self.config()),
@@ -134,6 +149,7 @@ provider = "none"
             env,
         )
         .unwrap_or_else(|error| panic!("settings: {error}"));
+        settings.host.proc_sys = self.proc_sys();
         pipeline::inputs::load(
             &pipeline::Request {
                 repo: Some(REPO.to_owned()),
@@ -236,6 +252,58 @@ fn a_release_the_api_does_not_know_is_bad_input_and_leaves_no_cluster() {
         )),
         "{}",
         report("junit-pipeline.xml")
+    );
+}
+
+fn inotify_warnings(events: &[Event]) -> Vec<(usize, Vec<cluster::host::Shortfall>)> {
+    events
+        .iter()
+        .filter_map(|event| match &event.kind {
+            pipeline::EventKind::Cluster(cluster::Event::InotifyLow {
+                clusters,
+                shortfalls,
+            }) if event.step == Stage::Tools => Some((*clusters, shortfalls.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_tools_step_warns_when_the_hosts_inotify_limits_do_not_fit_its_clusters() {
+    // The release resolves late (and is not there), so the tools step finishes first.
+    let late = |run: &Run| {
+        run.server.route(
+            &format!("/repos/{REPO}/releases/tags/{TAG}"),
+            Reply::status(404).delay(Duration::from_secs(2)),
+        );
+    };
+    // Generous limits: nothing said.
+    let run = Run::new();
+    late(&run);
+    let (_, events) = run.run(|_, _| {});
+    assert_eq!(run.step_status("tools"), "succeeded");
+    assert!(inotify_warnings(&events).is_empty());
+    // The kernel's default instances (128) fit this run's one cluster, not it beside a
+    // developer's cluster already on the engine: both limits, the need and the fix.
+    let mut run = Run::new();
+    run.inotify = (128, 200_000);
+    run.fakes.add_clusters(&["release-gate"]).unwrap();
+    late(&run);
+    let (_, events) = run.run(|_, _| {});
+    let warnings = inotify_warnings(&events);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let (clusters, shortfalls) = &warnings[0];
+    assert_eq!(*clusters, 2);
+    let found: Vec<(&str, u64, u64)> = shortfalls
+        .iter()
+        .map(|short| (short.setting, short.value, short.needed))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("fs.inotify.max_user_instances", 128, 256),
+            ("fs.inotify.max_user_watches", 200_000, 262_144)
+        ]
     );
 }
 

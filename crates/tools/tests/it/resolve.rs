@@ -176,6 +176,67 @@ fn a_version_override_changes_what_is_wanted() {
     assert!(kind.fix.unwrap().contains("set KIND_SHA256"));
 }
 
+fn a_cluster_the_user_brings_gets_the_pinned_kubectl_within_skew_of_its_server() {
+    let cache = tempfile::tempdir().unwrap();
+    let version = |text: &str| pins::Version::parse_lenient(text).unwrap();
+    let context = context(
+        &[("PATH", &fakes::path_of(&["kubectl-1.37"]))],
+        cache.path(),
+    );
+    // A 1.34 server: the default v1.37.1 is three minors away; the pinned v1.35.8 is one.
+    let narrowed = context.for_server(&version("v1.34.2")).unwrap();
+    assert_eq!(
+        narrowed.wanted(ToolName::Kubectl).unwrap().to_string(),
+        "v1.35.8"
+    );
+    assert!(narrowed.pins.kubectl.also.is_empty());
+    let kubectl = tools::resolve(&sh(), &narrowed, ToolName::Kubectl);
+    let Verdict::BelowFloor(why) = &kubectl.verdict else {
+        panic!("{}", kubectl.describe())
+    };
+    assert!(
+        why.contains("the cluster's API server Kubernetes v1.34.2"),
+        "{why}"
+    );
+    // A 1.37 server keeps the default, which the PATH kubectl is.
+    let narrowed = context.for_server(&version("v1.37.3")).unwrap();
+    let kubectl = tools::resolve(&sh(), &narrowed, ToolName::Kubectl);
+    assert_eq!(kubectl.verdict, Verdict::Ok, "{}", kubectl.describe());
+    // Nothing pinned within skew of 1.31: the error names the server, every pin and the fix.
+    let error = context.for_server(&version("v1.31.4")).unwrap_err();
+    for part in [
+        "Kubernetes v1.31.4",
+        "v1.37.1, v1.35.8",
+        "KUBECTL_VERSION to a v1.31.x",
+    ] {
+        assert!(error.contains(part), "{part}: {error}");
+    }
+    // KUBECTL_VERSION leaves only itself to choose from.
+    let overridden = fakes::context(
+        &[("KUBECTL_VERSION", "v1.37.1"), ("PATH", "")],
+        cache.path(),
+    );
+    assert!(overridden.for_server(&version("v1.35.1")).is_err());
+    // $KUBECTL is the user's binary: kept, and judged against the server.
+    let named = fakes::context(
+        &[
+            ("KUBECTL", fakes::binary("kubectl-1.33").to_str().unwrap()),
+            ("PATH", ""),
+        ],
+        cache.path(),
+    );
+    let narrowed = named.for_server(&version("v1.32.0")).unwrap();
+    let kubectl = tools::resolve(&sh(), &narrowed, ToolName::Kubectl);
+    assert_eq!(kubectl.verdict, Verdict::Mismatch, "{}", kubectl.describe());
+    assert!(
+        !matches!(
+            tools::resolve(&sh(), &named, ToolName::Kubectl).verdict,
+            Verdict::Ok
+        ),
+        "a 1.33 kubectl is below the node image's floor"
+    );
+}
+
 pub(crate) fn tests() -> Vec<test_harness::Test> {
     test_harness::tests![
         path_tool_of_the_pinned_version_is_ok,
@@ -188,5 +249,6 @@ pub(crate) fn tests() -> Vec<test_harness::Test> {
         docker_without_an_engine_says_to_start_one,
         a_tool_that_fails_to_run_is_broken_not_missing,
         a_version_override_changes_what_is_wanted,
+        a_cluster_the_user_brings_gets_the_pinned_kubectl_within_skew_of_its_server,
     ]
 }

@@ -8,12 +8,12 @@ use fake_tools::{Rule, k8s};
 
 use super::*;
 
-const RUN_ID: &str = "e2e01";
+pub(super) const RUN_ID: &str = "e2e01";
 const NAMESPACE: &str = "release-gate-run-e2e01";
-const CONTEXT: &str = "staging-east";
+pub(super) const CONTEXT: &str = "staging-east";
 
 /// A kubeconfig whose current context is `current`.
-fn kubeconfig(dir: &Path, current: &str) -> PathBuf {
+pub(super) fn kubeconfig(dir: &Path, current: &str) -> PathBuf {
     let path = dir.join("kubeconfig-existing");
     std::fs::write(
         &path,

@@ -17,6 +17,7 @@ mod existing;
 mod notify;
 mod outcomes;
 mod signals;
+mod skew;
 
 pub(crate) const REPO: &str = "example/gateway";
 pub(crate) const TAG: &str = "v2.1.0";
@@ -614,5 +615,6 @@ pub(crate) fn tests() -> Vec<test_harness::Test> {
         notify,
         outcomes,
         signals,
+        skew,
     ]
 }
