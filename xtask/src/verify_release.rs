@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use anyhow::Context as _;
-use pipeline::{Event, EventKind, Outcome, Stage, Status, Verdict};
+use pipeline::{Event, EventKind, Outcome, Stage, Status, StepId, Verdict};
 
 use crate::{render, ui};
 
@@ -90,7 +90,7 @@ pub fn run(
     };
     let inputs = pipeline::inputs::load(&request, settings.clone())?;
     if inputs.dry_run {
-        let notes: Mutex<BTreeMap<Stage, Vec<String>>> = Mutex::default();
+        let notes: Mutex<BTreeMap<StepId, Vec<String>>> = Mutex::default();
         let outcome = pipeline::run(&inputs, token, &|event| plan_event(&event, &notes));
         print_plan(&inputs, &outcome, &stdx::sync::into_inner(notes));
         return Ok(ExitCode::from(match outcome.verdict {
@@ -143,7 +143,7 @@ fn lines(event: &Event, artifacts: &render::ArtifactProgress) -> Vec<render::Lin
 /// interleave; warnings show at once.
 struct Renderer {
     github: bool,
-    held: Mutex<BTreeMap<Stage, Vec<String>>>,
+    held: Mutex<BTreeMap<StepId, Vec<String>>>,
     artifacts: render::ArtifactProgress,
 }
 
@@ -225,7 +225,7 @@ fn finish_line(timing: &pipeline::Timing) -> String {
 
 /// A dry run's lines (what a step would fetch, which tool it would install) are kept for the
 /// plan printed at the end; warnings show at once.
-fn plan_event(event: &Event, notes: &Mutex<BTreeMap<Stage, Vec<String>>>) {
+fn plan_event(event: &Event, notes: &Mutex<BTreeMap<StepId, Vec<String>>>) {
     let quiet = render::ArtifactProgress::default();
     for line in lines(event, &quiet) {
         match line.0 {
@@ -238,7 +238,7 @@ fn plan_event(event: &Event, notes: &Mutex<BTreeMap<Stage, Vec<String>>>) {
     }
 }
 
-fn print_plan(inputs: &pipeline::Inputs, outcome: &Outcome, notes: &BTreeMap<Stage, Vec<String>>) {
+fn print_plan(inputs: &pipeline::Inputs, outcome: &Outcome, notes: &BTreeMap<StepId, Vec<String>>) {
     ui::out("# verify-release plan: nothing below has run");
     ui::out("#");
     ui::out(&format!(
@@ -250,7 +250,7 @@ fn print_plan(inputs: &pipeline::Inputs, outcome: &Outcome, notes: &BTreeMap<Sta
     ui::out("#");
     ui::out("# steps that start together (each wave starts when what it needs is done):");
     for (index, wave) in outcome.waves.iter().enumerate() {
-        let names: Vec<&str> = wave.iter().map(|id| id.as_str()).collect();
+        let names: Vec<String> = wave.iter().map(StepId::to_string).collect();
         ui::out(&format!("#   wave {}: {}", index + 1, names.join(" ‖ ")));
     }
     ui::out("#   then, if anything failed: diagnostics; always: cleanup; then the notifications");
@@ -259,7 +259,7 @@ fn print_plan(inputs: &pipeline::Inputs, outcome: &Outcome, notes: &BTreeMap<Sta
         let needs = if step.needs.is_empty() {
             String::new()
         } else {
-            let names: Vec<&str> = step.needs.iter().map(|id| id.as_str()).collect();
+            let names: Vec<String> = step.needs.iter().map(StepId::to_string).collect();
             format!(" (needs {})", names.join(", "))
         };
         ui::out(&format!("## {}{needs}: {}", step.id, step.summary));
@@ -278,13 +278,13 @@ fn print_plan(inputs: &pipeline::Inputs, outcome: &Outcome, notes: &BTreeMap<Sta
         for planned in outcome
             .plan
             .iter()
-            .filter(|planned| planned.step.as_deref() == Some(step.id.as_str()))
+            .filter(|planned| planned.step.as_deref() == Some(step.id.to_string().as_str()))
         {
             ui::out(&format!("# {}", planned.cmd.purpose()));
             ui::out(&planned.cmd.to_string());
         }
     }
-    if let Some(lines) = notes.get(&Stage::Notify) {
+    if let Some(lines) = notes.get(&StepId::from(Stage::Notify)) {
         ui::out("");
         ui::out("## notify: after cleanup, never changing the exit code");
         for line in lines {

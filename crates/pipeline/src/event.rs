@@ -97,8 +97,69 @@ impl fmt::Display for Stage {
     }
 }
 
-/// A step of the graph.
-pub type StepId = Stage;
+impl Stage {
+    /// Whether the stage belongs to one cluster (a cell of a run over several clusters runs its
+    /// own), rather than to the run (tools, the release, its assets and images).
+    pub fn is_per_cluster(self) -> bool {
+        matches!(
+            self,
+            Stage::Cluster
+                | Stage::LoadBalancer
+                | Stage::LoadImages
+                | Stage::Crds
+                | Stage::Charts
+                | Stage::Fixture
+                | Stage::Gateway
+                | Stage::Conformance
+                | Stage::Diagnostics
+                | Stage::Cleanup
+        )
+    }
+}
+
+/// One cluster's chain of a run over several (its index among the run's cells).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cell(pub u8);
+
+/// A step of the graph: its stage, and the cell whose chain it belongs to (None: the run's
+/// own step, or the one chain of a run over one cluster, named by its stage alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StepId {
+    pub stage: Stage,
+    pub cell: Option<Cell>,
+}
+
+impl StepId {
+    /// The stage `stage` of cell `cell`.
+    pub fn of(stage: Stage, cell: Cell) -> StepId {
+        StepId {
+            stage,
+            cell: Some(cell),
+        }
+    }
+}
+
+impl From<Stage> for StepId {
+    fn from(stage: Stage) -> StepId {
+        StepId { stage, cell: None }
+    }
+}
+
+impl PartialEq<Stage> for StepId {
+    fn eq(&self, stage: &Stage) -> bool {
+        self.cell.is_none() && self.stage == *stage
+    }
+}
+
+impl fmt::Display for StepId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad`, so that widths in format strings (the timeline's columns) apply.
+        match self.cell {
+            None => f.pad(self.stage.as_str()),
+            Some(Cell(index)) => f.pad(&format!("{}@{index}", self.stage.as_str())),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Event {

@@ -118,7 +118,7 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
         match Shell::new().with_log(&log) {
             Ok(logged) => shell = logged,
             Err(error) => sink(Event {
-                step: Stage::Run,
+                step: Stage::Run.into(),
                 kind: EventKind::Note(Note::Problem(format!(
                     "cannot open {}: {error}; commands are not logged",
                     log.display()
@@ -137,7 +137,7 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
     if let Err(problem) = graph::validate(&graph) {
         // A broken graph is this program's bug, not the user's: say so plainly.
         sink(Event {
-            step: Stage::Run,
+            step: Stage::Run.into(),
             kind: EventKind::Note(Note::Problem(format!(
                 "the step graph is invalid: {problem}"
             ))),
@@ -159,7 +159,10 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
     let timings = graph::run(
         &graph,
         &work,
-        inputs.dry_run,
+        graph::Options {
+            dry_run: inputs.dry_run,
+            fail_fast: false,
+        },
         &|id| {
             sink(Event {
                 step: id,
@@ -235,7 +238,7 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
         match report::write_all(inputs, &outcome) {
             Ok(paths) => outcome.reports = paths,
             Err(error) => sink(Event {
-                step: Stage::Run,
+                step: Stage::Run.into(),
                 kind: EventKind::Note(Note::Problem(format!(
                     "could not write the run's reports into {}: {error}",
                     inputs.artifacts_dir.display()
@@ -291,9 +294,9 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn failed(id: StepId, when: graph::When, at: u64, failure: Failure) -> Timing {
+    fn failed(id: Stage, when: graph::When, at: u64, failure: Failure) -> Timing {
         Timing {
-            id,
+            id: id.into(),
             needs: Vec::new(),
             when,
             status: Status::Failed(failure),
@@ -328,7 +331,10 @@ mod tests {
         let (verdict, step) = verdict(&timings, &token);
         assert_eq!(verdict, Verdict::ReleaseFailed);
         assert_eq!(verdict.exit_code(), 1);
-        assert_eq!(step, Some((Stage::Charts, "chart x failed".to_owned())));
+        assert_eq!(
+            step,
+            Some((Stage::Charts.into(), "chart x failed".to_owned()))
+        );
     }
 
     #[test]

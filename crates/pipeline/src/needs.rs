@@ -41,10 +41,7 @@ impl Need {
             Need::Engine { .. } => {
                 "start the docker engine (for example `sudo systemctl start docker`)".to_owned()
             }
-            Need::Network {
-                step: Stage::Resolve,
-                ..
-            } => format!(
+            Need::Network { step, .. } if *step == Stage::Resolve => format!(
                 "the GitHub API ({}) must be reachable; set GITHUB_API_URL to a mirror of it, or run where it is",
                 inputs.settings.github.api_base
             ),
@@ -97,7 +94,7 @@ pub fn missing(inputs: &Inputs, timings: &[Timing], sh: &Shell) -> Vec<Need> {
     for timing in timings {
         if let Status::Failed(failure) = &timing.status
             && failure.class == Class::Infra
-            && NETWORK_STEPS.contains(&timing.id)
+            && NETWORK_STEPS.iter().any(|stage| timing.id == *stage)
         {
             needs.push(Need::Network {
                 step: timing.id,

@@ -35,7 +35,7 @@ pub fn message(inputs: &Inputs, outcome: &Outcome) -> notify::Message {
         failing_step: outcome
             .failing_step
             .as_ref()
-            .map(|(step, why)| (step.as_str().to_owned(), why.clone())),
+            .map(|(step, why)| (step.to_string(), why.clone())),
         failing_cases: outcome.failing_cases.clone(),
         run_url: notify::run_url(&inputs.notify.run_env, &inputs.artifacts_dir),
         summary_markdown: crate::report::summary(inputs, outcome),
@@ -69,7 +69,7 @@ fn record(
 /// visible in run.json and the log.
 pub fn send(inputs: &Inputs, outcome: &Outcome, sink: &Sink<'_>) -> Vec<Notification> {
     let emit = Emitter {
-        step: Stage::Notify,
+        step: Stage::Notify.into(),
         sink,
     };
     let settings = &inputs.notify;

@@ -90,8 +90,8 @@ pub fn run_json(inputs: &Inputs, outcome: &Outcome) -> String {
         .map(|timing| {
             let (status, message) = status_parts(&timing.status);
             json!({
-                "name": timing.id.as_str(),
-                "needs": timing.needs.iter().map(|need| need.as_str()).collect::<Vec<_>>(),
+                "name": timing.id.to_string(),
+                "needs": timing.needs.iter().map(|need| need.to_string()).collect::<Vec<_>>(),
                 "when": timing.when.as_str(),
                 "status": status,
                 "message": message,
@@ -122,7 +122,7 @@ pub fn run_json(inputs: &Inputs, outcome: &Outcome) -> String {
         },
         "project": inputs.project(),
         "config": inputs.settings.config_path,
-        "failing_step": outcome.failing_step.as_ref().map(|(step, message)| json!({"step": step.as_str(), "message": message})),
+        "failing_step": outcome.failing_step.as_ref().map(|(step, message)| json!({"step": step.to_string(), "message": message})),
         "failing_cases": outcome.failing_cases,
         "kubernetes": inputs.kubernetes.to_json(),
         "cluster": match &inputs.target_cluster {
@@ -169,10 +169,7 @@ pub fn timeline(timings: &[Timing], width: usize) -> String {
             let _ = writeln!(
                 text,
                 "{:<14} {:>7} {:>7}  {:<width$}  {status}",
-                timing.id.as_str(),
-                "-",
-                "-",
-                ""
+                timing.id, "-", "-", ""
             );
             continue;
         };
@@ -192,7 +189,7 @@ pub fn timeline(timings: &[Timing], width: usize) -> String {
         let _ = writeln!(
             text,
             "{:<14} {:>6.1}s {:>6.1}s  {bar}  {status}",
-            timing.id.as_str(),
+            timing.id,
             start.as_secs_f64(),
             finish.saturating_sub(start).as_secs_f64()
         );
@@ -329,7 +326,7 @@ pub fn summary(inputs: &Inputs, outcome: &Outcome) -> String {
     let _ = writeln!(md, "```");
     for timing in &outcome.timings {
         if let Status::Failed(failure) = &timing.status {
-            let _ = writeln!(md, "\n**{}**: {}", timing.id.as_str(), failure.message);
+            let _ = writeln!(md, "\n**{}**: {}", timing.id, failure.message);
         }
     }
     if let Some(results) = &outcome.suite {
@@ -385,7 +382,7 @@ pub fn junit(inputs: &Inputs, outcome: &Outcome) -> String {
                     message: why.clone(),
                 },
             };
-            let mut case = junit::Case::new(timing.id.as_str(), status);
+            let mut case = junit::Case::new(timing.id.to_string(), status);
             case.classname = Some(
                 match timing.when {
                     When::Normal => "verify-release.step",
@@ -440,7 +437,9 @@ mod tests {
 
     fn timing(name: &'static str, when: When, span: Option<(u64, u64)>, status: Status) -> Timing {
         Timing {
-            id: crate::event::Stage::parse(name).expect("a step name"),
+            id: crate::event::Stage::parse(name)
+                .expect("a step name")
+                .into(),
             needs: Vec::new(),
             when,
             status,

@@ -32,6 +32,14 @@ pub fn validate(steps: &[Step<'_>]) -> Result<(), String> {
             }
         }
     }
+    for step in steps {
+        if let Some(missing) = step.after.iter().find(|id| !seen.contains_key(id)) {
+            return Err(format!(
+                "step {} waits for {missing}, which does not exist",
+                step.id
+            ));
+        }
+    }
     waves(steps).map(|_| ())
 }
 
@@ -56,11 +64,11 @@ pub fn waves(steps: &[Step<'_>]) -> Result<Vec<Vec<StepId>>, String> {
             }
         }
         if depth.len() == before {
-            let stuck: Vec<&str> = normal
+            let stuck: Vec<String> = normal
                 .iter()
                 .map(|s| s.id)
                 .filter(|id| !depth.contains_key(id))
-                .map(StepId::as_str)
+                .map(|id| id.to_string())
                 .collect();
             return Err(format!("the steps {stuck:?} need each other in a cycle"));
         }

@@ -1,24 +1,26 @@
-//! The step graph and its scheduler. A graph is data: each step has a name, the steps it needs
-//! and when it runs ([`When`]). [`run`] starts every step whose needs have succeeded on its own
-//! scoped thread, records start and end times, and on the first failure cancels the steps in
-//! flight through the run's work token (with [`Reason::SiblingFailed`], never as if it were
-//! Ctrl-C) and skips what had not started. Then the [`When::OnFailure`] steps run (diagnostics,
-//! while everything still exists), then the [`When::Always`] steps (cleanup), in order, each on
-//! a live token of its own. The dry-run plan is the same graph: [`waves`] says which steps
-//! overlap.
+//! The step graph and its scheduler. A graph is data: each step has an id (its stage, and the
+//! cell whose chain it belongs to, if any), the steps it needs, the steps it waits for whatever
+//! their outcome (`after`), and when it runs ([`When`]). [`run`] (in `schedule.rs`) starts every
+//! step whose needs have succeeded on its own scoped thread, records start and end times, and
+//! on a failure cancels the steps in flight in that scope (the run's own steps: everything; a
+//! cell's: that cell) through its token, with [`Reason::SiblingFailed`], never as if it were
+//! Ctrl-C, and skips what had not started. Then the [`When::OnFailure`] steps run (diagnostics,
+//! while everything still exists), then the [`When::Always`] steps (cleanup), each on a live
+//! token of its own: a cell's as soon as that cell is done, the run's own last. The dry-run
+//! plan is the same graph: [`waves`] says which steps overlap.
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cancel::{Reason, Token};
 
-use crate::event::StepId;
+use crate::event::{Cell, Stage, StepId};
 
 mod analysis;
+mod schedule;
 
 pub use analysis::{Span, critical_path, validate, waves};
+pub use schedule::{Options, run};
 
 /// When a step runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,10 +139,12 @@ type Body<'a> = Box<dyn Fn(&StepContext<'_>) -> Result<(), Failure> + Send + Syn
 pub struct Step<'a> {
     pub id: StepId,
     pub needs: Vec<StepId>,
+    /// Steps that must have ended (in any way) before this one starts.
+    pub after: Vec<StepId>,
     pub when: When,
     /// One line for the plan: what this step does.
     pub summary: String,
-    body: Body<'a>,
+    pub(super) body: Body<'a>,
 }
 
 impl fmt::Debug for Step<'_> {
@@ -154,20 +158,41 @@ impl fmt::Debug for Step<'_> {
 }
 
 impl<'a> Step<'a> {
+    /// The run's step `stage`, started once every one of `needs` succeeded.
     pub fn new(
-        id: StepId,
-        needs: &[StepId],
+        stage: Stage,
+        needs: &[Stage],
         when: When,
         summary: impl Into<String>,
         body: impl Fn(&StepContext<'_>) -> Result<(), Failure> + Send + Sync + 'a,
     ) -> Step<'a> {
         Step {
-            id,
-            needs: needs.to_vec(),
+            id: stage.into(),
+            needs: needs.iter().copied().map(StepId::from).collect(),
+            after: Vec::new(),
             when,
             summary: summary.into(),
             body: Box::new(body),
         }
+    }
+
+    /// This step as cell `cell`'s: its id, and every need of a per-cluster stage, become
+    /// that cell's (the run's own steps stay needs of every cell).
+    pub fn in_cell(mut self, cell: Cell) -> Step<'a> {
+        self.id = StepId::of(self.id.stage, cell);
+        for need in &mut self.needs {
+            if need.stage.is_per_cluster() {
+                *need = StepId::of(need.stage, cell);
+            }
+        }
+        self
+    }
+
+    /// Start only once each of `steps` has ended, whatever its outcome (no success needed):
+    /// how a run holds at most N cells' clusters at once.
+    pub fn after(mut self, steps: &[StepId]) -> Step<'a> {
+        self.after.extend_from_slice(steps);
+        self
     }
 }
 
@@ -192,190 +217,13 @@ impl Timing {
     }
 }
 
-enum Message {
-    Done(usize, Result<(), Failure>, Duration),
-}
-
-/// Runs the graph. `work` is the run's token: a signal cancels it from outside; the first
-/// failing normal step cancels it with [`Reason::SiblingFailed`]. `on_start` and `on_finish`
-/// are told about each step as it starts and ends (from the scheduler's thread).
-pub fn run(
-    steps: &[Step<'_>],
-    work: &Token,
-    dry_run: bool,
-    on_start: &(dyn Fn(StepId) + Sync),
-    on_finish: &(dyn Fn(&Timing) + Sync),
-) -> Vec<Timing> {
-    let started = Instant::now();
-    let mut timings: Vec<Timing> = steps
-        .iter()
-        .map(|step| Timing {
-            id: step.id,
-            needs: step.needs.clone(),
-            when: step.when,
-            status: Status::Skipped("not reached".to_owned()),
-            started: None,
-            finished: None,
-        })
-        .collect();
-    let index_of: BTreeMap<StepId, usize> = steps
-        .iter()
-        .enumerate()
-        .map(|(index, step)| (step.id, index))
-        .collect();
-    // Normal steps: concurrently on scoped threads (one at a time in a dry run, so the plan
-    // reads in a stable order).
-    let mut state: Vec<Option<bool>> = vec![None; steps.len()]; // Some(true) running, Some(false) done
-    let mut failed = false;
-    std::thread::scope(|scope| {
-        let (sender, receiver) = mpsc::channel::<Message>();
-        let mut running = 0usize;
-        loop {
-            let stopping = failed || work.is_cancelled();
-            // Start (or skip) every normal step that is ready.
-            let mut progressed = true;
-            while progressed {
-                progressed = false;
-                for (index, step) in steps.iter().enumerate() {
-                    if step.when != When::Normal || state[index].is_some() {
-                        continue;
-                    }
-                    if dry_run && running > 0 {
-                        break;
-                    }
-                    let mut blocked = None;
-                    let mut waiting = false;
-                    for need in &step.needs {
-                        let need_index = index_of[need];
-                        match (&state[need_index], &timings[need_index].status) {
-                            (Some(false), Status::Succeeded) => {}
-                            (Some(false), _) => {
-                                blocked = Some(format!("not run: {need} did not succeed"));
-                            }
-                            _ => waiting = true,
-                        }
-                    }
-                    if let Some(why) = blocked {
-                        state[index] = Some(false);
-                        timings[index].status = Status::Skipped(why);
-                        on_finish(&timings[index]);
-                        progressed = true;
-                        continue;
-                    }
-                    if waiting {
-                        continue;
-                    }
-                    if stopping || failed || work.is_cancelled() {
-                        state[index] = Some(false);
-                        let why = match work.reason() {
-                            Some(reason) => format!("not run: the run was {reason}"),
-                            None => "not run: an earlier step failed".to_owned(),
-                        };
-                        timings[index].status = Status::Skipped(why);
-                        on_finish(&timings[index]);
-                        progressed = true;
-                        continue;
-                    }
-                    state[index] = Some(true);
-                    running += 1;
-                    timings[index].started = Some(started.elapsed());
-                    on_start(step.id);
-                    let sender = sender.clone();
-                    scope.spawn(move || {
-                        let context = StepContext {
-                            id: step.id,
-                            token: work,
-                        };
-                        let result = run_body(step, &context);
-                        let _ = sender.send(Message::Done(index, result, started.elapsed()));
-                    });
-                    progressed = true;
-                }
-            }
-            if running == 0 {
-                break;
-            }
-            let Ok(Message::Done(index, result, at)) = receiver.recv() else {
-                break;
-            };
-            running -= 1;
-            state[index] = Some(false);
-            timings[index].finished = Some(at);
-            timings[index].status = match result {
-                Ok(()) => Status::Succeeded,
-                Err(failure) => {
-                    if !failure.is_cancelled() && !failed {
-                        failed = true;
-                        // The siblings in flight stop now; their cancellation names this step.
-                        work.cancel(Reason::SiblingFailed(steps[index].id.to_string()));
-                    }
-                    Status::Failed(failure)
-                }
-            };
-            on_finish(&timings[index]);
-        }
-    });
-    let interrupted = work.reason().is_some_and(|reason| reason.is_signal());
-    let run_failed = failed
-        || timings
-            .iter()
-            .any(|t| matches!(&t.status, Status::Failed(f) if !f.is_cancelled()));
-    for when in [When::OnFailure, When::Always] {
-        for (index, step) in steps.iter().enumerate() {
-            if step.when != when {
-                continue;
-            }
-            if when == When::OnFailure && (!run_failed || interrupted) {
-                timings[index].status = Status::Skipped(if interrupted {
-                    "not run: the run was interrupted".to_owned()
-                } else {
-                    "not needed: nothing failed".to_owned()
-                });
-                on_finish(&timings[index]);
-                continue;
-            }
-            // Diagnostics and cleanup run on a live token of their own: they are what a
-            // failed or cancelled run does on its way out.
-            let live = Token::new();
-            timings[index].started = Some(started.elapsed());
-            on_start(step.id);
-            let context = StepContext {
-                id: step.id,
-                token: &live,
-            };
-            let result = run_body(step, &context);
-            timings[index].finished = Some(started.elapsed());
-            timings[index].status = match result {
-                Ok(()) => Status::Succeeded,
-                Err(failure) => Status::Failed(failure),
-            };
-            on_finish(&timings[index]);
-        }
-    }
-    timings
-}
-
-/// Runs a body, turning a panic into an infrastructure failure (the scheduler must go on to
-/// diagnostics and cleanup whatever a step does).
-fn run_body(step: &Step<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (step.body)(context))) {
-        Ok(result) => result,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_owned());
-            Err(Failure::infra(format!("step {} panicked: {what}", step.id)))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::event::Stage;
+    use cancel::Token;
     use std::sync::Mutex;
+    use std::time::Instant;
 
     fn sleep_step(id: Stage, needs: &[Stage], millis: u64) -> Step<'static> {
         Step::new(id, needs, When::Normal, id.as_str(), move |context| {
@@ -405,7 +253,7 @@ mod tests {
             waves(&steps).unwrap(),
             [vec![Stage::Tools, Stage::Resolve], vec![Stage::Cluster]]
         );
-        let timings = run(&steps, &Token::new(), false, &|_| {}, &|_| {});
+        let timings = run(&steps, &Token::new(), Options::default(), &|_| {}, &|_| {});
         assert!(timings.iter().all(|t| t.status.is_success()), "{timings:?}");
         let [a, b, c] = [&timings[0], &timings[1], &timings[2]];
         // b started before a finished: they overlapped.
@@ -438,7 +286,7 @@ mod tests {
         ];
         let work = Token::new();
         let began = Instant::now();
-        let timings = run(&steps, &work, false, &|_| {}, &|_| {});
+        let timings = run(&steps, &work, Options::default(), &|_| {}, &|_| {});
         assert!(
             began.elapsed() < Duration::from_secs(20),
             "the long step was not cancelled"
@@ -480,7 +328,7 @@ mod tests {
                 work.cancel(Reason::Signal(15));
             })
         };
-        let timings = run(&steps, &work, false, &|_| {}, &|_| {});
+        let timings = run(&steps, &work, Options::default(), &|_| {}, &|_| {});
         canceller.join().unwrap();
         assert!(
             matches!(status_of(&timings, Stage::Cluster), Status::Failed(f) if f.class == Class::Cancelled(Reason::Signal(15)))
@@ -507,7 +355,7 @@ mod tests {
                 Ok(())
             }),
         ];
-        let timings = run(&steps, &Token::new(), false, &|_| {}, &|_| {});
+        let timings = run(&steps, &Token::new(), Options::default(), &|_| {}, &|_| {});
         assert!(
             matches!(status_of(&timings, Stage::Tools), Status::Failed(f) if f.class == Class::Infra && f.message.contains("index out of range"))
         );

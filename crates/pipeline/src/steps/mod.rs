@@ -74,7 +74,7 @@ impl<'a> Run<'a> {
     /// The step's shell: labelled with the step, observing the step's token.
     pub fn shell(&self, context: &StepContext<'_>) -> Shell {
         self.shell
-            .for_step(context.id.as_str())
+            .for_step(&context.id.to_string())
             .with_cancel(context.token.clone())
     }
 

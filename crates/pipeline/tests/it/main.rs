@@ -196,7 +196,7 @@ provider = "none"
 }
 
 fn failing_step(outcome: &Outcome) -> Option<Stage> {
-    outcome.failing_step.as_ref().map(|(step, _)| *step)
+    outcome.failing_step.as_ref().map(|(step, _)| step.stage)
 }
 
 #[test]
