@@ -39,11 +39,19 @@ pub struct Args {
     /// installed: only the fixture is deployed, in a labelled namespace of its own, then removed)
     #[arg(long, value_enum, default_value = "kind")]
     pub cluster: ClusterMode,
-    /// The throwaway cluster's Kubernetes minor, e.g. 1.35: its node image and a kubectl within
-    /// one minor, from the pin file (default: the pin file's default image); one of the
-    /// target's `[kubernetes] minors` when it lists them
-    #[arg(long, value_name = "MINOR")]
+    /// The Kubernetes minors to verify on, a throwaway cluster (a cell) each: `1.35`,
+    /// `1.35,1.36` or `all`; each with its pinned node image and a kubectl within one minor
+    /// (default: every minor of the target's `[kubernetes] minors` that has a pinned image, or
+    /// the pin file's default image when it lists none)
+    #[arg(long, value_name = "MINORS")]
     pub kubernetes: Option<String>,
+    /// How many cells hold a cluster at once (default: what the machine fits, a core and
+    /// 2.5 GiB of available memory a cell)
+    #[arg(long, value_name = "N")]
+    pub parallel: Option<usize>,
+    /// A cell that fails stops the others (by default each cell runs to its end)
+    #[arg(long)]
+    pub fail_fast: bool,
     /// With --cluster existing: the kubeconfig context that must be current
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
@@ -87,6 +95,8 @@ pub fn run(
         notify_on: args.notify_on,
         notify_github_issue: args.notify_github_issue,
         kubernetes: args.kubernetes,
+        parallel: args.parallel,
+        fail_fast: args.fail_fast,
     };
     let inputs = pipeline::inputs::load(&request, settings.clone())?;
     if inputs.dry_run {
@@ -99,6 +109,17 @@ pub fn run(
         }));
     }
     let place = match &inputs.target_cluster {
+        pipeline::inputs::Target::Kind if inputs.cells.len() > 1 => format!(
+            "{} kind clusters ({}), {}",
+            inputs.cells.len(),
+            inputs
+                .cells
+                .iter()
+                .map(|cell| cell.cluster_name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            inputs.parallel.why
+        ),
         pipeline::inputs::Target::Kind => format!("kind cluster {}", inputs.cluster_name),
         pipeline::inputs::Target::Existing {
             context, namespace, ..
@@ -115,8 +136,15 @@ pub fn run(
     let outcome = pipeline::run(&inputs, token, &|event| renderer.render(event));
     last_lines(&inputs, &outcome);
     if ui::github_actions() {
-        if let Some(results) = &outcome.suite {
-            for line in conformance::report::annotations(results) {
+        for cell in &outcome.cells {
+            let Some(results) = &cell.suite else { continue };
+            // Several cells: each annotation names its cell.
+            let prefix = if outcome.cells.len() > 1 {
+                format!("conformance (Kubernetes {})", cell.label)
+            } else {
+                "conformance".to_owned()
+            };
+            for line in conformance::report::annotations_titled(results, &prefix) {
                 ui::out(&line);
             }
         }
@@ -247,6 +275,26 @@ fn print_plan(inputs: &pipeline::Inputs, outcome: &Outcome, notes: &BTreeMap<Ste
         inputs.settings.artifact_cache.display()
     ));
     ui::out(&format!("# {}", inputs.kubernetes.line()));
+    if inputs.cells.len() > 1 {
+        ui::out(&format!(
+            "# {} cells, a kind cluster each; {}",
+            inputs.cells.len(),
+            inputs.parallel.why
+        ));
+        for cell in &inputs.cells {
+            ui::out(&format!(
+                "#   Kubernetes {}: cluster {}, node image {}, kubectl {}, folder {}",
+                cell.label,
+                cell.cluster_name,
+                cell.settings.pins.node_image.reference,
+                cell.settings.pins.kubectl.version.with_v(),
+                cell.dir.display()
+            ));
+        }
+        ui::out(
+            "#   a failing cell does not stop the others (--fail-fast does); the release passes only if every cell passes",
+        );
+    }
     ui::out("#");
     ui::out("# steps that start together (each wave starts when what it needs is done):");
     for (index, wave) in outcome.waves.iter().enumerate() {
@@ -262,7 +310,17 @@ fn print_plan(inputs: &pipeline::Inputs, outcome: &Outcome, notes: &BTreeMap<Ste
             let names: Vec<String> = step.needs.iter().map(StepId::to_string).collect();
             format!(" (needs {})", names.join(", "))
         };
-        ui::out(&format!("## {}{needs}: {}", step.id, step.summary));
+        let after = if step.after.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = step.after.iter().map(StepId::to_string).collect();
+            format!(
+                " (and waits for {}: at most {} clusters at once)",
+                names.join(", "),
+                inputs.parallel.cells
+            )
+        };
+        ui::out(&format!("## {}{needs}{after}: {}", step.id, step.summary));
         match step.when {
             pipeline::graph::When::OnFailure => {
                 ui::out("# runs only when a step failed, before anything is deleted")
@@ -313,6 +371,26 @@ fn last_lines(inputs: &pipeline::Inputs, outcome: &Outcome) {
                     "failing cases: {}",
                     outcome.failing_cases.join(", ")
                 ));
+            }
+            if outcome.cells.len() > 1 {
+                for cell in outcome
+                    .cells
+                    .iter()
+                    .filter(|cell| cell.verdict != Verdict::Passed)
+                {
+                    ui::out(&format!(
+                        "cell Kubernetes {}: {}{}",
+                        cell.label,
+                        cell.verdict.as_str(),
+                        cell.failing_step
+                            .as_ref()
+                            .map(|(step, message)| format!(
+                                " ({step}: {})",
+                                message.lines().next().unwrap_or_default()
+                            ))
+                            .unwrap_or_default()
+                    ));
+                }
             }
             if !outcome.missing.is_empty() {
                 ui::out("what this run lacks, all of it:");

@@ -5,7 +5,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::{flag_value, positionals, read_clusters, version_of, write_clusters};
+use crate::{flag_value, positionals, read_clusters, update_clusters, version_of};
 
 pub(crate) fn kind(state: &Path, args: &[String]) -> i32 {
     let positional = positionals(args);
@@ -49,8 +49,19 @@ pub(crate) fn kind(state: &Path, args: &[String]) -> i32 {
             eprintln!("Creating cluster \"{name}\" ...");
             eprintln!(" ✓ Ensuring node image ({image}) 🖼");
             eprintln!(" ✓ Preparing nodes 📦");
-            clusters.push(name.clone());
-            write_clusters(state, &clusters);
+            let taken = update_clusters(state, |clusters| {
+                let taken = clusters.contains(&name);
+                if !taken {
+                    clusters.push(name.clone());
+                }
+                taken
+            });
+            if taken {
+                eprintln!(
+                    "ERROR: failed to create cluster: node(s) already exist for a cluster with the name \"{name}\""
+                );
+                return 1;
+            }
             if let Err(error) = write_kubeconfig(args, &name) {
                 eprintln!("ERROR: failed to create cluster: failed to write kubeconfig: {error}");
                 return 1;
@@ -74,8 +85,7 @@ pub(crate) fn kind(state: &Path, args: &[String]) -> i32 {
         }
         ["delete", "cluster"] => {
             eprintln!("Deleting cluster \"{name}\" ...");
-            clusters.retain(|cluster| cluster != &name);
-            write_clusters(state, &clusters);
+            update_clusters(state, |clusters| clusters.retain(|cluster| cluster != &name));
             0
         }
         ["export", "logs", rest @ ..] => {

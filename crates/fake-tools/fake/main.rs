@@ -326,6 +326,25 @@ fn read_clusters(state: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Changes the cluster list under a lock: several fake kinds run at once (a run over several
+/// clusters creates them concurrently) and must not lose each other's writes. The lock is a
+/// directory, taken with `create_dir` (atomic); one left by a killed fake is broken after 5 s.
+fn update_clusters<R>(state: &Path, change: impl FnOnce(&mut Vec<String>) -> R) -> R {
+    let lock = state.join("clusters.lock");
+    let started = std::time::Instant::now();
+    while fs::create_dir(&lock).is_err() {
+        if started.elapsed() > Duration::from_secs(5) {
+            let _ = fs::remove_dir(&lock);
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    let mut clusters = read_clusters(state);
+    let result = change(&mut clusters);
+    write_clusters(state, &clusters);
+    let _ = fs::remove_dir(&lock);
+    result
+}
+
 fn write_clusters(state: &Path, clusters: &[String]) {
     let mut text = clusters.join("\n");
     if !text.is_empty() {

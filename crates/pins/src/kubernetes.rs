@@ -138,9 +138,15 @@ impl Pins {
     pub fn for_kubernetes(&self, minor: &str) -> Result<Pins, String> {
         let wanted = parse_minor(minor)?;
         if let Some(variable) = &self.node_image_override {
+            // The variable's own image is that minor's, the one cell it can name.
+            if self.node_image.kubernetes.minor_pair() == wanted {
+                return Ok(self.clone());
+            }
             return Err(format!(
-                "--kubernetes {minor} picks a pinned node image, but {variable} names one image ({}); unset {variable}, or drop --kubernetes",
-                self.node_image.reference
+                "--kubernetes {minor} picks a pinned node image, but {variable} names one image ({}, Kubernetes {}); unset {variable}, or pass --kubernetes {} alone",
+                self.node_image.reference,
+                minor_text(self.node_image.kubernetes.minor_pair()),
+                minor_text(self.node_image.kubernetes.minor_pair())
             ));
         }
         let image = self.node_image_for(wanted).ok_or_else(|| {

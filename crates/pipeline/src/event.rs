@@ -117,9 +117,24 @@ impl Stage {
     }
 }
 
-/// One cluster's chain of a run over several (its index among the run's cells).
+/// One cluster's chain of a run over several: its index among the run's cells, and its label
+/// (`1.36`), which names its steps (`cluster@1.36`) everywhere they are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Cell(pub u8);
+pub struct Cell {
+    pub index: u8,
+    pub label: &'static str,
+}
+
+impl Cell {
+    /// A run has a handful of cells, made once: their labels live as long as the process, so
+    /// that step ids stay `Copy`.
+    pub fn new(index: u8, label: &str) -> Cell {
+        Cell {
+            index,
+            label: Box::leak(label.to_owned().into_boxed_str()),
+        }
+    }
+}
 
 /// A step of the graph: its stage, and the cell whose chain it belongs to (None: the run's
 /// own step, or the one chain of a run over one cluster, named by its stage alone).
@@ -156,7 +171,7 @@ impl fmt::Display for StepId {
         // `pad`, so that widths in format strings (the timeline's columns) apply.
         match self.cell {
             None => f.pad(self.stage.as_str()),
-            Some(Cell(index)) => f.pad(&format!("{}@{index}", self.stage.as_str())),
+            Some(cell) => f.pad(&format!("{}@{}", self.stage.as_str(), cell.label)),
         }
     }
 }

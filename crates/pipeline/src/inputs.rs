@@ -34,9 +34,14 @@ pub struct Request {
     pub notify_on: Option<config::notify::On>,
     /// `--notify-github-issue`.
     pub notify_github_issue: bool,
-    /// `--kubernetes MINOR`: the throwaway cluster's Kubernetes minor (its pinned node image and
-    /// kubectl); the pin file's default image when None.
+    /// `--kubernetes 1.35`, `1.35,1.36` or `all`: the throwaway clusters' Kubernetes minors (a
+    /// cell each, with its pinned node image and kubectl); the target's supported minors with
+    /// an image when None (or the pin file's default image, when it lists none).
     pub kubernetes: Option<String>,
+    /// `--parallel N`: cells holding a cluster at once; from the machine when None.
+    pub parallel: Option<usize>,
+    /// `--fail-fast`: a failing cell stops the others.
+    pub fail_fast: bool,
 }
 
 /// Who hears about the run.
@@ -94,8 +99,13 @@ pub struct Inputs {
     pub fixture: Fixture,
     pub deadlines: Deadlines,
     pub notify: Notify,
-    /// The cluster's Kubernetes minor, why, and the supported minors this run does not verify.
+    /// The clusters' Kubernetes minors, why, and the supported minors this run does not verify.
     pub kubernetes: crate::kubernetes::Choice,
+    /// One per Kubernetes minor (one on the user's cluster): each cell's chain, names, folder.
+    pub cells: Vec<crate::cells::CellInputs>,
+    /// How many cells hold a cluster at once.
+    pub parallel: crate::cells::Parallelism,
+    pub fail_fast: bool,
 }
 
 impl Inputs {
@@ -157,12 +167,23 @@ impl Inputs {
         }
     }
 
-    /// The kind clusters this run holds at once (one per run today; none on the user's).
+    /// The kind clusters this run may hold at once (none on the user's).
     pub fn cluster_names(&self) -> Vec<String> {
         match self.target_cluster {
-            Target::Kind => vec![self.cluster_name.clone()],
+            Target::Kind => self
+                .cells
+                .iter()
+                .take(self.parallel.cells)
+                .map(|cell| cell.cluster_name.clone())
+                .collect(),
             Target::Existing { .. } => Vec::new(),
         }
+    }
+
+    /// The cell a step belongs to (a run over one cluster has one, for every step).
+    pub fn cell(&self, cell: Option<crate::event::Cell>) -> &crate::cells::CellInputs {
+        let index = cell.map_or(0, |cell| usize::from(cell.index));
+        &self.cells[index.min(self.cells.len().saturating_sub(1))]
     }
 
     /// The project name reports use.
@@ -197,8 +218,14 @@ pub fn run_folder_name(tag: &str, now: SystemTime, run_id: &str) -> String {
 
 /// Checks this command's flags against `settings` and decides everything a run needs.
 pub fn load(request: &Request, settings: settings::Settings) -> Result<Inputs, BadInput> {
-    let (settings, kubernetes) =
+    let (choices, kubernetes) =
         crate::kubernetes::choose(request.kubernetes.as_deref(), request.existing, settings)?;
+    if request.existing && (request.parallel.is_some() || request.fail_fast) {
+        return Err(bad(
+            "--parallel and --fail-fast run several throwaway clusters at once; a cluster you bring (--cluster existing) is one: drop them",
+        ));
+    }
+    let settings = choices[0].settings.clone();
     let target = &settings.target;
     let repo = request
         .repo
@@ -265,6 +292,11 @@ pub fn load(request: &Request, settings: settings::Settings) -> Result<Inputs, B
     for &tool in needed {
         tools::check_obtainable(&probe, &settings.tools, tool).map_err(bad)?;
     }
+    // Each cell's kubectl (within skew of its own Kubernetes) must be obtainable too.
+    for choice in &choices[1..] {
+        tools::check_obtainable(&probe, &choice.settings.tools, pins::ToolName::Kubectl)
+            .map_err(bad)?;
+    }
     let notify = notify_settings(request, &settings)?;
     let artifacts_dir = match &request.artifacts_dir {
         Some(dir) => {
@@ -286,15 +318,32 @@ pub fn load(request: &Request, settings: settings::Settings) -> Result<Inputs, B
         pods: timeouts.pods(),
         poll: Duration::from_secs(1),
     };
+    let kubeconfig = if target_cluster == Target::Kind {
+        RunDir(artifacts_dir.clone()).kubeconfig()
+    } else {
+        kubeconfig
+    };
+    let cells = match target_cluster {
+        Target::Kind => crate::cells::throwaway(choices, &cluster_name, &artifacts_dir),
+        Target::Existing { .. } => vec![crate::cells::CellInputs {
+            cell: None,
+            label: "existing".to_owned(),
+            minor: None,
+            settings: settings.clone(),
+            cluster_name: cluster_name.clone(),
+            kubeconfig: kubeconfig.clone(),
+            dir: artifacts_dir.clone(),
+        }],
+    };
+    let parallel = crate::cells::parallelism(request.parallel, cells.len(), &settings.host)?;
     Ok(Inputs {
         repo,
         tag,
         run_id,
-        kubeconfig: if target_cluster == Target::Kind {
-            RunDir(artifacts_dir.clone()).kubeconfig()
-        } else {
-            kubeconfig
-        },
+        cells,
+        parallel,
+        fail_fast: request.fail_fast,
+        kubeconfig,
         artifacts_dir,
         target_cluster,
         cluster_name,

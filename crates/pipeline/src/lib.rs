@@ -10,6 +10,8 @@
 //! [`Request`] and an environment snapshot to [`inputs::load`], a cancellation token and an
 //! event sink to [`run`], and renders the [`Event`]s and the [`Outcome`].
 
+pub mod cell_outcome;
+pub mod cells;
 pub mod echo;
 pub mod event;
 pub mod graph;
@@ -97,6 +99,8 @@ pub struct Outcome {
     pub notifications: Vec<notifications::Notification>,
     /// When the run could not run: everything it lacks, at once.
     pub missing: Vec<needs::Need>,
+    /// Each cell's end (one in a run over one cluster).
+    pub cells: Vec<cell_outcome::CellOutcome>,
 }
 
 /// A step as the plan shows it.
@@ -104,6 +108,8 @@ pub struct Outcome {
 pub struct StepPlan {
     pub id: StepId,
     pub needs: Vec<StepId>,
+    /// Steps it waits for whatever their outcome (an earlier cell's cleanup, with --parallel).
+    pub after: Vec<StepId>,
     pub when: graph::When,
     /// One line: what the step does.
     pub summary: String,
@@ -126,7 +132,7 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
             }),
         }
     }
-    let state = steps::State::default();
+    let state = steps::State::new(inputs.cells.len());
     let run = steps::Run {
         inputs,
         state: &state,
@@ -149,6 +155,7 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
         .map(|step| StepPlan {
             id: step.id,
             needs: step.needs.clone(),
+            after: step.after.clone(),
             when: step.when,
             summary: step.summary.clone(),
         })
@@ -161,7 +168,7 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
         &work,
         graph::Options {
             dry_run: inputs.dry_run,
-            fail_fast: false,
+            fail_fast: inputs.fail_fast,
         },
         &|id| {
             sink(Event {
@@ -177,21 +184,44 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
         },
     );
     drop(graph);
-    let suite = state.results.get().cloned();
     let record = state.record.get().cloned();
-    let (verdict, failing_step) = verdict(&timings, token);
+    let cells = cell_outcome::cells(inputs, &state, &timings, token);
+    let several = cells.len() > 1;
+    let (verdict, failing_step) = if several {
+        cell_outcome::verdict(&timings, token, &cells)
+    } else {
+        verdict(&timings, token)
+    };
     drop(work);
-    let failing_cases = suite
-        .as_ref()
-        .map(|results| {
-            results
-                .cases
-                .iter()
-                .filter(|case| case.outcome.is_failed())
-                .map(|case| case.name.clone())
-                .collect()
+    // One cell: its suite and cases, as before there were cells. Several: each failed case
+    // named with its cell (`weighted-split@1.35`).
+    let suite = if several {
+        None
+    } else {
+        cells.first().and_then(|cell| cell.suite.clone())
+    };
+    let failing_cases = cells
+        .iter()
+        .flat_map(|cell| {
+            cell.failing_cases.iter().map(move |case| {
+                if several {
+                    format!("{case}@{}", cell.label)
+                } else {
+                    case.clone()
+                }
+            })
         })
-        .unwrap_or_default();
+        .collect();
+    // The worst of the cells' fates: a cluster that may still exist outweighs one kept.
+    let cluster = cells
+        .iter()
+        .filter_map(|cell| cell.cluster)
+        .max_by_key(|fate| match fate {
+            Fate::NeverCreated => 0,
+            Fate::Deleted => 1,
+            Fate::Kept => 2,
+            Fate::MayExist => 3,
+        });
     let mut outcome = Outcome {
         verdict,
         timings,
@@ -200,22 +230,9 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
         tag: run.tag(),
         artifacts_dir: inputs.artifacts_dir.clone(),
         reports: Vec::new(),
-        kept_cluster: state.kept_cluster.get().cloned(),
-        cluster: match inputs.target_cluster {
-            inputs::Target::Existing { .. } => None,
-            // What the owner's `down` reported; an owner whose `down` never ran may have left
-            // its cluster; no owner means no cluster was ever started.
-            inputs::Target::Kind => Some(
-                stdx::lock(&state.down)
-                    .as_ref()
-                    .map(|down| down.fate)
-                    .unwrap_or(if state.cluster.get().is_some() {
-                        Fate::MayExist
-                    } else {
-                        Fate::NeverCreated
-                    }),
-            ),
-        },
+        kept_cluster: cells.iter().find_map(|cell| cell.kept_cluster.clone()),
+        cluster,
+        cells,
 
         plan: shell.plan_by_step(),
         waves,
@@ -252,7 +269,7 @@ pub fn run(inputs: &Inputs, token: &Token, sink: &Sink<'_>) -> Outcome {
 /// The verdict from the steps: a signal wins (the run did not finish); then the first step to
 /// fail on its own account decides (not the siblings it cancelled); a cleanup that could not
 /// delete the cluster makes an otherwise green run one that could not run cleanly.
-fn verdict(timings: &[Timing], token: &Token) -> (Verdict, Option<(StepId, String)>) {
+pub(crate) fn verdict(timings: &[Timing], token: &Token) -> (Verdict, Option<(StepId, String)>) {
     if let Some(reason) = token.reason()
         && let cancel::Reason::Signal(signal) = reason
     {

@@ -96,6 +96,20 @@ pub struct Host {
     /// The kernel's tunables (`/proc/sys`): where the inotify limits kind clusters share are
     /// read. A folder without them (macOS) means unknown.
     pub proc_sys: PathBuf,
+    /// Memory available for new work (`MemAvailable` of `/proc/meminfo`, bytes); None where
+    /// the kernel does not say (macOS).
+    pub memory_available: Option<u64>,
+    /// The cores this process may use.
+    pub cores: usize,
+}
+
+/// `MemAvailable:  21874532 kB` of a `/proc/meminfo` text, in bytes.
+pub fn mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("MemAvailable:"))?;
+    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 /// Something the user should see before the work starts; rendered by the xtask.
@@ -210,6 +224,10 @@ impl Settings {
                 os: std::env::consts::OS.to_owned(),
                 arch: std::env::consts::ARCH.to_owned(),
                 proc_sys: PathBuf::from("/proc/sys"),
+                memory_available: std::fs::read_to_string("/proc/meminfo")
+                    .ok()
+                    .and_then(|text| mem_available(&text)),
+                cores: std::thread::available_parallelism().map_or(1, usize::from),
             },
             root,
             config_path,

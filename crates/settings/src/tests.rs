@@ -105,3 +105,12 @@ fn docker_is_the_variable_else_the_path_entry() {
     let none = load(&[("PATH", dir.path().to_str().unwrap())]).unwrap();
     assert_eq!(none.docker, None);
 }
+
+#[test]
+fn available_memory_is_read_from_meminfo_in_bytes() {
+    let meminfo =
+        "MemTotal:       24608264 kB\nMemFree:         1234 kB\nMemAvailable:   21874532 kB\n";
+    assert_eq!(super::mem_available(meminfo), Some(21_874_532 * 1024));
+    assert_eq!(super::mem_available("MemTotal: 1 kB\n"), None);
+    assert_eq!(super::mem_available("MemAvailable: lots\n"), None);
+}

@@ -406,7 +406,7 @@ fn kubernetes_picks_the_pinned_image_of_that_minor() {
             "--dir",
             &dir,
             "--kubernetes",
-            "1.36",
+            "1.35",
         ],
         &[("KIND_NODE_IMAGE", other)],
     );

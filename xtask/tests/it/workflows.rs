@@ -254,6 +254,67 @@ fn the_readme_snippet_calls_the_workflow_with_its_tag_secret_and_permissions() {
     assert!(section.contains("GITHUB_TOKEN") && section.contains("workflow_dispatch"));
 }
 
+/// README's recipe for runners too small for several clusters: a matrix job per Kubernetes
+/// minor, each with its own concurrency key (so the jobs of one tag neither wait for nor cancel
+/// each other), none touching the release's issue, and one job after them all that does.
+fn the_readme_matrix_recipe_gives_each_cell_its_own_key_and_one_job_tells_the_maintainers() {
+    let readme = std::fs::read_to_string(testkit::workspace_root().join("README.md")).unwrap();
+    let section = readme
+        .split("### Splitting the Kubernetes minors into jobs")
+        .nth(1)
+        .expect("a README section on splitting the minors");
+    let snippet = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a yaml snippet in the section");
+    let jobs: Value = serde_yaml_ng::from_str(snippet).unwrap();
+    let verify = &jobs["verify"];
+    assert_eq!(verify["strategy"]["fail-fast"], Value::Bool(false));
+    let minors: Vec<String> = verify["strategy"]["matrix"]["kubernetes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|minor| text(minor).to_owned())
+        .collect();
+    let kgateway =
+        std::fs::read_to_string(testkit::workspace_root().join("hack/targets/kgateway.toml"))
+            .unwrap();
+    for minor in &minors {
+        assert!(
+            kgateway.contains(&format!("\"{minor}\"")),
+            "{minor} is not a kgateway minor"
+        );
+    }
+    assert!(text(&verify["concurrency"]["group"]).contains("${{ matrix.kubernetes }}"));
+    assert_eq!(
+        verify["concurrency"]["cancel-in-progress"],
+        Value::Bool(false)
+    );
+    let run = verify["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|step| step["run"].as_str())
+        .find(|run| run.contains("verify-release"))
+        .unwrap();
+    assert!(
+        run.contains("--kubernetes \"${{ matrix.kubernetes }}\""),
+        "{run}"
+    );
+    assert!(
+        !run.contains("--notify-github-issue"),
+        "a cell's job must not touch the issue: {run}"
+    );
+    let tell = &jobs["tell-maintainers"];
+    assert_eq!(text(&tell["needs"]), "verify");
+    assert!(text(&tell["if"]).contains("needs.verify.result"));
+    assert_eq!(
+        tell["permissions"],
+        serde_yaml_ng::from_str::<Value>("issues: write").unwrap()
+    );
+}
+
 pub(crate) fn tests() -> Vec<test_harness::Test> {
     test_harness::tests![
         every_trigger_is_there_with_what_it_needs,
@@ -262,5 +323,6 @@ pub(crate) fn tests() -> Vec<test_harness::Test> {
         it_runs_exactly_the_xtask_command_with_secrets_in_env_only,
         the_reports_are_uploaded_whatever_happened,
         the_readme_snippet_calls_the_workflow_with_its_tag_secret_and_permissions,
+        the_readme_matrix_recipe_gives_each_cell_its_own_key_and_one_job_tells_the_maintainers,
     ]
 }

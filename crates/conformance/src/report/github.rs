@@ -13,6 +13,12 @@ pub const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
 /// One `::error title=…::…` line per failed case, in run order. When more cases failed than
 /// fit, the last line names the remaining ones instead, so no failure goes unmentioned.
 pub fn annotations(results: &SuiteResults) -> Vec<String> {
+    annotations_titled(results, "conformance")
+}
+
+/// [`annotations`] with each title starting `prefix` (`conformance (Kubernetes 1.35)`), for a
+/// run whose several suites must each say which one failed.
+pub fn annotations_titled(results: &SuiteResults, prefix: &str) -> Vec<String> {
     let failed: Vec<(&str, &str)> = results
         .cases
         .iter()
@@ -28,12 +34,12 @@ pub fn annotations(results: &SuiteResults) -> Vec<String> {
     };
     let mut lines: Vec<String> = failed[..shown]
         .iter()
-        .map(|(name, message)| error_command(&format!("conformance: {name} failed"), message))
+        .map(|(name, message)| error_command(&format!("{prefix}: {name} failed"), message))
         .collect();
     if shown < failed.len() {
         let rest: Vec<&str> = failed[shown..].iter().map(|(name, _)| *name).collect();
         lines.push(error_command(
-            &format!("conformance: {} more cases failed", rest.len()),
+            &format!("{prefix}: {} more cases failed", rest.len()),
             &format!(
                 "{} (see the step summary and the report directory)",
                 rest.join(", ")

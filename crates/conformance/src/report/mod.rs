@@ -15,7 +15,9 @@ mod markdown;
 use std::path::{Path, PathBuf};
 
 pub use gateway_api::conformance_report_yaml;
-pub use github::{MAX_ANNOTATIONS, STEP_SUMMARY_LIMIT, annotations, bounded_step_summary};
+pub use github::{
+    MAX_ANNOTATIONS, STEP_SUMMARY_LIMIT, annotations, annotations_titled, bounded_step_summary,
+};
 pub use junit::junit_xml;
 pub use markdown::markdown;
 

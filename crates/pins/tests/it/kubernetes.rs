@@ -68,10 +68,15 @@ fn kind_node_image_names_the_only_image() {
     assert_eq!(used.len(), 1);
     assert_eq!(pins.node_images.len(), 1);
     assert_eq!(pins.node_image.reference, image);
-    let error = pins.for_kubernetes("1.36").unwrap_err();
+    // Its own minor is the one it can name; any other is refused with both ways out.
+    assert_eq!(
+        pins.for_kubernetes("1.36").unwrap().node_image.reference,
+        image
+    );
+    let error = pins.for_kubernetes("1.35").unwrap_err();
     assert!(
         error.contains("KIND_NODE_IMAGE names one image")
-            && error.contains("unset KIND_NODE_IMAGE"),
+            && error.contains("unset KIND_NODE_IMAGE, or pass --kubernetes 1.36 alone"),
         "{error}"
     );
 }

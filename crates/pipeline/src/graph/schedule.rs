@@ -347,7 +347,7 @@ mod tests {
             }
         });
         match cell {
-            Some(cell) => step.in_cell(Cell(cell)),
+            Some(cell) => step.in_cell(Cell::new(cell, &cell.to_string())),
             None => step,
         }
     }
@@ -362,7 +362,7 @@ mod tests {
             stdx::lock(order).push(context.id.to_string());
             Ok(())
         })
-        .in_cell(Cell(cell))
+        .in_cell(Cell::new(cell, &cell.to_string()))
     }
 
     fn timing<'t>(timings: &'t [Timing], id: &str) -> &'t Timing {
@@ -483,7 +483,7 @@ mod tests {
         let mut steps = two_cells(&order, 10);
         for step in &mut steps {
             if step.id.to_string() == "cluster@1" {
-                step.after = vec![StepId::of(Stage::Cleanup, Cell(0))];
+                step.after = vec![StepId::of(Stage::Cleanup, Cell::new(0, "0"))];
             }
         }
         let timings = run(&steps, &Token::new(), Options::default(), &|_| {}, &|_| {});

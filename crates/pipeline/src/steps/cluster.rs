@@ -21,10 +21,11 @@ pub fn create(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let sh = run.shell(context);
     let inputs = run.inputs;
+    let (cell, state) = run.cell(context);
     let spec = RunClusterSpec {
-        name: inputs.cluster_name.clone(),
-        run_dir: run.run_dir(),
-        node_image: inputs.settings.pins.node_image.reference.clone(),
+        name: cell.cluster_name.clone(),
+        run_dir: cell.run_dir(),
+        node_image: cell.settings.pins.node_image.reference.clone(),
         node_port_mapping: None,
         create_wait: inputs.settings.target.install.timeouts.cluster_create(),
         lifetime: Lifetime::Throwaway {
@@ -32,10 +33,13 @@ pub fn create(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         },
     };
     let kind = Kind::new(&run.programs()?.kind);
-    let cluster = run
-        .state
+    let cleanup_label = match context.id.cell {
+        Some(cell) => crate::event::StepId::of(Stage::Cleanup, cell).to_string(),
+        None => Stage::Cleanup.as_str().to_owned(),
+    };
+    let cluster = state
         .cluster
-        .get_or_init(|| RunCluster::new(spec, kind, run.shell, Stage::Cleanup.as_str()));
+        .get_or_init(|| RunCluster::new(spec, kind, run.shell, &cleanup_label));
     let report = cluster
         .up(&sh, &mut |event| emit.cluster(event))
         .map_err(|error| cluster_failure(&error, false))?;
@@ -70,25 +74,46 @@ pub fn load_balancer(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Fai
         emit.note(Note::NoLoadBalancer);
         return Ok(());
     }
-    let cluster = run
-        .state
+    let (_, state) = run.cell(context);
+    let cluster = state
         .cluster
         .get()
         .ok_or_else(|| Failure::infra("the cluster step did not set up the cluster"))?;
-    let container = cluster
-        .start_load_balancer(
-            &run.shell(context),
-            &docker::Docker::new(&run.programs()?.docker),
-            &run.inputs
-                .settings
-                .pins
-                .images
-                .cloud_provider_kind
-                .reference,
-            run.inputs.settings.host.os != "linux",
-        )
-        .map_err(|error| cluster_failure(&error, false))?;
-    emit.note(Note::LoadBalancerStarted { container });
+    let docker = docker::Docker::new(&run.programs()?.docker);
+    let image = &run
+        .inputs
+        .settings
+        .pins
+        .images
+        .cloud_provider_kind
+        .reference;
+    let port_mapping = run.inputs.settings.host.os != "linux";
+    if context.id.cell.is_none() {
+        // One cluster: its owner runs the provider and stops it with the cluster.
+        let container = cluster
+            .start_load_balancer(&run.shell(context), &docker, image, port_mapping)
+            .map_err(|error| cluster_failure(&error, false))?;
+        emit.note(Note::LoadBalancerStarted { container });
+        return Ok(());
+    }
+    // Several: the provider watches every kind cluster on the engine, so the run starts one,
+    // named after the run, for all its cells; the run's own cleanup stops it.
+    let mut provider = stdx::lock(&run.state.provider);
+    if provider.is_none() {
+        run.shell(context)
+            .run(&cluster::load_balancer::start_command(
+                &docker,
+                image,
+                &run.inputs.cluster_name,
+                port_mapping,
+            ))
+            .map_err(|error| super::exec_failure("starting cloud-provider-kind", &error, false))?;
+        let container = cluster::load_balancer::container_name(&run.inputs.cluster_name);
+        emit.note(Note::LoadBalancerStarted {
+            container: container.clone(),
+        });
+        *provider = Some(container);
+    }
     Ok(())
 }
 
@@ -119,13 +144,14 @@ pub fn load_images(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
     let emit = run.emit(context);
     let programs = run.programs()?;
     let images = recorded_images(run);
+    let (cell, _) = run.cell(context);
     let loaded = cluster::images::load_recorded(
         &run.shell(context),
         &docker::Docker::new(&programs.docker),
         &Kind::new(&programs.kind),
-        &run.inputs.cluster_name,
+        &cell.cluster_name,
         &images,
-        &run.run_dir().image_archives(),
+        &cell.run_dir().image_archives(),
         programs.save_platform.as_deref(),
     )
     .map_err(|error| cluster_failure(&error, false))?;
@@ -145,7 +171,7 @@ pub fn crds(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         .ok_or_else(|| Failure::infra("the CRD bundle was not downloaded"))?;
     stages::install_crds(
         &run.shell(context),
-        &run.kubectl()?,
+        &run.kubectl(context)?,
         &CrdBundle {
             source: bundle.to_string_lossy().into_owned(),
             version: run.inputs.settings.pins.gateway_api.version.to_string(),
@@ -161,9 +187,10 @@ pub fn crds(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
 pub fn charts(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let charts = run.inputs.charts(&run.tag());
+    let (cell, state) = run.cell(context);
     // Known before helm runs: diagnostics read helm status of whatever was attempted.
-    stdx::lock(&run.state.charts).clone_from(&charts);
-    let helm = Helm::new(&run.programs()?.helm, run.inputs.kubeconfig.clone());
+    stdx::lock(&state.charts).clone_from(&charts);
+    let helm = Helm::new(&run.programs()?.helm, cell.kubeconfig.clone());
     stages::install_charts(
         &run.shell(context),
         &helm,
@@ -180,8 +207,8 @@ pub fn fixture(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
     let emit = run.emit(context);
     stages::deploy_fixture(
         &run.shell(context),
-        &run.kubectl()?,
-        &run.run_dir(),
+        &run.kubectl(context)?,
+        &run.cell(context).0.run_dir(),
         &run.inputs.fixture,
         &run.inputs.deadlines,
         &mut |event| emit.cluster(event),

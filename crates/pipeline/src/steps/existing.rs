@@ -19,7 +19,7 @@ fn read(
 ) -> Result<Option<Conditioned>, Failure> {
     let sh = run.shell(context);
     let output = sh
-        .run_unchecked(&run.kubectl()?.get_json(query))
+        .run_unchecked(&run.kubectl(context)?.get_json(query))
         .map_err(|error| exec_failure(&format!("reading {what}"), &error, false))?;
     if sh.is_dry_run() {
         return Ok(None);
@@ -133,11 +133,11 @@ pub fn cleanup(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
     else {
         return Ok(());
     };
-    let stopped = run.state.forwards.stop_all();
+    let stopped = run.cell(context).1.forwards.stop_all();
     if stopped > 0 {
         emit.note(Note::ForwardsStopped(stopped));
     }
-    let Ok(kubectl) = run.kubectl() else {
+    let Ok(kubectl) = run.kubectl(context) else {
         return Ok(());
     };
     let selector = format!("{RUN_LABEL}={run_id}");

@@ -22,7 +22,7 @@ use crate::graph::{Failure, StepContext};
 pub fn gateway(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let sh = run.shell(context);
-    let kubectl = run.kubectl()?;
+    let kubectl = run.kubectl(context)?;
     let inputs = run.inputs;
     let gateway = inputs.fixture.gateway();
     let main_port = inputs.settings.target.install.gateway_port;
@@ -62,9 +62,10 @@ pub fn gateway(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
         poll: inputs.deadlines.poll,
         health_toggle: toggle,
     };
-    let reached = match run.state.cluster.get() {
+    let (_, state) = run.cell(context);
+    let reached = match state.cluster.get() {
         Some(cluster) => cluster.reach_gateway(&sh, &kubectl, &request),
-        None => access::reach(&sh, &kubectl, &request, &run.state.forwards),
+        None => access::reach(&sh, &kubectl, &request, &state.forwards),
     };
     // No address from the provider in time is the release's failure to program its Gateway.
     let access = reached.map_err(|error| cluster_failure(&error, !existing))?;
@@ -87,7 +88,7 @@ pub fn gateway(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
             url: url.clone(),
         });
     }
-    let _ = run.state.access.set(access);
+    let _ = state.access.set(access);
     Ok(())
 }
 
@@ -96,13 +97,14 @@ pub fn gateway(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
 pub fn conformance(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
     let inputs = run.inputs;
-    let access = run.state.access.get();
+    let (cell, state) = run.cell(context);
+    let access = state.access.get();
     let url = access
         .map(|access| access.url.clone())
         .unwrap_or_else(|| "http://127.0.0.1:1".to_owned());
     let mut suite = conformance::target::suite_for_target(
         &inputs.settings.target,
-        &inputs.settings.pins,
+        &cell.settings.pins,
         &url,
         Mode::Cluster,
         &run.tag(),
@@ -132,7 +134,7 @@ pub fn conformance(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
         }
     })
     .map_err(|why| Failure::infra(format!("the suite's configuration: {why}")))?;
-    let dir = inputs.artifacts_dir.join("conformance");
+    let dir = cell.dir.join("conformance");
     match conformance::report::write_reports(&dir, &results) {
         Ok(paths) => emit.note(Note::ReportsWritten(paths)),
         Err(error) => emit.problem(format!(
@@ -146,7 +148,7 @@ pub fn conformance(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
         .filter(|case| case.outcome.is_failed())
         .map(|case| case.name.clone())
         .collect();
-    let _ = run.state.results.set(results);
+    let _ = state.results.set(results);
     if let Some(reason) = context.token.reason() {
         return Err(Failure::cancelled(reason, "the suite was stopped"));
     }
@@ -169,20 +171,16 @@ pub fn diagnostics(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
         run.inputs.target_cluster,
         crate::inputs::Target::Existing { .. }
     );
+    let (cell, state) = run.cell(context);
     let (Some(programs), true) = (
         run.state.programs.get(),
-        existing
-            || run
-                .state
-                .cluster
-                .get()
-                .is_some_and(|cluster| cluster.exists()),
+        existing || state.cluster.get().is_some_and(|cluster| cluster.exists()),
     ) else {
         emit.note(Note::NothingToDiagnose);
         return Ok(());
     };
-    let helm = Helm::new(&programs.helm, &run.inputs.kubeconfig);
-    let charts = stdx::lock(&run.state.charts).clone();
+    let helm = Helm::new(&programs.helm, &cell.kubeconfig);
+    let charts = stdx::lock(&state.charts).clone();
     let scope = Scope {
         fixture: Some(&run.inputs.fixture),
         pods: run
@@ -199,10 +197,10 @@ pub fn diagnostics(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
             .collect(),
         charts,
     };
-    let dir = run.run_dir().diagnostics();
+    let dir = cell.run_dir().diagnostics();
     let sh = run.shell(context);
-    let kubectl = run.kubectl()?;
-    let written = match run.state.cluster.get() {
+    let kubectl = run.kubectl(context)?;
+    let written = match state.cluster.get() {
         Some(cluster) => cluster
             .dump(&sh, &kubectl, Some(&helm), &scope, &dir)
             .unwrap_or_default(),
@@ -211,7 +209,7 @@ pub fn diagnostics(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
     emit.note(Note::Diagnosed {
         files: written.len(),
         dir,
-        logs: run.run_dir().logs(),
+        logs: cell.run_dir().logs(),
     });
     Ok(())
 }
@@ -221,7 +219,8 @@ pub fn diagnostics(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failu
 /// kubeconfig and the owner record; each part runs even when an earlier part failed.
 pub fn cleanup(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
     let emit = run.emit(context);
-    let Some(cluster) = run.state.cluster.get() else {
+    let (_, state) = run.cell(context);
+    let Some(cluster) = state.cluster.get() else {
         return Ok(());
     };
     if run.inputs.keep_cluster {
@@ -236,7 +235,7 @@ pub fn cleanup(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
             name: cluster.name().to_owned(),
             kubeconfig: cluster.kubeconfig(),
         });
-        let _ = run.state.kept_cluster.set(cluster.name().to_owned());
+        let _ = state.kept_cluster.set(cluster.name().to_owned());
     }
     let problems: Vec<String> = report
         .problems
@@ -249,10 +248,26 @@ pub fn cleanup(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
             _ => problem.to_string(),
         })
         .collect();
-    *stdx::lock(&run.state.down) = Some(report);
+    *stdx::lock(&state.down) = Some(report);
     if problems.is_empty() {
         Ok(())
     } else {
         Err(Failure::infra(problems.join("; ")))
     }
+}
+
+/// The run's own end in a run over several clusters: each cell has cleaned up its cluster;
+/// what is left is the run's one cloud-provider-kind.
+pub fn stop_provider(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
+    let Some(container) = stdx::lock(&run.state.provider).take() else {
+        return Ok(());
+    };
+    let programs = run.programs()?;
+    run.shell(context)
+        .run(&cluster::load_balancer::stop_command(
+            &docker::Docker::new(&programs.docker),
+            &run.inputs.cluster_name,
+        ))
+        .map_err(|error| super::exec_failure(&format!("stopping {container}"), &error, false))?;
+    Ok(())
 }

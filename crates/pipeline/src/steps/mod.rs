@@ -17,11 +17,11 @@ use ::cluster::access::{Forwards, GatewayAccess};
 use ::cluster::helm;
 use ::cluster::images::RecordedImage;
 use ::cluster::run_cluster::{DownReport, RunCluster};
-use ::cluster::stages::RunDir;
 use artifact::ArtifactError;
 use conformance::SuiteResults;
 use exec::{ExecError, Shell};
 
+use crate::cells::CellInputs;
 use crate::event::{Emitter, Sink, Stage};
 use crate::graph::{Failure, Step, StepContext, When};
 use crate::inputs::Inputs;
@@ -35,6 +35,8 @@ pub struct Programs {
     pub docker: PathBuf,
     /// `docker save --platform` value, when the engine supports it.
     pub save_platform: Option<String>,
+    /// Each cell's kubectl, by cell index: the pinned release within skew of its Kubernetes.
+    pub kubectls: Vec<PathBuf>,
 }
 
 /// What steps hand to later steps. Each slot is filled once by the step that owns it.
@@ -47,6 +49,25 @@ pub struct State {
     pub record: OnceLock<artifact::record::Record>,
     pub crd_bundle: OnceLock<PathBuf>,
     pub echo: OnceLock<RecordedImage>,
+    /// The run's one cloud-provider-kind of a run over several clusters (it watches every
+    /// kind cluster on the engine: one per cell would fight over their Services), once started.
+    pub provider: Mutex<Option<String>>,
+    /// Each cell's own state, by cell index.
+    pub cells: Vec<CellState>,
+}
+
+impl State {
+    pub fn new(cells: usize) -> State {
+        State {
+            cells: (0..cells.max(1)).map(|_| CellState::default()).collect(),
+            ..State::default()
+        }
+    }
+}
+
+/// What one cell's steps hand to each other.
+#[derive(Default)]
+pub struct CellState {
     /// The throwaway cluster's owner, set by the cluster step before it brings the cluster
     /// up (so cleanup finds whatever part of it exists).
     pub cluster: OnceLock<RunCluster>,
@@ -85,24 +106,33 @@ impl<'a> Run<'a> {
         }
     }
 
-    pub fn run_dir(&self) -> RunDir {
-        RunDir(self.inputs.artifacts_dir.clone())
-    }
-
     pub fn dry_run(&self) -> bool {
         self.inputs.dry_run
     }
 
-    /// kubectl bound to the run's kubeconfig (and, on the user's cluster, to the named context).
-    pub fn kubectl(&self) -> Result<::cluster::kubectl::Kubectl, Failure> {
-        let context = match &self.inputs.target_cluster {
+    /// The step's cell: its inputs and its state (a run over one cluster has one).
+    pub fn cell(&self, context: &StepContext<'_>) -> (&'a CellInputs, &'a CellState) {
+        let inputs = self.inputs.cell(context.id.cell);
+        let index = context.id.cell.map_or(0, |cell| usize::from(cell.index));
+        let state = &self.state.cells[index.min(self.state.cells.len() - 1)];
+        (inputs, state)
+    }
+
+    /// kubectl of the step's cell: its own release (within skew of its Kubernetes), bound to
+    /// its kubeconfig (and, on the user's cluster, to the named context).
+    pub fn kubectl(
+        &self,
+        context: &StepContext<'_>,
+    ) -> Result<::cluster::kubectl::Kubectl, Failure> {
+        let (cell, _) = self.cell(context);
+        let programs = self.programs()?;
+        let index = context.id.cell.map_or(0, |cell| usize::from(cell.index));
+        let program = programs.kubectls.get(index).unwrap_or(&programs.kubectl);
+        let kube_context = match &self.inputs.target_cluster {
             crate::inputs::Target::Existing { context, .. } => Some(context.clone()),
             crate::inputs::Target::Kind => None,
         };
-        Ok(
-            ::cluster::kubectl::Kubectl::new(&self.programs()?.kubectl, &self.inputs.kubeconfig)
-                .with_context(context),
-        )
+        Ok(::cluster::kubectl::Kubectl::new(program, &cell.kubeconfig).with_context(kube_context))
     }
 
     /// The programs the tools step resolved (every later step needs it).
@@ -258,7 +288,11 @@ fn gateway_and_suite<'a>(run: &'a Run<'a>, needs: &[Stage]) -> [Step<'a>; 3] {
     ]
 }
 
-/// The verify-release graph over `run`.
+/// The verify-release graph over `run`: the run's own steps once (the tools, the release, its
+/// assets and images, the echo image, the CRD bundle), then a chain per cell. A run over
+/// several cells names each chain's steps by its cell, holds at most `parallel` clusters at
+/// once (a cell's cluster waits for an earlier cell's cleanup), and ends with the run's own
+/// cleanup, which stops the one LoadBalancer provider the cells shared.
 pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
     let inputs = run.inputs;
     if matches!(
@@ -267,7 +301,47 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
     ) {
         return existing_graph(run);
     }
-    let provider = inputs.settings.target.load_balancer.provider;
+    let mut steps = shared_steps(run);
+    let several = inputs.cells.len() > 1;
+    for (index, cell) in inputs.cells.iter().enumerate() {
+        let mut chain = cell_chain(run, cell);
+        if let Some(id) = cell.cell {
+            chain = chain.into_iter().map(|step| step.in_cell(id)).collect();
+            // At most `parallel` clusters at once: this cell's waits for an earlier one's end.
+            if let Some(earlier) = index
+                .checked_sub(inputs.parallel.cells.max(1))
+                .and_then(|earlier| inputs.cells[earlier].cell)
+            {
+                let first = chain.remove(0);
+                chain.insert(
+                    0,
+                    first.after(&[crate::event::StepId::of(Stage::Cleanup, earlier)]),
+                );
+            }
+        }
+        let mut chain = chain.into_iter();
+        steps.extend(chain.next());
+        if index == 0 {
+            // The echo image builds beside the first cluster (graph order as reports list it).
+            steps.push(echo_step(run));
+        }
+        steps.extend(chain);
+    }
+    if several {
+        steps.push(Step::new(
+            Stage::Cleanup,
+            &[],
+            When::Always,
+            "after every cell's cleanup: stop the run's cloud-provider-kind",
+            move |context| finish::stop_provider(run, context),
+        ));
+    }
+    steps
+}
+
+/// The steps a run does once, whatever its cells.
+fn shared_steps<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
+    let inputs = run.inputs;
     vec![
         Step::new(
             Stage::Tools,
@@ -318,22 +392,37 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
             "images the assets name or carry, the digest list check, artifacts.json",
             move |context| release::record(run, context),
         ),
+    ]
+}
+
+fn echo_step<'a>(run: &'a Run<'a>) -> Step<'a> {
+    Step::new(
+        Stage::EchoImage,
+        &[Stage::Tools],
+        When::Normal,
+        format!(
+            "build the echo backend image {}",
+            run.inputs.settings.pins.images.echo
+        ),
+        move |context| cluster::echo_image(run, context),
+    )
+}
+
+/// One cell's chain: its cluster, what is installed on it, the suite, its diagnostics and
+/// cleanup. The first step is the cluster's.
+fn cell_chain<'a>(run: &'a Run<'a>, cell: &'a crate::cells::CellInputs) -> Vec<Step<'a>> {
+    let inputs = run.inputs;
+    let provider = inputs.settings.target.load_balancer.provider;
+    vec![
         Step::new(
             Stage::Cluster,
             &[Stage::Tools],
             When::Normal,
             format!(
                 "delete stale clusters of killed runs, then create kind cluster {} from {}",
-                inputs.cluster_name, inputs.settings.pins.node_image.reference
+                cell.cluster_name, cell.settings.pins.node_image.reference
             ),
             move |context| cluster::create(run, context),
-        ),
-        Step::new(
-            Stage::EchoImage,
-            &[Stage::Tools],
-            When::Normal,
-            format!("build the echo backend image {}", inputs.settings.pins.images.echo),
-            move |context| cluster::echo_image(run, context),
         ),
         Step::new(
             Stage::LoadBalancer,
@@ -382,7 +471,7 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
     .into_iter()
     .chain(gateway_and_suite(run, &[Stage::Fixture, Stage::LoadBalancer]))
     .chain([Step::new(
-            Stage::Cleanup,
+        Stage::Cleanup,
         &[],
         When::Always,
         "stop port-forwards and the provider, export logs, delete the cluster",

@@ -39,7 +39,7 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         } else if existing {
             super::skew::kubectl_for_server(run, context, &emit, &sh)
         } else if run.dry_run() {
-            Ok(dry_program(run, &emit, tool))
+            Ok(dry_program(run, &emit, tool, &run.inputs.settings.tools))
         } else {
             real_program(run, context, &emit, &sh, tool, &run.inputs.settings.tools)
         };
@@ -66,6 +66,29 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
             }
         }
     };
+    // Each cell's kubectl: the release within skew of its Kubernetes (one resolution per
+    // release; the first cell's is the one above).
+    let mut kubectls: Vec<PathBuf> = vec![paths[1].clone()];
+    for cell in run.inputs.cells.iter().skip(1) {
+        let tools_context = &cell.settings.tools;
+        let wanted = tools_context.wanted(ToolName::Kubectl).cloned();
+        let same = run.inputs.cells[..kubectls.len()]
+            .iter()
+            .position(|other| other.settings.tools.wanted(ToolName::Kubectl).cloned() == wanted);
+        let path = match same {
+            Some(index) => Ok(kubectls[index].clone()),
+            None if run.dry_run() => Ok(dry_program(run, &emit, ToolName::Kubectl, tools_context)),
+            None => real_program(run, context, &emit, &sh, ToolName::Kubectl, tools_context),
+        };
+        match path {
+            Ok(path) => kubectls.push(path),
+            Err(failure) if failure.is_cancelled() => return Err(failure),
+            Err(failure) => {
+                problems.push(failure);
+                kubectls.push(PathBuf::from("kubectl"));
+            }
+        }
+    }
     if !problems.is_empty() {
         let count = problems.len();
         // A tool the user named wrongly, or a cluster no pinned kubectl fits, is theirs to fix.
@@ -102,6 +125,7 @@ pub fn tools(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
         helm,
         docker: docker_path,
         save_platform,
+        kubectls,
     });
     Ok(())
 }
@@ -175,8 +199,13 @@ pub(super) fn real_program(
 }
 
 /// A dry run's program: what resolution finds now, else where the real run installs it.
-pub(super) fn dry_program(run: &Run<'_>, emit: &Emitter<'_>, tool: ToolName) -> PathBuf {
-    let tools_context = &run.inputs.settings.tools;
+pub(super) fn dry_program(
+    run: &Run<'_>,
+    emit: &Emitter<'_>,
+    tool: ToolName,
+    tools_context: &tools::Context,
+) -> PathBuf {
+    let _ = run;
     let resolution = tools::resolve(&Shell::new(), tools_context, tool);
     match resolution.program() {
         Ok(path) => path.to_owned(),

@@ -34,7 +34,7 @@ pub fn kubectl_for_server(
     };
     let tools_context = &run.inputs.settings.tools;
     if run.dry_run() {
-        let reader = dry_program(run, emit, ToolName::Kubectl);
+        let reader = dry_program(run, emit, ToolName::Kubectl, tools_context);
         sh.run_unchecked(&server_reader(&reader, kubeconfig, kube_context).version())
             .map_err(|error| exec_failure("planning the server version read", &error, false))?;
         emit.note(Note::ServerVersion {

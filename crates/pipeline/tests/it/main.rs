@@ -12,6 +12,8 @@ use fake_tools::{FakeTools, Rule};
 use pipeline::{Event, Outcome, Stage, Verdict};
 use testkit::http::{Reply, Server};
 
+mod cells;
+
 const REPO: &str = "example/gateway";
 const TAG: &str = "v2.1.0";
 /// Only a bundle whose checksum the test knows can be served.
@@ -24,6 +26,14 @@ struct Run {
     /// The kernel's inotify limits the run sees (instances, watches): the host's own would
     /// make the tests depend on the machine.
     inotify: (u64, u64),
+    /// The target's `[kubernetes] minors` (a cell each), none when empty.
+    minors: &'static [&'static str],
+    /// `--parallel`.
+    parallel: Option<usize>,
+    /// More of the environment snapshot.
+    env: Vec<(&'static str, String)>,
+    /// `[artifacts] request_timeout_secs`: short, so a late API fails the run soon.
+    request_timeout_secs: u64,
 }
 
 impl Run {
@@ -48,6 +58,10 @@ impl Run {
             server: Server::start(),
             work: tempfile::tempdir().unwrap(),
             inotify: (8192, 1_048_576),
+            minors: &[],
+            parallel: None,
+            env: Vec::new(),
+            request_timeout_secs: 3,
         }
     }
 
@@ -75,8 +89,8 @@ project = "example-gateway"
 patterns = ["images.tar"]
 image_archives = ["images.tar"]
 images_from_manifests = false
-request_timeout_secs = 3
-total_timeout_secs = 20
+request_timeout_secs = {}
+total_timeout_secs = {}
 retries = 0
 
 [install]
@@ -90,7 +104,21 @@ namespace = "example-system"
 
 [load_balancer]
 provider = "none"
-"#
+{}"#,
+                self.request_timeout_secs,
+                self.request_timeout_secs.max(20),
+                if self.minors.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "\n[kubernetes]\nminors = [{}]\n",
+                        self.minors
+                            .iter()
+                            .map(|minor| format!("{minor:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
             ),
         )
         .unwrap();
@@ -138,6 +166,7 @@ provider = "none"
                     ("XTASK_RUN_ID", "pipeline-it".to_owned()),
                 ]
                 .into_iter()
+                .chain(self.env.iter().cloned())
                 .map(|(key, value)| (key.to_owned(), value)),
             ),
         );
@@ -150,11 +179,15 @@ provider = "none"
         )
         .unwrap_or_else(|error| panic!("settings: {error}"));
         settings.host.proc_sys = self.proc_sys();
+        // The machine's own memory and cores would make the cells' parallelism depend on it.
+        settings.host.memory_available = Some(64 << 30);
+        settings.host.cores = 8;
         pipeline::inputs::load(
             &pipeline::Request {
                 repo: Some(REPO.to_owned()),
                 tag: Some(TAG.to_owned()),
                 artifacts_dir: Some(work.join("run")),
+                parallel: self.parallel,
                 ..pipeline::Request::default()
             },
             settings,

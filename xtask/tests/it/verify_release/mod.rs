@@ -13,6 +13,7 @@ use conformance::gateways::{self, Gateway, Kind, Ports};
 use fake_tools::{FakeTools, Rule, k8s};
 use testkit::http::{Reply, Server};
 
+mod cells;
 mod existing;
 mod notify;
 mod outcomes;
@@ -611,6 +612,7 @@ deadline_seconds = 20
 pub(crate) fn tests() -> Vec<test_harness::Test> {
     test_harness::tests![
         ;
+        cells,
         existing,
         notify,
         outcomes,

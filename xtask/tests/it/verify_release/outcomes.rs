@@ -277,11 +277,11 @@ fn dry_run(dir: &Path, fakes: &FakeTools, config: &str, extra: &[&str]) -> exec:
     fakes.shell().run_unchecked(&cmd).unwrap()
 }
 
-/// A target that lists its supported Kubernetes minors is verified on the newest of them with a
-/// pinned node image, never on one it does not claim; the others are named as not verified, and
-/// why. `--kubernetes` picks another listed minor; an unlisted one, or one on a cluster you
-/// bring, is exit 2.
-fn the_cluster_runs_the_newest_supported_minor_and_the_plan_names_the_others() {
+/// A target that lists its supported Kubernetes minors is verified on each of them with a pinned
+/// node image (a cell, a cluster each), never on one it does not claim; the others are named as
+/// not verified, and why. `--kubernetes` narrows to listed minors; an unlisted one, a repeated
+/// one, `--parallel 0`, or any of them on a cluster you bring, is exit 2.
+fn every_supported_minor_with_an_image_is_a_cell_and_the_plan_names_the_others() {
     let gate_dir = tempfile::tempdir().unwrap();
     let fakes = FakeTools::new().unwrap();
     let config = format!(
@@ -292,9 +292,16 @@ fn the_cluster_runs_the_newest_supported_minor_and_the_plan_names_the_others() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let plan = output.stdout_str();
     for expected in [
-        "# Kubernetes 1.36 (the newest of the target's supported minors with a pinned node image); not verified in this run: 1.35 (not this run's minor: verify it with --kubernetes 1.35), 1.33 (no pinned node image: kind v0.33.0 publishes none for it)",
-        " create cluster --name release-gate-run-",
-        "--image kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed ",
+        "# Kubernetes 1.36, 1.35 (the target's supported minors with a pinned node image); not verified in this run: 1.33 (no pinned node image: kind v0.33.0 publishes none for it)",
+        "# 2 cells, a kind cluster each; ",
+        "#   Kubernetes 1.35: cluster release-gate-run-",
+        ", kubectl v1.35.8, folder ",
+        "## cluster@1.36 (needs tools): ",
+        "## conformance@1.35 (needs gateway@1.35): ",
+        "## cleanup: after every cell's cleanup: stop the run's cloud-provider-kind",
+        "-k136 --image kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed ",
+        "-k135 --image kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0 ",
+        "/cells/1.35/kubeconfig",
     ] {
         assert!(
             plan.contains(expected),
@@ -306,8 +313,31 @@ fn the_cluster_runs_the_newest_supported_minor_and_the_plan_names_the_others() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let plan = output.stdout_str();
     for expected in [
-        "# Kubernetes 1.35 (--kubernetes 1.35); not verified in this run: 1.36 (not this run's minor: verify it with --kubernetes 1.36), 1.33 (",
+        "# Kubernetes 1.35 (--kubernetes 1.35); not verified in this run: 1.36 (not among this run's minors: verify it with --kubernetes 1.36), 1.33 (",
         "--image kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0 ",
+        "## cluster (needs tools): ",
+    ] {
+        assert!(
+            plan.contains(expected),
+            "the plan lacks `{expected}`:\n{plan}"
+        );
+    }
+    // One cell: the run's own names and folder, no cells.
+    assert!(!plan.contains("cells/"), "{plan}");
+
+    // One cluster at a time: the second cell's cluster waits for the first's cleanup.
+    let output = dry_run(
+        gate_dir.path(),
+        &fakes,
+        &config,
+        &["--kubernetes", "all", "--parallel", "1"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let plan = output.stdout_str();
+    for expected in [
+        "# Kubernetes 1.36, 1.35 (--kubernetes all: every supported minor with a pinned node image)",
+        "1 of 2 cell(s) at once",
+        "## cluster@1.35 (needs tools) (and waits for cleanup@1.36: at most 1 clusters at once): ",
     ] {
         assert!(
             plan.contains(expected),
@@ -319,6 +349,14 @@ fn the_cluster_runs_the_newest_supported_minor_and_the_plan_names_the_others() {
         (
             &["--kubernetes", "1.37"][..],
             "does not list Kubernetes 1.37 as supported ([kubernetes] minors = [1.36, 1.35, 1.33])",
+        ),
+        (
+            &["--kubernetes", "1.35,1.36,1.35"],
+            "Kubernetes 1.35 is named twice",
+        ),
+        (
+            &["--parallel", "0"],
+            "--parallel 0: at least one cell must run",
         ),
         (
             &["--kubernetes", "1.33"],
@@ -711,7 +749,7 @@ pub(crate) fn tests() -> Vec<test_harness::Test> {
         cloud_provider_kind_gives_the_gateway_an_address_and_an_unroutable_one_falls_back,
         keep_cluster_leaves_it_with_its_kubeconfig_and_says_how_to_delete_it,
         dry_run_prints_the_whole_plan_for_another_target_and_runs_nothing,
-        the_cluster_runs_the_newest_supported_minor_and_the_plan_names_the_others,
+        every_supported_minor_with_an_image_is_a_cell_and_the_plan_names_the_others,
         a_typo_in_the_conformance_section_is_bad_input_naming_its_line_before_any_work,
         a_bad_tag_is_located_in_the_config_and_a_bad_flag_is_named_as_the_flag,
         a_tag_without_a_v_is_planned_as_it_is,

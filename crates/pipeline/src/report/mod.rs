@@ -18,6 +18,8 @@ use crate::{Outcome, Verdict};
 use cluster::run_cluster::Fate;
 use stdx::junit;
 
+mod cells;
+
 pub const RUN_JSON: &str = "run.json";
 pub const SUMMARY_MD: &str = "summary.md";
 pub const PIPELINE_JUNIT: &str = "junit-pipeline.xml";
@@ -134,6 +136,7 @@ pub fn run_json(inputs: &Inputs, outcome: &Outcome) -> String {
         "overrides": inputs.overrides(),
         "images": images,
         "steps": steps,
+        "cells": cells::json(outcome),
         "notifications": outcome.notifications.iter().map(|n| json!({
             "channel": n.channel, "delivered": n.delivered, "detail": n.detail,
         })).collect::<Vec<_>>(),
@@ -215,25 +218,37 @@ pub fn cluster_line(inputs: &Inputs, outcome: &Outcome) -> String {
         } => format!(
             "the user's cluster (context `{context}`); the run's namespace `{namespace}` and labelled objects are removed, nothing else is touched"
         ),
-        crate::inputs::Target::Kind => {
-            let name = &inputs.cluster_name;
-            match outcome.cluster {
-                None | Some(Fate::NeverCreated) => format!("`{name}` (never created)"),
-                Some(Fate::Deleted) => format!("`{name}` (deleted)"),
-                Some(Fate::Kept) => format!(
-                    "`{name}` (kept with --keep-cluster; delete it with `kind delete cluster --name {name}`)"
-                ),
-                Some(Fate::MayExist) => format!(
-                    "`{name}` (MAY STILL EXIST: the delete failed; delete it with `kind delete cluster --name {name}`)"
-                ),
-            }
-        }
+        crate::inputs::Target::Kind if outcome.cells.len() > 1 => outcome
+            .cells
+            .iter()
+            .map(|cell| fate_words(&cell.cluster_name, cell.cluster))
+            .collect::<Vec<_>>()
+            .join(", "),
+        crate::inputs::Target::Kind => fate_words(&inputs.cluster_name, outcome.cluster),
+    }
+}
+
+/// A cluster and what became of it, for people.
+fn fate_words(name: &str, fate: Option<Fate>) -> String {
+    match fate {
+        None | Some(Fate::NeverCreated) => format!("`{name}` (never created)"),
+        Some(Fate::Deleted) => format!("`{name}` (deleted)"),
+        Some(Fate::Kept) => format!(
+            "`{name}` (kept with --keep-cluster; delete it with `kind delete cluster --name {name}`)"
+        ),
+        Some(Fate::MayExist) => format!(
+            "`{name}` (MAY STILL EXIST: the delete failed; delete it with `kind delete cluster --name {name}`)"
+        ),
     }
 }
 
 pub fn summary(inputs: &Inputs, outcome: &Outcome) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# verify-release: {}\n", headline(inputs, outcome));
+    if outcome.cells.len() > 1 {
+        md.push_str(&cells::matrix(outcome));
+        md.push('\n');
+    }
     let _ = writeln!(
         md,
         "- Verdict: **{}** (exit {})",
@@ -362,49 +377,72 @@ pub fn junit(inputs: &Inputs, outcome: &Outcome) -> String {
         .filter_map(|timing| timing.finished)
         .max()
         .unwrap_or_default();
-    let cases = outcome
-        .timings
-        .iter()
-        .map(|timing| {
-            let status = match &timing.status {
-                Status::Succeeded => junit::Status::Passed,
-                Status::Failed(failure) => junit::Status::Failed {
-                    message: failure.message.clone(),
-                    kind: if failure.is_cancelled() {
-                        "cancelled"
-                    } else {
-                        "failure"
-                    }
-                    .into(),
-                    description: String::new(),
-                },
-                Status::Skipped(why) => junit::Status::Skipped {
-                    message: why.clone(),
-                },
-            };
-            let mut case = junit::Case::new(timing.id.to_string(), status);
-            case.classname = Some(
-                match timing.when {
-                    When::Normal => "verify-release.step",
-                    When::OnFailure => "verify-release.diagnostics",
-                    When::Always => "verify-release.cleanup",
+    let case_of = |timing: &Timing| {
+        let status = match &timing.status {
+            Status::Succeeded => junit::Status::Passed,
+            Status::Failed(failure) => junit::Status::Failed {
+                message: failure.message.clone(),
+                kind: if failure.is_cancelled() {
+                    "cancelled"
+                } else {
+                    "failure"
                 }
                 .into(),
-            );
-            case.time = Some(timing.duration());
-            case
-        })
-        .collect();
+                description: String::new(),
+            },
+            Status::Skipped(why) => junit::Status::Skipped {
+                message: why.clone(),
+            },
+        };
+        let mut case = junit::Case::new(timing.id.to_string(), status);
+        case.classname = Some(
+            match timing.when {
+                When::Normal => "verify-release.step",
+                When::OnFailure => "verify-release.diagnostics",
+                When::Always => "verify-release.cleanup",
+            }
+            .into(),
+        );
+        case.time = Some(timing.duration());
+        case
+    };
+    let suite_name = format!("verify-release {} {}", inputs.project(), outcome.tag);
+    let mut suites = vec![junit::Suite {
+        name: suite_name.clone(),
+        time: Some(total),
+        properties: kubernetes_properties(&inputs.kubernetes),
+        cases: cells::timings_of(&outcome.timings, None)
+            .map(case_of)
+            .collect(),
+        ..junit::Suite::default()
+    }];
+    // A run over several cells: a testsuite per cell, named by its Kubernetes.
+    for cell in inputs.cells.iter().filter(|cell| cell.cell.is_some()) {
+        let cases: Vec<junit::Case> = cells::timings_of(&outcome.timings, cell.cell)
+            .map(case_of)
+            .collect();
+        let time = cells::timings_of(&outcome.timings, cell.cell)
+            .filter_map(|timing| Some(timing.finished?.saturating_sub(timing.started?)))
+            .sum();
+        suites.push(junit::Suite {
+            name: format!("{suite_name} kubernetes {}", cell.label),
+            time: Some(time),
+            properties: vec![
+                ("kubernetes.minor".to_owned(), cell.label.clone()),
+                (
+                    "kubernetes.node_image".to_owned(),
+                    cell.settings.pins.node_image.reference.clone(),
+                ),
+                ("cluster".to_owned(), cell.cluster_name.clone()),
+            ],
+            cases,
+            ..junit::Suite::default()
+        });
+    }
     junit::Report {
         name: "verify-release".into(),
         time: None,
-        suites: vec![junit::Suite {
-            name: format!("verify-release {} {}", inputs.project(), outcome.tag),
-            time: Some(total),
-            properties: kubernetes_properties(&inputs.kubernetes),
-            cases,
-            ..junit::Suite::default()
-        }],
+        suites,
     }
     .to_xml()
 }
@@ -414,13 +452,13 @@ fn kubernetes_properties(choice: &crate::kubernetes::Choice) -> Vec<(String, Str
     let mut properties = vec![
         (
             "kubernetes.minor".to_owned(),
-            choice
-                .minor
-                .clone()
-                .unwrap_or_else(|| "the cluster's own".to_owned()),
+            choice.minor().unwrap_or("the cluster's own").to_owned(),
         ),
         ("kubernetes.why".to_owned(), choice.why.clone()),
     ];
+    if choice.minors.len() > 1 {
+        properties.push(("kubernetes.minors".to_owned(), choice.minors.join(",")));
+    }
     for skipped in &choice.not_verified {
         properties.push((
             format!("kubernetes.not_verified.{}", skipped.minor),
