@@ -5,7 +5,10 @@
 //! build gets 2 s on top of the real one, so it is really built and proven). Reported: the wall
 //! time, the critical path of the graph over the steps' measured durations (the least any
 //! scheduler could take with those steps), their ratio (goal ≤ 1.10), and the sequential sum a
-//! straight script would take. Figures are printed, never asserted.
+//! straight script would take. With `--cells N` the target supports N Kubernetes minors, so one
+//! run holds N clusters at once: reported beside the ratio to its critical path is the ratio of
+//! its wall time to a one-cell run's (goal ≤ 1.3 for three cells in parallel) and the sum of N
+//! separate one-cell runs. Figures are printed, never asserted.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -23,7 +26,14 @@ pub struct Args {
     /// Measured runs (after one warm-up run that builds the echo binary if needed)
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// Kubernetes minors of the target (a cluster each, all at once), from 1 to 3
+    #[arg(long, default_value_t = 1)]
+    pub cells: usize,
 }
+
+/// The pinned minors a several-cell bench runs (each has a node image; kubectl v1.35.8 is
+/// within one minor of all three).
+const MINORS: [&str; 3] = ["1.36", "1.35", "1.34"];
 
 const REPO: &str = "bench/gateway";
 const TAG: &str = "v1.0.0";
@@ -83,12 +93,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.runs == 0 {
         return Err(crate::bad_input("--runs must be at least 1"));
     }
+    if !(1..=MINORS.len()).contains(&args.cells) {
+        return Err(crate::bad_input(format!(
+            "--cells {}: give 1 to {} (the pinned minors {})",
+            args.cells,
+            MINORS.len(),
+            MINORS.join(", ")
+        )));
+    }
     let bench = setup().context("setting up the fake cluster and the release server")?;
+    // With several cells, every run (the one-cell ones beside them too) lists its minors and
+    // uses one kubectl within one minor of each: the fake reports one version.
+    let several = args.cells > 1;
+    if several {
+        bench.fakes.set_version("kubectl", SEVERAL_KUBECTL)?;
+    }
+    let measure = |index: usize, cells: usize| measure(&bench, index, cells, several);
     ui::info("warm-up run (builds the echo binary if it is not built yet)");
-    measure(&bench, 0)?;
+    measure(0, args.cells)?;
     let mut rows = Vec::new();
+    let mut singles = Vec::new();
     for index in 1..=args.runs {
-        let row = measure(&bench, index)?;
+        if args.cells > 1 {
+            // A one-cell run beside each several-cell run, on the same warm machine.
+            let single = measure(1000 + index, 1)?;
+            ui::info(&format!(
+                "run {index}: one cell: wall {:.2} s",
+                single.wall.as_secs_f64()
+            ));
+            singles.push(single.wall);
+        }
+        let row = measure(index, args.cells)?;
         ui::info(&format!(
             "run {index}: wall {:.2} s (graph {:.2} s), critical path {:.2} s, ratio {:.3}, sequential {:.2} s",
             row.wall.as_secs_f64(),
@@ -106,7 +141,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .min_by(|a, b| a.ratio().total_cmp(&b.ratio()))
         .expect("at least one run");
-    ui::out("bench pipeline: verify-release against fake tools with fixed costs");
+    ui::out(&format!(
+        "bench pipeline: verify-release against fake tools with fixed costs, {} cell(s)",
+        args.cells
+    ));
     ui::out(&format!(
         "  {:<34} {:>9} {:>9} {:>9}",
         "", "best", "median", "goal"
@@ -141,8 +179,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "  goal {}: median ratio {median:.3}",
         if median <= 1.10 { "met" } else { "NOT met" }
     ));
+    if args.cells > 1 {
+        singles.sort();
+        let single = singles[singles.len() / 2].as_secs_f64();
+        let over_single = walls[walls.len() / 2] / single.max(1e-9);
+        ui::out(&format!(
+            "  {:<34} {:>8.2}s  ({} separate runs: {:.2}s)",
+            "one-cell run (median)",
+            single,
+            args.cells,
+            single * args.cells as f64
+        ));
+        ui::out(&format!(
+            "  {:<34} {:>9.3} {:>9} {:>9}",
+            "wall / one-cell wall (median)", over_single, "", "<= 1.30"
+        ));
+        ui::out(&format!(
+            "  goal {}: {} cells in {over_single:.3}x one cell's time",
+            if over_single <= 1.30 {
+                "met"
+            } else {
+                "NOT met"
+            },
+            args.cells
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The one kubectl of a several-cell bench: within one minor of each of [`MINORS`].
+const SEVERAL_KUBECTL: &str = "v1.35.8";
 
 struct Row {
     wall: Duration,
@@ -210,7 +276,13 @@ fn setup() -> anyhow::Result<Bench> {
     server.route(&format!("/{path}"), Reply::ok(bundle.clone()));
     let bundle_sha = download::hex(&sha2::Sha256::digest(&bundle));
     let work = stdx::temp::TempDir::new("bench-pipeline-")?;
-    std::fs::write(work.path().join("target.toml"), config())?;
+    std::fs::write(work.path().join("target.toml"), config(0))?;
+    for cells in 1..=MINORS.len() {
+        std::fs::write(
+            work.path().join(format!("target-{cells}.toml")),
+            config(cells),
+        )?;
+    }
     let real = testkit::find_program("docker", "DOCKER").context(
         "bench pipeline builds the echo image with the real docker engine: install docker",
     )?;
@@ -272,8 +344,21 @@ fn script_ready_cluster(fakes: &FakeTools, root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every case skipped: the bench measures the pipeline around the suite, not the suite.
-fn config() -> String {
+/// Every case skipped: the bench measures the pipeline around the suite, not the suite. The
+/// target lists `cells` of the minors (none: the pin file's default image).
+fn config(cells: usize) -> String {
+    let kubernetes = if cells > 0 {
+        format!(
+            "\n[kubernetes]\nminors = [{}]\n",
+            MINORS[..cells]
+                .iter()
+                .map(|minor| format!("{minor:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        String::new()
+    };
     let skip: Vec<String> = conformance::cases::names()
         .iter()
         .map(|name| format!("{name:?}"))
@@ -301,22 +386,29 @@ provider = "cloud-provider-kind"
 
 [conformance]
 skip = [{}]
-"#,
+{kubernetes}"#,
         skip.join(", ")
     )
 }
 
-fn measure(bench: &Bench, index: usize) -> anyhow::Result<Row> {
+fn measure(bench: &Bench, index: usize, cells: usize, several: bool) -> anyhow::Result<Row> {
     let work = bench.work.path();
+    let target = if several {
+        format!("target-{cells}.toml")
+    } else {
+        "target.toml".to_owned()
+    };
     let artifacts = work.join(format!("run-{index}"));
     let mut cmd = exec::Cmd::new(
         std::env::current_exe().context("finding this xtask binary")?,
         "run verify-release against the fakes",
     )
     .args(["verify-release", "--repo", REPO, "--tag", TAG, "--config"])
-    .arg(work.join("target.toml"))
+    .arg(work.join(target))
     .arg("--artifacts-dir")
     .arg(&artifacts)
+    .arg("--parallel")
+    .arg(cells.to_string())
     .env("KIND", bench.fakes.program("kind"))
     .env("KUBECTL", bench.fakes.program("kubectl"))
     .env("HELM", bench.fakes.program("helm"))
@@ -335,6 +427,9 @@ fn measure(bench: &Bench, index: usize) -> anyhow::Result<Row> {
         if !name.starts_with("GATEWAY_API") {
             cmd = cmd.env_remove(name);
         }
+    }
+    if several {
+        cmd = cmd.env("KUBECTL_VERSION", SEVERAL_KUBECTL);
     }
     let started = Instant::now();
     // The fakes are named by path; the real docker and the toolchains the echo build uses keep

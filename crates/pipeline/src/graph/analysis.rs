@@ -94,15 +94,22 @@ pub struct Span<'a> {
 }
 
 /// The least wall time any scheduler could take with these durations: the longest chain of
-/// normal steps along their needs, then the end steps (diagnostics, cleanup) one after another.
-/// Spans come in graph order (every need before its dependents), as [`run`] and run.json list
-/// them.
+/// normal steps along their needs; a cell's end steps (its diagnostics and cleanup, named
+/// `stage@cell`) one after another once that cell's normal steps are done; then the run's own
+/// end steps one after another. Spans come in graph order (every need before its dependents),
+/// as [`run`] and run.json list them.
 pub fn critical_path(spans: &[Span<'_>]) -> Duration {
+    let cell_of = |name: &str| name.split_once('@').map(|(_, cell)| cell.to_owned());
     let mut finish: BTreeMap<&str, Duration> = BTreeMap::new();
+    // Per cell: when its normal steps are done, and how long its end steps take in a row.
+    let mut cells: BTreeMap<String, (Duration, Duration)> = BTreeMap::new();
     let mut tail = Duration::ZERO;
     for span in spans {
         if span.when != When::Normal {
-            tail += span.duration;
+            match cell_of(span.name) {
+                Some(cell) => cells.entry(cell).or_default().1 += span.duration,
+                None => tail += span.duration,
+            }
             continue;
         }
         let start = span
@@ -111,7 +118,18 @@ pub fn critical_path(spans: &[Span<'_>]) -> Duration {
             .filter_map(|need| finish.get(need).copied())
             .max()
             .unwrap_or_default();
-        finish.insert(span.name, start + span.duration);
+        let end = start + span.duration;
+        finish.insert(span.name, end);
+        if let Some(cell) = cell_of(span.name) {
+            let done = &mut cells.entry(cell).or_default().0;
+            *done = (*done).max(end);
+        }
     }
-    finish.values().copied().max().unwrap_or_default() + tail
+    let normal = finish.values().copied().max().unwrap_or_default();
+    let cells_done = cells
+        .values()
+        .map(|(done, ends)| *done + *ends)
+        .max()
+        .unwrap_or_default();
+    normal.max(cells_done) + tail
 }

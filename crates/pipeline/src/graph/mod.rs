@@ -395,6 +395,19 @@ mod tests {
             span("cleanup", &[], When::Always, 1),
         ];
         assert_eq!(critical_path(&spans), Duration::from_secs(7));
+        // Two cells: each cell's cleanup follows its own chain, beside the other cell; the run's
+        // own cleanup comes last. Longest: cell b, 1 + 4 + its cleanup 2, then the run's 1.
+        let cells = [
+            span("tools", &[], When::Normal, 1),
+            span("cluster@a", &["tools"], When::Normal, 3),
+            span("cluster@b", &["tools"], When::Normal, 4),
+            span("diagnostics@a", &[], When::OnFailure, 0),
+            span("cleanup@a", &[], When::Always, 1),
+            span("diagnostics@b", &[], When::OnFailure, 0),
+            span("cleanup@b", &[], When::Always, 2),
+            span("cleanup", &[], When::Always, 1),
+        ];
+        assert_eq!(critical_path(&cells), Duration::from_secs(8));
         assert_eq!(When::parse(When::OnFailure.as_str()), Some(When::OnFailure));
         assert_eq!(When::parse("sometimes"), None);
     }
