@@ -404,11 +404,19 @@ fn last_lines(inputs: &pipeline::Inputs, outcome: &Outcome) {
             }
         }
     }
-    if let Some(name) = &outcome.kept_cluster {
-        ui::out(&format!(
-            "cluster {name} is kept: kubectl --kubeconfig {} get pods -A; delete it with `kind delete cluster --name {name}`",
-            outcome.artifacts_dir.join("kubeconfig").display()
-        ));
+    if outcome.kept_cluster.is_some() {
+        // Each kept cluster with its own kubeconfig (a cell's is in its folder).
+        for cell in outcome
+            .cells
+            .iter()
+            .filter(|cell| cell.kept_cluster.is_some())
+        {
+            let name = &cell.cluster_name;
+            ui::out(&format!(
+                "cluster {name} is kept: kubectl --kubeconfig {} get pods -A; delete it with `kind delete cluster --name {name}`",
+                cell.dir.join("kubeconfig").display()
+            ));
+        }
     } else {
         ui::out(&format!(
             "cluster: {}",

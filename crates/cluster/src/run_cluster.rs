@@ -376,10 +376,11 @@ impl RunCluster {
             }
         }
         let developer = matches!(self.spec.lifetime, Lifetime::Developer { .. });
-        report.fate = if keep {
-            Fate::Kept
-        } else if !exists && !developer {
+        // A cluster that never came up has nothing to keep (`--keep-cluster` or not).
+        report.fate = if !exists && !developer {
             Fate::NeverCreated
+        } else if keep {
+            Fate::Kept
         } else {
             match stages::teardown(
                 sh,

@@ -23,6 +23,9 @@ pub struct Message {
     /// The failing step and why it failed.
     pub failing_step: Option<(String, String)>,
     pub failing_cases: Vec<String>,
+    /// In a run over several Kubernetes minors, each cell that did not pass and how it ended
+    /// (`Kubernetes 1.35: failed`).
+    pub failing_cells: Vec<String>,
     /// A link to the run ([`run_url`]).
     pub run_url: String,
     /// The run's `summary.md`.
@@ -64,6 +67,12 @@ impl Message {
                 text.push_str(&format!(" and {more} more"));
             }
             text.push('.');
+        }
+        if !self.failing_cells.is_empty() {
+            text.push_str(&format!(
+                " Failing cells: {}.",
+                self.failing_cells.join(", ")
+            ));
         }
         text.push_str(&format!(" Run: {}", self.run_url));
         text
@@ -125,6 +134,7 @@ mod tests {
             exit_code: 1,
             failing_step: Some(("conformance".to_owned(), "2 cases failed\nmore".to_owned())),
             failing_cases: (1..=7).map(|i| format!("case-{i}")).collect(),
+            failing_cells: Vec::new(),
             run_url: "https://github.com/o/r/actions/runs/9".to_owned(),
             summary_markdown: "# Summary".to_owned(),
         }
@@ -137,6 +147,20 @@ mod tests {
             "kgateway v2.1.0: verification failed (exit code 1). Failing step: conformance \
              (2 cases failed). Failing cases: case-1, case-2, case-3, case-4, case-5 and 2 more. \
              Run: https://github.com/o/r/actions/runs/9"
+        );
+        let mut cells = message();
+        cells.failing_cases = vec!["weighted-split@1.35".to_owned()];
+        cells.failing_cells = vec![
+            "Kubernetes 1.35: failed".to_owned(),
+            "Kubernetes 1.34: could-not-run".to_owned(),
+        ];
+        assert!(
+            cells.text().ends_with(
+                "Failing cases: weighted-split@1.35. Failing cells: Kubernetes 1.35: failed, \
+                 Kubernetes 1.34: could-not-run. Run: https://github.com/o/r/actions/runs/9"
+            ),
+            "{}",
+            cells.text()
         );
     }
 

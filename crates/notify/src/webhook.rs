@@ -60,6 +60,7 @@ pub fn webhook_payload(message: &Message) -> serde_json::Value {
             json!({ "name": step, "reason": reason })
         }),
         "failing_cases": message.failing_cases,
+        "failing_cells": message.failing_cells,
         "run_url": message.run_url,
     })
 }

@@ -37,6 +37,16 @@ pub fn message(inputs: &Inputs, outcome: &Outcome) -> notify::Message {
             .as_ref()
             .map(|(step, why)| (step.to_string(), why.clone())),
         failing_cases: outcome.failing_cases.clone(),
+        failing_cells: if outcome.cells.len() > 1 {
+            outcome
+                .cells
+                .iter()
+                .filter(|cell| cell.verdict != Verdict::Passed)
+                .map(|cell| format!("Kubernetes {}: {}", cell.label, cell.verdict.as_str()))
+                .collect()
+        } else {
+            Vec::new()
+        },
         run_url: notify::run_url(&inputs.notify.run_env, &inputs.artifacts_dir),
         summary_markdown: crate::report::summary(inputs, outcome),
     }

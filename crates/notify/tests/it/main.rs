@@ -15,6 +15,7 @@ pub fn failed() -> Message {
         exit_code: 1,
         failing_step: Some(("conformance".to_owned(), "2 of 14 cases failed".to_owned())),
         failing_cases: vec!["weighted-split".to_owned(), "health-eviction".to_owned()],
+        failing_cells: Vec::new(),
         run_url: "https://github.com/o/r/actions/runs/7".to_owned(),
         summary_markdown: "# kgateway v2.1.0: failed\n\n| case | result |\n".to_owned(),
     }

@@ -240,7 +240,7 @@ fn a_cell_whose_cluster_cannot_be_created_could_not_run_and_the_other_passes() {
                 .exit(1),
         ],
     );
-    let output = gate.run(&["--parallel", "2"]);
+    let output = gate.run(&["--parallel", "2", "--keep-cluster"]);
     assert_eq!(output.status.code(), Some(3), "{}", text(&output));
     let json = run_json(&gate);
     assert_eq!(json["verdict"], "could-not-run");
@@ -253,7 +253,23 @@ fn a_cell_whose_cluster_cannot_be_created_could_not_run_and_the_other_passes() {
         "{}",
         text(&output)
     );
-    assert_no_cell_leaked(&gate, &output);
+    // --keep-cluster kept the cluster that exists, and says where its own kubeconfig is.
+    let kubeconfig = gate.artifacts_dir().join("cells/1.36/kubeconfig");
+    assert!(
+        output.stdout_str().contains(&format!(
+            "cluster {} is kept: kubectl --kubeconfig {} get pods -A",
+            cluster_of("1.36"),
+            kubeconfig.display()
+        )),
+        "{}",
+        text(&output)
+    );
+    assert!(kubeconfig.is_file());
+    assert_eq!(gate.fakes.clusters(), [cluster_of("1.36")]);
+    assert!(
+        gate.owner_records().is_empty(),
+        "a kept cluster is no longer owned"
+    );
 }
 
 pub(crate) fn tests() -> Vec<test_harness::Test> {
