@@ -130,9 +130,16 @@ fn one(note: &Note) -> Option<Line> {
                 .collect::<Vec<_>>()
                 .join("\n"),
         ),
-        Note::LoadBalancerStarted { container } => {
-            info(format!("cloud-provider-kind runs as container {container}"))
-        }
+        Note::LoadBalancerStarted {
+            container,
+            already_running: false,
+        } => info(format!("cloud-provider-kind runs as container {container}")),
+        Note::LoadBalancerStarted {
+            container,
+            already_running: true,
+        } => info(format!(
+            "cloud-provider-kind already runs as container {container} (another cell or run on this engine started it; it serves every kind cluster)"
+        )),
         Note::NoLoadBalancer => info(
             "no LoadBalancer provider: the gateway is reached through a port-forward".to_owned(),
         ),

@@ -32,6 +32,7 @@ pub mod kubectl;
 pub mod load_balancer;
 pub mod owner;
 pub mod port_forward;
+pub mod provider;
 pub mod run_cluster;
 pub mod stages;
 pub mod status;

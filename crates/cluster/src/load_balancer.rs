@@ -1,57 +1,18 @@
-//! Gateways get an address on kind: cloud-provider-kind (run with docker from its pinned image,
-//! its own Gateway API controller disabled) gives LoadBalancer Services, and so Gateways, an
-//! address on the kind network; the run waits for the Gateway's `status.addresses` and decides
+//! Gateways get an address on kind: cloud-provider-kind (the engine's one provider, see
+//! [`crate::provider`]) gives LoadBalancer Services, and so Gateways, an address on the kind
+//! network; the run waits for the Gateway's `status.addresses` and decides
 //! how the host reaches it: straight at the address where the host routes to the kind network
 //! (Linux), through a port-forward otherwise.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use docker::Docker;
-use exec::{Cmd, Shell};
+use exec::Shell;
 
 use crate::ClusterError;
 use crate::fixture::ObjectRef;
 use crate::kubectl::{Get, Kubectl};
 use crate::status::{self, Gateway};
-
-/// The provider container of cluster `cluster`: one per run, named after its cluster.
-pub fn container_name(cluster: &str) -> String {
-    format!("{cluster}-lb")
-}
-
-/// `docker run --detach --name CLUSTER-lb --label … --network host --volume
-/// /var/run/docker.sock:/var/run/docker.sock IMAGE --gateway-channel=disabled
-/// [-enable-lb-port-mapping]`. Port mapping is for hosts whose docker runs in a VM (macOS,
-/// Windows), where the kind network cannot be routed to.
-pub fn start_command(docker: &Docker, image: &str, cluster: &str, port_mapping: bool) -> Cmd {
-    let mut cmd = Cmd::new(
-        docker.program(),
-        format!("start cloud-provider-kind for {cluster}"),
-    )
-    .args(["run", "--detach", "--name", &container_name(cluster)])
-    .args(["--label", &format!("release-gate.cluster={cluster}")])
-    .args(["--network", "host"])
-    .args(["--volume", "/var/run/docker.sock:/var/run/docker.sock"])
-    .arg(image)
-    .arg("--gateway-channel=disabled")
-    .timeout(Duration::from_secs(300));
-    if port_mapping {
-        cmd = cmd.arg("-enable-lb-port-mapping");
-    }
-    cmd
-}
-
-/// `docker rm --force CLUSTER-lb`: stops and removes the provider (absent is fine for callers
-/// that ignore the status).
-pub fn stop_command(docker: &Docker, cluster: &str) -> Cmd {
-    Cmd::new(
-        docker.program(),
-        format!("stop cloud-provider-kind of {cluster}"),
-    )
-    .args(["rm", "--force", &container_name(cluster)])
-    .timeout(Duration::from_secs(120))
-}
 
 /// Polls the Gateway until it reports an address (or the deadline passes: a Stuck error naming
 /// the Gateway and its last conditions).
@@ -152,40 +113,6 @@ pub fn route_to(address: &str, port: u16, timeout: Duration) -> Route {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn provider_argv() {
-        let docker = Docker::new("docker");
-        let cmd = start_command(
-            &docker,
-            "registry.k8s.io/cpk@sha256:ab",
-            "release-gate-run-1",
-            false,
-        );
-        assert_eq!(
-            cmd.arg_strings(),
-            [
-                "run",
-                "--detach",
-                "--name",
-                "release-gate-run-1-lb",
-                "--label",
-                "release-gate.cluster=release-gate-run-1",
-                "--network",
-                "host",
-                "--volume",
-                "/var/run/docker.sock:/var/run/docker.sock",
-                "registry.k8s.io/cpk@sha256:ab",
-                "--gateway-channel=disabled"
-            ]
-        );
-        let mac = start_command(&docker, "i", "c", true);
-        assert_eq!(mac.arg_strings().last().unwrap(), "-enable-lb-port-mapping");
-        assert_eq!(
-            stop_command(&docker, "c").arg_strings(),
-            ["rm", "--force", "c-lb"]
-        );
-    }
 
     #[test]
     fn a_listening_address_is_reached_directly_and_a_closed_one_is_forwarded() {

@@ -22,7 +22,7 @@ use crate::kind::{self, CreateSpec, Kind};
 use crate::kind_config::KindConfig;
 use crate::kubectl::Kubectl;
 use crate::stages::{self, RunDir};
-use crate::{ClusterError, Event, load_balancer, owner};
+use crate::{ClusterError, Event, owner, provider};
 
 /// Whose cluster it is, and so what `up` and `down` may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,24 +294,19 @@ impl RunCluster {
         Ok(report)
     }
 
-    /// Starts cloud-provider-kind for this cluster (marked before it runs: a provider that
-    /// half-started is still stopped by `down`).
+    /// Makes sure the engine's one cloud-provider-kind runs for this cluster (marked before it
+    /// starts: `down` releases a provider that half-started too). Returns its container name and
+    /// whether this call started it.
     pub fn start_load_balancer(
         &self,
         sh: &Shell,
         docker: &Docker,
         image: &str,
         port_mapping: bool,
-    ) -> Result<String, ClusterError> {
+    ) -> Result<(String, provider::Acquired), ClusterError> {
         self.lock().provider = Some(docker.clone());
-        sh.run(&load_balancer::start_command(
-            docker,
-            image,
-            &self.spec.name,
-            port_mapping,
-        ))
-        .map_err(ClusterError::infra("start cloud-provider-kind"))?;
-        Ok(load_balancer::container_name(&self.spec.name))
+        let acquired = provider::acquire(sh, docker, image, port_mapping)?;
+        Ok((provider::CONTAINER.to_owned(), acquired))
     }
 
     /// How the suite reaches the gateway; the forwards it needs live until `down`.
@@ -369,12 +364,6 @@ impl RunCluster {
             report.fate = fate;
             return report;
         }
-        if let Some(docker) = provider {
-            match sh.run(&load_balancer::stop_command(&docker, &self.spec.name)) {
-                Ok(_) => report.provider_stopped = true,
-                Err(error) => report.problems.push(DownProblem::StopProvider(error)),
-            }
-        }
         let developer = matches!(self.spec.lifetime, Lifetime::Developer { .. });
         // A cluster that never came up has nothing to keep (`--keep-cluster` or not).
         report.fate = if !exists && !developer {
@@ -398,6 +387,15 @@ impl RunCluster {
                 }
             }
         };
+        // The shared provider, once this cluster is gone: stopped unless a cluster still needs
+        // it (a kept one among them).
+        if let Some(docker) = provider {
+            match provider::release(sh, &docker, &self.kind) {
+                Ok(provider::Released::Stopped) => report.provider_stopped = true,
+                Ok(provider::Released::StillNeeded(_)) => {}
+                Err(error) => report.problems.push(DownProblem::StopProvider(error)),
+            }
+        }
         if report.fate != Fate::Kept && !sh.is_dry_run() {
             let kubeconfig = self.kubeconfig();
             match std::fs::remove_file(&kubeconfig) {

@@ -1,5 +1,6 @@
 //! The fake `docker`, as far as the cluster flow needs: version, image inspect, pull, save,
-//! build (registers its tag), run and rm, and `ps` of kind's node containers.
+//! build (registers its tag), run, container inspect and rm of named containers, and `ps` of
+//! kind's node containers.
 
 use std::fs;
 use std::path::Path;
@@ -87,8 +88,29 @@ pub(crate) fn docker(state: &Path, args: &[String]) -> i32 {
             0
         }
         ["run", ..] => {
+            // A named container is a folder: created atomically, so two runs racing for one
+            // name see the engine's conflict, as with the real one.
+            if let Some(name) = flag_value(args, &["--name"]) {
+                let _ = fs::create_dir_all(state.join("containers"));
+                if fs::create_dir(state.join("containers").join(&name)).is_err() {
+                    eprintln!(
+                        "docker: Error response from daemon: Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                        &image_id(&name)[7..]
+                    );
+                    return 125;
+                }
+            }
             println!("{}", &image_id(&args.join(" "))[7..]);
             0
+        }
+        ["container", "inspect", name] => {
+            if state.join("containers").join(name).is_dir() {
+                println!("true");
+                0
+            } else {
+                eprintln!("Error: No such container: {name}");
+                1
+            }
         }
         ["ps", ..] if args.iter().any(|arg| arg == "label=io.x-k8s.kind.cluster") => {
             // kind's node containers carry the cluster's name: one control-plane node each.
@@ -99,6 +121,7 @@ pub(crate) fn docker(state: &Path, args: &[String]) -> i32 {
         }
         ["rm", ..] => {
             if let Some(name) = words.last() {
+                let _ = fs::remove_dir(state.join("containers").join(name));
                 println!("{name}");
             }
             0

@@ -312,6 +312,20 @@ impl FakeTools {
             .collect()
     }
 
+    /// The named containers the fake docker engine runs (`docker run --name`, until `rm`).
+    pub fn containers(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(self.state_dir().join("containers"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
     /// Every call so far, in order.
     pub fn calls(&self) -> Vec<Call> {
         fs::read_to_string(self.state_dir().join("calls.log"))

@@ -269,8 +269,10 @@ pub enum Note {
         /// The build's own lines: platform, toolchain, the proof.
         details: Vec<String>,
     },
+    /// The engine's one cloud-provider-kind runs (started now, or by another cell or run).
     LoadBalancerStarted {
         container: String,
+        already_running: bool,
     },
     NoLoadBalancer,
     ImagesLoaded {

@@ -73,7 +73,7 @@ fn docker_wrapper(dir: &Path, real: &Path, fake: &Path) -> anyhow::Result<std::p
          case \"$1\" in\n\
          \x20 build) sleep {build}; exec \"$real\" \"$@\" ;;\n\
          \x20 info|create|export) exec \"$real\" \"$@\" ;;\n\
-         \x20 rm) case \"$*\" in *-lb) exec \"$fake\" \"$@\" ;; *) exec \"$real\" \"$@\" ;; esac ;;\n\
+         \x20 rm) case \"$*\" in *cloud-provider-kind*) exec \"$fake\" \"$@\" ;; *) exec \"$real\" \"$@\" ;; esac ;;\n\
          \x20 image|save) case \"$*\" in *release-gate/echo*|*\" rust:\"*) exec \"$real\" \"$@\" ;; *) exec \"$fake\" \"$@\" ;; esac ;;\n\
          \x20 *) exec \"$fake\" \"$@\" ;;\n\
          esac\n",

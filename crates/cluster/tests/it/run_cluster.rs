@@ -276,8 +276,69 @@ fn a_developer_cluster_is_reused_by_exact_name_and_survives_its_owner() {
     assert_eq!(deletes, 1);
 }
 
+/// The engine's one cloud-provider-kind: the second cluster finds it running, the first one's
+/// end leaves it for the second (and for a kept one), the last one's end stops it.
+fn two_clusters_share_one_provider_and_the_last_one_gone_stops_it() {
+    use cluster::provider::{self, Acquired};
+    let setup = Setup::new();
+    let docker = docker::Docker::new("docker");
+    let first = throwaway(&setup, "gate-a");
+    let mut second_spec = spec(
+        &setup,
+        "gate-b",
+        Lifetime::Throwaway {
+            owners_dir: owners(&setup),
+        },
+    );
+    second_spec.run_dir = cluster::stages::RunDir(setup.run.path().join("b"));
+    let second = RunCluster::new(
+        second_spec,
+        Kind::new("kind"),
+        &setup.fakes.shell(),
+        "cleanup",
+    );
+    let sh = setup.fakes.shell();
+    up(&setup, &first).unwrap();
+    up(&setup, &second).unwrap();
+    let (name, acquired) = first
+        .start_load_balancer(&sh, &docker, "cpk@sha256:ab", false)
+        .unwrap();
+    assert_eq!(
+        (name.as_str(), acquired),
+        (provider::CONTAINER, Acquired::Started)
+    );
+    let (_, acquired) = second
+        .start_load_balancer(&sh, &docker, "cpk@sha256:ab", false)
+        .unwrap();
+    assert_eq!(acquired, Acquired::AlreadyRunning);
+    assert_eq!(setup.fakes.containers(), [provider::CONTAINER]);
+    // The first cluster goes; the second still needs the provider.
+    let down = first.down(&mut |_| {});
+    assert_eq!(down.fate, Fate::Deleted);
+    assert!(!down.provider_stopped, "{down:?}");
+    assert_eq!(setup.fakes.containers(), [provider::CONTAINER]);
+    // Kept: the cluster stays, and so does the provider that serves it.
+    second.keep();
+    let kept = second.down(&mut |_| {});
+    assert_eq!(kept.fate, Fate::Kept);
+    assert!(!kept.provider_stopped);
+    assert_eq!(setup.fakes.containers(), [provider::CONTAINER]);
+    // Once kind lists no cluster, the next release stops it.
+    sh.run(
+        &exec::Cmd::new("kind", "delete the kept cluster")
+            .args(["delete", "cluster", "--name", "gate-b"]),
+    )
+    .unwrap();
+    assert_eq!(
+        provider::release(&sh, &docker, &Kind::new("kind")).unwrap(),
+        provider::Released::Stopped
+    );
+    assert!(setup.fakes.containers().is_empty());
+}
+
 pub(crate) fn tests() -> Vec<test_harness::Test> {
     test_harness::tests![
+        two_clusters_share_one_provider_and_the_last_one_gone_stops_it,
         a_failed_create_leaves_no_cluster_and_down_says_it_was_never_created,
         the_owner_record_exists_while_the_cluster_does_and_goes_with_it,
         dropping_the_owner_deletes_the_cluster_even_on_panic_logs_first,

@@ -301,10 +301,35 @@ fn docker_builds_saves_and_runs_like_the_cli() {
         ],
     );
     assert!(started.status.success());
+    assert_eq!(fakes.containers(), ["c-lb"]);
+    let inspect = [
+        "container",
+        "inspect",
+        "--format",
+        "{{.State.Running}}",
+        "c-lb",
+    ];
+    assert_eq!(run(&fakes, "docker", &inspect).stdout_str(), "true\n");
+    // A second container of that name is the engine's conflict, as the real one says it.
+    let again = run(
+        &fakes,
+        "docker",
+        &["run", "--detach", "--name", "c-lb", "img@sha256:ab"],
+    );
+    assert_eq!(again.status.code(), Some(125));
+    assert!(
+        again.stderr_str().contains("is already in use"),
+        "{}",
+        again.stderr_str()
+    );
     assert_eq!(
         run(&fakes, "docker", &["rm", "--force", "c-lb"]).stdout_str(),
         "c-lb\n"
     );
+    assert!(fakes.containers().is_empty());
+    let gone = run(&fakes, "docker", &inspect);
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(gone.stderr_str().contains("No such container: c-lb"));
 }
 
 #[test]

@@ -79,41 +79,25 @@ pub fn load_balancer(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Fai
         .cluster
         .get()
         .ok_or_else(|| Failure::infra("the cluster step did not set up the cluster"))?;
-    let docker = docker::Docker::new(&run.programs()?.docker);
-    let image = &run
-        .inputs
-        .settings
-        .pins
-        .images
-        .cloud_provider_kind
-        .reference;
-    let port_mapping = run.inputs.settings.host.os != "linux";
-    if context.id.cell.is_none() {
-        // One cluster: its owner runs the provider and stops it with the cluster.
-        let container = cluster
-            .start_load_balancer(&run.shell(context), &docker, image, port_mapping)
-            .map_err(|error| cluster_failure(&error, false))?;
-        emit.note(Note::LoadBalancerStarted { container });
-        return Ok(());
-    }
-    // Several: the provider watches every kind cluster on the engine, so the run starts one,
-    // named after the run, for all its cells; the run's own cleanup stops it.
-    let mut provider = stdx::lock(&run.state.provider);
-    if provider.is_none() {
-        run.shell(context)
-            .run(&cluster::load_balancer::start_command(
-                &docker,
-                image,
-                &run.inputs.cluster_name,
-                port_mapping,
-            ))
-            .map_err(|error| super::exec_failure("starting cloud-provider-kind", &error, false))?;
-        let container = cluster::load_balancer::container_name(&run.inputs.cluster_name);
-        emit.note(Note::LoadBalancerStarted {
-            container: container.clone(),
-        });
-        *provider = Some(container);
-    }
+    // The engine's one provider, shared by every cell and every run on it; each cluster's
+    // owner releases it when the cluster is gone.
+    let (container, acquired) = cluster
+        .start_load_balancer(
+            &run.shell(context),
+            &docker::Docker::new(&run.programs()?.docker),
+            &run.inputs
+                .settings
+                .pins
+                .images
+                .cloud_provider_kind
+                .reference,
+            run.inputs.settings.host.os != "linux",
+        )
+        .map_err(|error| cluster_failure(&error, false))?;
+    emit.note(Note::LoadBalancerStarted {
+        container,
+        already_running: acquired == cluster::provider::Acquired::AlreadyRunning,
+    });
     Ok(())
 }
 

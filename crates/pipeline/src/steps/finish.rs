@@ -255,19 +255,3 @@ pub fn cleanup(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> 
         Err(Failure::infra(problems.join("; ")))
     }
 }
-
-/// The run's own end in a run over several clusters: each cell has cleaned up its cluster;
-/// what is left is the run's one cloud-provider-kind.
-pub fn stop_provider(run: &Run<'_>, context: &StepContext<'_>) -> Result<(), Failure> {
-    let Some(container) = stdx::lock(&run.state.provider).take() else {
-        return Ok(());
-    };
-    let programs = run.programs()?;
-    run.shell(context)
-        .run(&cluster::load_balancer::stop_command(
-            &docker::Docker::new(&programs.docker),
-            &run.inputs.cluster_name,
-        ))
-        .map_err(|error| super::exec_failure(&format!("stopping {container}"), &error, false))?;
-    Ok(())
-}

@@ -49,9 +49,6 @@ pub struct State {
     pub record: OnceLock<artifact::record::Record>,
     pub crd_bundle: OnceLock<PathBuf>,
     pub echo: OnceLock<RecordedImage>,
-    /// The run's one cloud-provider-kind of a run over several clusters (it watches every
-    /// kind cluster on the engine: one per cell would fight over their Services), once started.
-    pub provider: Mutex<Option<String>>,
     /// Each cell's own state, by cell index.
     pub cells: Vec<CellState>,
 }
@@ -291,8 +288,7 @@ fn gateway_and_suite<'a>(run: &'a Run<'a>, needs: &[Stage]) -> [Step<'a>; 3] {
 /// The verify-release graph over `run`: the run's own steps once (the tools, the release, its
 /// assets and images, the echo image, the CRD bundle), then a chain per cell. A run over
 /// several cells names each chain's steps by its cell, holds at most `parallel` clusters at
-/// once (a cell's cluster waits for an earlier cell's cleanup), and ends with the run's own
-/// cleanup, which stops the one LoadBalancer provider the cells shared.
+/// once (a cell's cluster waits for an earlier cell's cleanup).
 pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
     let inputs = run.inputs;
     if matches!(
@@ -302,7 +298,6 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
         return existing_graph(run);
     }
     let mut steps = shared_steps(run);
-    let several = inputs.cells.len() > 1;
     for (index, cell) in inputs.cells.iter().enumerate() {
         let mut chain = cell_chain(run, cell);
         if let Some(id) = cell.cell {
@@ -326,15 +321,6 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
             steps.push(echo_step(run));
         }
         steps.extend(chain);
-    }
-    if several {
-        steps.push(Step::new(
-            Stage::Cleanup,
-            &[],
-            When::Always,
-            "after every cell's cleanup: stop the run's cloud-provider-kind",
-            move |context| finish::stop_provider(run, context),
-        ));
     }
     steps
 }
@@ -430,7 +416,7 @@ fn cell_chain<'a>(run: &'a Run<'a>, cell: &'a crate::cells::CellInputs) -> Vec<S
             When::Normal,
             match provider {
                 config::cluster::Provider::CloudProviderKind => format!(
-                    "start cloud-provider-kind ({}) so Gateways get an address",
+                    "make sure the engine's one cloud-provider-kind ({}) runs, so Gateways get an address",
                     inputs.settings.pins.images.cloud_provider_kind.reference
                 ),
                 config::cluster::Provider::None => {

@@ -123,14 +123,15 @@ impl Gate {
         gate
     }
 
-    /// A docker that is the real one, except that `run` and `rm --force *-lb` (cloud-provider-
-    /// kind's start and stop) only record their argv in `provider.log`: no image can be pulled
-    /// here.
+    /// A docker that is the real one, except that `run` and `rm --force *cloud-provider-kind`
+    /// (the engine's shared cloud-provider-kind's start and stop) only record their argv in
+    /// `provider.log`: no image can be pulled here. (`container inspect` reaches the real engine,
+    /// which has no such container: the run starts one.)
     pub(crate) fn stub_provider(&mut self) {
         use std::os::unix::fs::PermissionsExt;
         let wrapper = self.work.path().join("docker-provider");
         let script = format!(
-            "#!/bin/sh\ncase \"$1:$3\" in run:*|rm:*-lb) echo \"$@\" >> '{log}'; exit 0 ;; esac\nexec '{docker}' \"$@\"\n",
+            "#!/bin/sh\ncase \"$1:$3\" in run:*|rm:*cloud-provider-kind) echo \"$@\" >> '{log}'; exit 0 ;; esac\nexec '{docker}' \"$@\"\n",
             log = self.work.path().join("provider.log").display(),
             docker = docker_program().unwrap().display(),
         );

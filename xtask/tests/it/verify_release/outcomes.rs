@@ -195,7 +195,7 @@ fn cloud_provider_kind_gives_the_gateway_an_address_and_an_unroutable_one_falls_
     assert_eq!(lines.len(), 2, "{provider_log}");
     let pins = pins::load(&testkit::workspace_root().join(pins::PIN_FILE)).unwrap();
     assert!(
-        lines[0].starts_with("run --detach --name release-gate-run-")
+        lines[0].starts_with("run --detach --name release-gate-cloud-provider-kind ")
             && lines[0].contains(&format!(
                 "--network host --volume /var/run/docker.sock:/var/run/docker.sock {} --gateway-channel=disabled",
                 pins.images.cloud_provider_kind.reference
@@ -203,7 +203,7 @@ fn cloud_provider_kind_gives_the_gateway_an_address_and_an_unroutable_one_falls_
         "{provider_log}"
     );
     assert!(
-        lines[1].starts_with("rm --force release-gate-run-") && lines[1].ends_with("-lb"),
+        lines[1] == "rm --force release-gate-cloud-provider-kind",
         "{provider_log}"
     );
     let stderr = output.stderr_str();
@@ -298,7 +298,6 @@ fn every_supported_minor_with_an_image_is_a_cell_and_the_plan_names_the_others()
         ", kubectl v1.35.8, folder ",
         "## cluster@1.36 (needs tools): ",
         "## conformance@1.35 (needs gateway@1.35): ",
-        "## cleanup: after every cell's cleanup: stop the run's cloud-provider-kind",
         "-k136 --image kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed ",
         "-k135 --image kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0 ",
         "/cells/1.35/kubeconfig",
