@@ -103,11 +103,9 @@ pub fn check(
             .ok()
             .filter(|output| output.status.success())
             .map_or(0, |output| {
-                output
-                    .stdout_str()
-                    .lines()
-                    .map(str::trim)
-                    .filter(|name| !name.is_empty() && !ours.iter().any(|own| own == name))
+                crate::kind::parse_clusters(&output.stdout_str())
+                    .iter()
+                    .filter(|name| !ours.contains(name))
                     .count()
             })
     };

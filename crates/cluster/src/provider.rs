@@ -116,13 +116,7 @@ pub enum Released {
 /// cluster it serves.
 pub fn release(sh: &Shell, docker: &Docker, kind: &Kind) -> Result<Released, ExecError> {
     let listed = sh.run(&kind.get_clusters())?;
-    let clusters: Vec<String> = listed
-        .stdout_str()
-        .lines()
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let clusters = crate::kind::parse_clusters(&listed.stdout_str());
     if !sh.is_dry_run() && !clusters.is_empty() {
         return Ok(Released::StillNeeded(clusters));
     }
