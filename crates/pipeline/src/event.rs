@@ -152,6 +152,12 @@ impl StepId {
             cell: Some(cell),
         }
     }
+
+    /// The index of the step's cell among the run's cells: 0 for a run's own step, and for
+    /// every step of a run over one cluster (its one cell).
+    pub fn cell_index(&self) -> usize {
+        self.cell.map_or(0, |cell| usize::from(cell.index))
+    }
 }
 
 impl From<Stage> for StepId {

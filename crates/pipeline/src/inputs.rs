@@ -180,10 +180,9 @@ impl Inputs {
         }
     }
 
-    /// The cell a step belongs to (a run over one cluster has one, for every step).
-    pub fn cell(&self, cell: Option<crate::event::Cell>) -> &crate::cells::CellInputs {
-        let index = cell.map_or(0, |cell| usize::from(cell.index));
-        &self.cells[index.min(self.cells.len().saturating_sub(1))]
+    /// The cell step `id` belongs to (a run over one cluster has one, for every step).
+    pub fn cell(&self, id: crate::event::StepId) -> &crate::cells::CellInputs {
+        &self.cells[id.cell_index().min(self.cells.len().saturating_sub(1))]
     }
 
     /// The project name reports use.

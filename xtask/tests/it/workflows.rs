@@ -227,18 +227,29 @@ fn the_reports_are_uploaded_whatever_happened() {
     assert_eq!(text(&all[upload]["with"]["path"]), "target/verify-release/");
 }
 
-fn the_readme_snippet_calls_the_workflow_with_its_tag_secret_and_permissions() {
+/// README.md from `heading` on (to its end: later sections follow).
+fn readme_from(heading: &str) -> String {
     let readme = std::fs::read_to_string(testkit::workspace_root().join("README.md")).unwrap();
-    let section = readme
-        .split("## Running it on every release")
+    readme
+        .split(heading)
         .nth(1)
-        .expect("a README section \"Running it on every release\"");
+        .unwrap_or_else(|| panic!("README has no section {heading:?}"))
+        .to_owned()
+}
+
+/// The first ```yaml snippet of `section`, parsed.
+fn first_yaml(section: &str) -> Value {
     let snippet = section
         .split("```yaml\n")
         .nth(1)
         .and_then(|rest| rest.split("```").next())
         .expect("a yaml snippet in the section");
-    let jobs: Value = serde_yaml_ng::from_str(snippet).unwrap();
+    serde_yaml_ng::from_str(snippet).unwrap()
+}
+
+fn the_readme_snippet_calls_the_workflow_with_its_tag_secret_and_permissions() {
+    let section = readme_from("## Running it on every release");
+    let jobs = first_yaml(&section);
     let job = &jobs["verify-release"];
     assert_eq!(
         text(&job["uses"]),
@@ -258,17 +269,9 @@ fn the_readme_snippet_calls_the_workflow_with_its_tag_secret_and_permissions() {
 /// minor, each with its own concurrency key (so the jobs of one tag neither wait for nor cancel
 /// each other), none touching the release's issue, and one job after them all that does.
 fn the_readme_matrix_recipe_gives_each_cell_its_own_key_and_one_job_tells_the_maintainers() {
-    let readme = std::fs::read_to_string(testkit::workspace_root().join("README.md")).unwrap();
-    let section = readme
-        .split("### Splitting the Kubernetes minors into jobs")
-        .nth(1)
-        .expect("a README section on splitting the minors");
-    let snippet = section
-        .split("```yaml\n")
-        .nth(1)
-        .and_then(|rest| rest.split("```").next())
-        .expect("a yaml snippet in the section");
-    let jobs: Value = serde_yaml_ng::from_str(snippet).unwrap();
+    let jobs = first_yaml(&readme_from(
+        "### Splitting the Kubernetes minors into jobs",
+    ));
     let verify = &jobs["verify"];
     assert_eq!(verify["strategy"]["fail-fast"], Value::Bool(false));
     let minors: Vec<String> = verify["strategy"]["matrix"]["kubernetes"]

@@ -139,7 +139,8 @@ type Body<'a> = Box<dyn Fn(&StepContext<'_>) -> Result<(), Failure> + Send + Syn
 pub struct Step<'a> {
     pub id: StepId,
     pub needs: Vec<StepId>,
-    /// Steps that must have ended (in any way) before this one starts.
+    /// Steps that must have ended (in any way, no success needed) before this one starts: how
+    /// a run holds at most N cells' clusters at once.
     pub after: Vec<StepId>,
     pub when: When,
     /// One line for the plan: what this step does.
@@ -185,13 +186,6 @@ impl<'a> Step<'a> {
                 *need = StepId::of(need.stage, cell);
             }
         }
-        self
-    }
-
-    /// Start only once each of `steps` has ended, whatever its outcome (no success needed):
-    /// how a run holds at most N cells' clusters at once.
-    pub fn after(mut self, steps: &[StepId]) -> Step<'a> {
-        self.after.extend_from_slice(steps);
         self
     }
 }

@@ -422,7 +422,7 @@ pub fn junit(inputs: &Inputs, outcome: &Outcome) -> String {
             .map(case_of)
             .collect();
         let time = cells::timings_of(&outcome.timings, cell.cell)
-            .filter_map(|timing| Some(timing.finished?.saturating_sub(timing.started?)))
+            .map(Timing::duration)
             .sum();
         suites.push(junit::Suite {
             name: format!("{suite_name} kubernetes {}", cell.label),

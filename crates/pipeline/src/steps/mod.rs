@@ -109,9 +109,8 @@ impl<'a> Run<'a> {
 
     /// The step's cell: its inputs and its state (a run over one cluster has one).
     pub fn cell(&self, context: &StepContext<'_>) -> (&'a CellInputs, &'a CellState) {
-        let inputs = self.inputs.cell(context.id.cell);
-        let index = context.id.cell.map_or(0, |cell| usize::from(cell.index));
-        let state = &self.state.cells[index.min(self.state.cells.len() - 1)];
+        let inputs = self.inputs.cell(context.id);
+        let state = &self.state.cells[context.id.cell_index().min(self.state.cells.len() - 1)];
         (inputs, state)
     }
 
@@ -123,8 +122,10 @@ impl<'a> Run<'a> {
     ) -> Result<::cluster::kubectl::Kubectl, Failure> {
         let (cell, _) = self.cell(context);
         let programs = self.programs()?;
-        let index = context.id.cell.map_or(0, |cell| usize::from(cell.index));
-        let program = programs.kubectls.get(index).unwrap_or(&programs.kubectl);
+        let program = programs
+            .kubectls
+            .get(context.id.cell_index())
+            .unwrap_or(&programs.kubectl);
         let kube_context = match &self.inputs.target_cluster {
             crate::inputs::Target::Existing { context, .. } => Some(context.clone()),
             crate::inputs::Target::Kind => None,
@@ -307,11 +308,9 @@ pub fn graph<'a>(run: &'a Run<'a>) -> Vec<Step<'a>> {
                 .checked_sub(inputs.parallel.cells.max(1))
                 .and_then(|earlier| inputs.cells[earlier].cell)
             {
-                let first = chain.remove(0);
-                chain.insert(
-                    0,
-                    first.after(&[crate::event::StepId::of(Stage::Cleanup, earlier)]),
-                );
+                chain[0]
+                    .after
+                    .push(crate::event::StepId::of(Stage::Cleanup, earlier));
             }
         }
         let mut chain = chain.into_iter();
