@@ -350,7 +350,13 @@ fn write_clusters(state: &Path, clusters: &[String]) {
     if !text.is_empty() {
         text.push('\n');
     }
-    let _ = fs::write(state.join("clusters"), text);
+    // Written beside and renamed: a `kind get clusters` reading at the same moment sees the
+    // old list or the new one, never a truncated file (which would hide a cluster from its
+    // owner's teardown).
+    let staged = state.join(format!("clusters.{}", std::process::id()));
+    if fs::write(&staged, text).is_ok() {
+        let _ = fs::rename(&staged, state.join("clusters"));
+    }
 }
 
 /// Built-in behaviour; returns the exit code.
